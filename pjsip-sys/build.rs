@@ -1,0 +1,299 @@
+//! Builds pjproject 2.17 out of tree in OUT_DIR, links it statically and generates bindings.
+//!
+//! The source is found, in order, at `$PJPROJECT_DIR`, in the `pjproject/` submodule, or in the
+//! cache that `scripts/fetch-pjproject.sh` fills (`target/pjproject-src/current`). It is copied
+//! into OUT_DIR once and configured there with our `config_site.h`; the source itself is never
+//! modified. A stamp over everything that shapes the C build lets later runs of this script (for
+//! example after a bindgen allowlist change) skip the C build.
+
+use std::collections::hash_map::DefaultHasher;
+use std::env;
+use std::fs;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const PIN: &str = "2.17";
+
+/// Options for pjproject's `aconfigure`; see ../shared/pjproject.md in the project docs.
+const CONFIGURE_ARGS: &[&str] = &[
+    "--enable-epoll",
+    "--disable-video",
+    "--disable-sound",
+    "--with-external-srtp",
+    "--with-external-speex",
+    "--with-external-gsm",
+    "--enable-speex-resample",
+    "--disable-libwebrtc",
+    "--disable-libyuv",
+    "--disable-ilbc-codec",
+    "--disable-g7221-codec",
+    "--disable-opencore-amr",
+    "--disable-bcg729",
+    "--disable-v4l2",
+    "--disable-sdl",
+    "--disable-ffmpeg",
+    "--disable-openh264",
+    "--disable-upnp",
+    "--disable-android-mediacodec",
+    "--disable-pjsua2",
+];
+
+fn main() {
+    println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=config_site.h");
+    println!("cargo:rerun-if-changed=wrapper.h");
+    println!("cargo:rerun-if-env-changed=PJPROJECT_DIR");
+    println!("cargo:rerun-if-env-changed=PJPROJECT_CACHE");
+
+    let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
+    let out = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR"));
+    let src = find_source(&manifest);
+    let config_site = fs::read_to_string(manifest.join("config_site.h"))
+        .unwrap_or_else(|e| fail(&format!("cannot read pjsip-sys/config_site.h: {e}")));
+    let release = env::var("PROFILE").map(|p| p == "release").unwrap_or(false);
+    let cflags = if release {
+        "-O2 -g -fPIC -DNDEBUG"
+    } else {
+        // Debug builds keep pj_assert live: it catches calls from unregistered threads.
+        "-O1 -g -fPIC"
+    };
+
+    let build = out.join("pjproject");
+    let install = out.join("install");
+    let stamp = out.join("pjproject.stamp");
+    let mut h = DefaultHasher::new();
+    (src.display().to_string(), &config_site, CONFIGURE_ARGS, cflags).hash(&mut h);
+    let key = format!("{:016x}\n", h.finish());
+    let pc = install.join("lib/pkgconfig/libpjproject.pc");
+    if fs::read_to_string(&stamp).ok().as_deref() != Some(key.as_str()) || !pc.exists() {
+        build_pjproject(&src, &build, &install, &config_site, cflags);
+        fs::write(&stamp, &key).unwrap_or_else(|e| fail(&format!("cannot write {}: {e}", stamp.display())));
+    }
+
+    let pkg = read_pc(&pc);
+    link(&pkg, &install);
+    bindings(&manifest, &install, &pkg, &out);
+    println!("cargo:include={}", install.join("include").display());
+    println!("cargo:root={}", install.display());
+}
+
+fn fail(msg: &str) -> ! {
+    eprintln!("\npjsip-sys: {msg}\n");
+    panic!("pjsip-sys: {msg}");
+}
+
+/// The version in `<dir>/version.mak`, as "MAJOR.MINOR".
+fn version_of(dir: &Path) -> Option<String> {
+    let text = fs::read_to_string(dir.join("version.mak")).ok()?;
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("export {name}")))
+            .and_then(|rest| rest.split(":=").nth(1))
+            .map(|v| v.trim().to_string())
+    };
+    let rev = field("PJ_VERSION_REV").unwrap_or_default();
+    let suffix = field("PJ_VERSION_SUFFIX").unwrap_or_default();
+    let mut v = format!("{}.{}", field("PJ_VERSION_MAJOR")?, field("PJ_VERSION_MINOR")?);
+    if !rev.is_empty() {
+        v = format!("{v}.{rev}");
+    }
+    Some(v + &suffix)
+}
+
+fn find_source(manifest: &Path) -> PathBuf {
+    let root = manifest.parent().expect("pjsip-sys sits in the workspace");
+    let cache = env::var_os("PJPROJECT_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target/pjproject-src"))
+        .join("current");
+    let candidates: Vec<(String, PathBuf)> = match env::var_os("PJPROJECT_DIR") {
+        Some(d) => vec![("PJPROJECT_DIR".into(), PathBuf::from(d))],
+        None => vec![
+            ("the pjproject submodule".into(), root.join("pjproject")),
+            ("the fetch cache".into(), cache),
+        ],
+    };
+    for (what, dir) in &candidates {
+        match version_of(dir) {
+            Some(v) if v == PIN => {
+                println!("pjsip-sys: using pjproject {v} from {what} ({})", dir.display());
+                return dir.clone();
+            }
+            Some(v) => fail(&format!(
+                "{what} at {} holds pjproject {v}, but microsip is pinned to {PIN}",
+                dir.display()
+            )),
+            None => continue,
+        }
+    }
+    fail(&format!(
+        "no pjproject {PIN} source found (looked at {}). Run `scripts/fetch-pjproject.sh` \
+         (or `git submodule update --init`), or set PJPROJECT_DIR to a pjproject {PIN} tree.",
+        candidates.iter().map(|(w, d)| format!("{w}: {}", d.display())).collect::<Vec<_>>().join(", ")
+    ))
+}
+
+/// Runs one build step, naming it and showing the tail of its output when it fails.
+fn run(cmd: &mut Command, what: &str, log: &Path) {
+    let line = format!("{cmd:?}");
+    println!("pjsip-sys: {what}: {line}");
+    let file = fs::File::create(log).unwrap_or_else(|e| fail(&format!("cannot create {}: {e}", log.display())));
+    let status = cmd
+        .stdout(file.try_clone().expect("dup log file"))
+        .stderr(file)
+        .status()
+        .unwrap_or_else(|e| fail(&format!("{what}: cannot start {line}: {e}")));
+    if !status.success() {
+        let text = fs::read_to_string(log).unwrap_or_default();
+        let tail: Vec<&str> = text.lines().rev().take(40).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        fail(&format!(
+            "{what} failed ({status}).\ncommand: {line}\nlog: {}\n--- last lines ---\n{}",
+            log.display(),
+            tail.join("\n")
+        ));
+    }
+}
+
+fn build_pjproject(src: &Path, build: &Path, install: &Path, config_site: &str, cflags: &str) {
+    let logs = build.with_extension("logs");
+    let _ = fs::remove_dir_all(build);
+    let _ = fs::remove_dir_all(install);
+    fs::create_dir_all(&logs).unwrap_or_else(|e| fail(&format!("cannot create {}: {e}", logs.display())));
+    run(
+        Command::new("cp").arg("-a").arg(src).arg(build),
+        "copy the source into OUT_DIR",
+        &logs.join("copy.log"),
+    );
+    fs::write(build.join("pjlib/include/pj/config_site.h"), config_site)
+        .unwrap_or_else(|e| fail(&format!("cannot write config_site.h: {e}")));
+
+    // Debian's dfsg repack deletes bdimad_dev.c but the Makefile still lists its object.
+    if !build.join("pjmedia/src/pjmedia-audiodev/bdimad_dev.c").exists() {
+        let mk = build.join("pjmedia/build/Makefile");
+        let text = fs::read_to_string(&mk).unwrap_or_else(|e| fail(&format!("cannot read {}: {e}", mk.display())));
+        fs::write(&mk, text.replace(" bdimad_dev.o", ""))
+            .unwrap_or_else(|e| fail(&format!("cannot write {}: {e}", mk.display())));
+    }
+
+    let jobs = env::var("NUM_JOBS").unwrap_or_else(|_| "2".into());
+    let mut configure = Command::new("./aconfigure");
+    configure
+        .current_dir(build)
+        .arg(format!("--prefix={}", install.display()))
+        .args(CONFIGURE_ARGS)
+        .env("CFLAGS", cflags)
+        .env("CXXFLAGS", cflags);
+    run(&mut configure, "configure pjproject", &logs.join("configure.log"));
+    run(Command::new("make").current_dir(build).arg("dep"), "make dep", &logs.join("dep.log"));
+    run(
+        Command::new("make").current_dir(build).arg(format!("-j{jobs}")).arg("lib"),
+        "make lib",
+        &logs.join("make.log"),
+    );
+    run(Command::new("make").current_dir(build).arg("install"), "make install", &logs.join("install.log"));
+}
+
+struct PkgConfig {
+    libs: Vec<String>,
+    cflags: Vec<String>,
+}
+
+/// Reads the pkg-config file pjproject's `make install` wrote (variables expanded by hand:
+/// the file only uses ${prefix}, ${exec_prefix}, ${libdir} and ${includedir}).
+fn read_pc(pc: &Path) -> PkgConfig {
+    let text = fs::read_to_string(pc).unwrap_or_else(|e| fail(&format!("cannot read {}: {e}", pc.display())));
+    let mut vars: Vec<(String, String)> = Vec::new();
+    let expand = |s: &str, vars: &[(String, String)]| {
+        let mut s = s.to_string();
+        for (k, v) in vars {
+            s = s.replace(&format!("${{{k}}}"), v);
+        }
+        s
+    };
+    let (mut libs, mut cflags) = (Vec::new(), Vec::new());
+    for line in text.lines() {
+        if let Some((k, v)) = line.split_once('=') {
+            if !k.contains(':') && !k.contains(' ') {
+                let v = expand(v.trim(), &vars);
+                vars.push((k.trim().to_string(), v));
+                continue;
+            }
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            let v = expand(v.trim(), &vars);
+            let words = v.split_whitespace().map(str::to_string);
+            match k.trim() {
+                "Libs" | "Libs.private" => libs.extend(words),
+                "Cflags" => cflags.extend(words),
+                _ => {}
+            }
+        }
+    }
+    PkgConfig { libs, cflags }
+}
+
+fn link(pkg: &PkgConfig, install: &Path) {
+    let libdir = install.join("lib");
+    let mut seen = Vec::new();
+    for w in &pkg.libs {
+        if let Some(dir) = w.strip_prefix("-L") {
+            println!("cargo:rustc-link-search=native={dir}");
+        } else if let Some(lib) = w.strip_prefix("-l") {
+            if seen.contains(&lib) {
+                continue;
+            }
+            seen.push(lib);
+            // pjproject's own archives are linked statically; system libraries as usual.
+            let kind = if libdir.join(format!("lib{lib}.a")).exists() { "static" } else { "dylib" };
+            println!("cargo:rustc-link-lib={kind}={lib}");
+        }
+    }
+}
+
+fn bindings(manifest: &Path, install: &Path, pkg: &PkgConfig, out: &Path) {
+    let mut b = bindgen::Builder::default()
+        .header(manifest.join("wrapper.h").display().to_string())
+        .clang_arg(format!("-I{}", install.join("include").display()))
+        .parse_callbacks(Box::new(bindgen::CargoCallbacks::new()))
+        .derive_default(true)
+        .layout_tests(false)
+        .generate_comments(false)
+        .prepend_enum_name(false);
+    for f in pkg.cflags.iter().filter(|f| f.starts_with("-D") || f.starts_with("-I")) {
+        b = b.clang_arg(f);
+    }
+    for f in [
+        "pjsua_.*",
+        "pjsip_.*",
+        "pjmedia_port.*",
+        "pjmedia_frame.*",
+        "pjmedia_master_port.*",
+        "pjmedia_null_port.*",
+        "pjmedia_clock.*",
+        "pj_pool_.*",
+        "pj_caching_pool.*",
+        "pj_thread_.*",
+        "pj_str.*",
+        "pj_get_version",
+        "pj_log_.*",
+        "pj_sockaddr.*",
+        "pj_gettimeofday",
+        "pj_time_val_normalize",
+    ] {
+        b = b.allowlist_function(f);
+    }
+    for t in ["pjsua_.*", "pjsip_.*", "pjmedia_.*", "pj_constants_", "pj_log_decoration", "pj_str_t", "pj_thread_desc", "pj_status_t", "pj_pool_t"] {
+        b = b.allowlist_type(t);
+    }
+    for v in ["PJ_SUCCESS", "PJ_TRUE", "PJ_FALSE", "PJSUA_.*", "PJSIP_.*", "PJMEDIA_.*", "PJ_ERR_.*", "PJ_ENOTFOUND"] {
+        b = b.allowlist_var(v);
+    }
+    let generated = b
+        .generate()
+        .unwrap_or_else(|e| fail(&format!("bindgen failed on wrapper.h: {e}")));
+    generated
+        .write_to_file(out.join("bindings.rs"))
+        .unwrap_or_else(|e| fail(&format!("cannot write bindings.rs: {e}")));
+}

@@ -1,0 +1,16 @@
+/* microsip's pjproject configuration. Copied into the build copy of pjproject as
+ * pjlib/include/pj/config_site.h by pjsip-sys/build.rs; the source tree is never modified. */
+
+/* No video: microsip is an audio phone. */
+#define PJMEDIA_HAS_VIDEO 0
+
+/* MicroSIP relies on PJSIP's default of 4 calls; an intercom or alerting box needs more. */
+#define PJSUA_MAX_CALLS 256
+#define PJSUA_MAX_ACC 16
+#define PJ_IOQUEUE_MAX_HANDLES 1024
+#define PJSUA_MAX_CONF_PORTS 600
+#define PJSUA_MAX_PLAYERS 64
+#define PJSUA_MAX_RECORDERS 64
+
+/* Audio is ours (cpal); pjmedia only gets its null device. */
+#define PJMEDIA_AUDIO_DEV_HAS_NULL_AUDIO 1

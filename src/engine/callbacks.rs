@@ -1,0 +1,214 @@
+//! The trampolines: every C callback PJSUA calls into us, in one file.
+//!
+//! Each one runs on a PJSIP thread. It copies what it needs out of C into owned Rust values,
+//! sends an event on a channel and returns: it never blocks, never waits for a reply and never
+//! lets a panic cross into C (every body runs inside `catch_unwind`).
+
+use std::ffi::{c_char, c_int, CStr};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, RwLock};
+
+use crossbeam_channel::Sender;
+
+use super::pjsua::{call_info, pj_to_string, pj_str_ref};
+use super::types::{AccountId, CallId, Event, IncomingAction, IncomingCall, MediaState};
+use crate::ffi;
+
+/// What the trampolines need: installed by `Engine::start`, removed after `pjsua_destroy`.
+pub(super) struct Shared {
+    pub events: Sender<Event>,
+    pub incoming: Arc<dyn Fn(&IncomingCall) -> IncomingAction + Send + Sync>,
+    /// Wakes the media supervisor, which starts or stops the media clock.
+    pub media_changed: Sender<()>,
+}
+
+static SHARED: RwLock<Option<Arc<Shared>>> = RwLock::new(None);
+
+pub(super) fn install(shared: Shared) {
+    *SHARED.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(shared));
+}
+
+pub(super) fn clear() {
+    *SHARED.write().unwrap_or_else(|e| e.into_inner()) = None;
+}
+
+fn shared() -> Option<Arc<Shared>> {
+    SHARED.read().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+/// Runs a callback body, keeping panics on the Rust side.
+fn guarded(name: &str, body: impl FnOnce()) {
+    if catch_unwind(AssertUnwindSafe(body)).is_err() {
+        log::error!("internal error: a panic in the {name} callback was caught; the phone keeps running");
+    }
+}
+
+/// Fills the callback table of a `pjsua_config`.
+pub(super) fn register(cb: &mut ffi::pjsua_callback) {
+    cb.on_incoming_call = Some(on_incoming_call);
+    cb.on_call_state = Some(on_call_state);
+    cb.on_call_media_state = Some(on_call_media_state);
+    cb.on_reg_state2 = Some(on_reg_state2);
+    cb.on_dtmf_digit2 = Some(on_dtmf_digit2);
+}
+
+/// The value of the first header called `name` (case-insensitive), as printed on the wire.
+///
+/// # Safety
+/// `msg` must be a valid message of a live `pjsip_rx_data`.
+unsafe fn header_value(msg: *mut ffi::pjsip_msg, name: &str) -> Option<String> {
+    let cname = pj_str_ref(name);
+    // SAFETY: msg is valid per the contract; cname points into `name`, which outlives the call.
+    let hdr = unsafe { ffi::pjsip_msg_find_hdr_by_name(msg, &cname, std::ptr::null_mut()) };
+    if hdr.is_null() {
+        return None;
+    }
+    let mut buf = [0u8; 1024];
+    // SAFETY: hdr is a header of msg; the buffer is ours and its length is passed.
+    let n = unsafe { ffi::pjsip_hdr_print_on(hdr, buf.as_mut_ptr().cast(), buf.len()) };
+    if n <= 0 {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&buf[..n as usize]);
+    text.split_once(':').map(|(_, v)| v.trim().to_string())
+}
+
+unsafe extern "C" fn on_incoming_call(acc_id: ffi::pjsua_acc_id, call_id: ffi::pjsua_call_id, rdata: *mut ffi::pjsip_rx_data) {
+    guarded("on_incoming_call", || {
+        let Some(shared) = shared() else { return };
+        let info = call_info(call_id);
+        let (x_autoanswer, call_info_hdr) = if rdata.is_null() {
+            (None, None)
+        } else {
+            // SAFETY: rdata is the live request PJSUA hands to this callback.
+            let msg = unsafe { (*rdata).msg_info.msg };
+            // SAFETY: msg belongs to rdata, valid for the whole callback.
+            unsafe { (header_value(msg, "X-AUTOANSWER"), header_value(msg, "Call-Info")) }
+        };
+        // SAFETY: plain query of PJSUA's call table.
+        let live = unsafe { ffi::pjsua_call_get_count() } as usize;
+        let incoming = IncomingCall {
+            call: Some(CallId(call_id)),
+            account: Some(AccountId(acc_id)),
+            from: info.as_ref().map(|i| i.remote.clone()).unwrap_or_default(),
+            to: info.as_ref().map(|i| i.local.clone()).unwrap_or_default(),
+            sip_call_id: info.as_ref().map(|i| i.sip_call_id.clone()).unwrap_or_default(),
+            live_calls: live,
+            x_autoanswer,
+            call_info: call_info_hdr,
+        };
+        let action = (shared.incoming)(&incoming);
+        let status = match &action {
+            // SAFETY: call_id is the new call; answering from this callback is allowed by PJSUA.
+            IncomingAction::Answer => unsafe { ffi::pjsua_call_answer(call_id, 200, std::ptr::null(), std::ptr::null()) },
+            // SAFETY: as above.
+            IncomingAction::Ring => unsafe { ffi::pjsua_call_answer(call_id, 180, std::ptr::null(), std::ptr::null()) },
+            IncomingAction::Reject { code, reason } => {
+                let reason_str = reason.as_deref().map(pj_str_ref);
+                let reason_ptr = reason_str.as_ref().map_or(std::ptr::null(), |r| r as *const ffi::pj_str_t);
+                // SAFETY: reason_str borrows `reason`, alive across the call; PJSUA copies it.
+                unsafe { ffi::pjsua_call_hangup(call_id, u32::from(*code), reason_ptr, std::ptr::null()) }
+            }
+        };
+        if status != ffi::PJ_SUCCESS as i32 {
+            log::warn!("call {call_id}: could not send the response for {action:?} (PJSIP status {status})");
+        }
+        let _ = shared.events.send(Event::Incoming { info: incoming, action });
+    });
+}
+
+unsafe extern "C" fn on_call_state(call_id: ffi::pjsua_call_id, _e: *mut ffi::pjsip_event) {
+    guarded("on_call_state", || {
+        let Some(shared) = shared() else { return };
+        if let Some(info) = call_info(call_id) {
+            let ended = info.state == super::types::CallState::Disconnected;
+            let _ = shared.events.send(Event::CallState { info });
+            if ended {
+                let _ = shared.media_changed.send(());
+            }
+        }
+    });
+}
+
+unsafe extern "C" fn on_call_media_state(call_id: ffi::pjsua_call_id) {
+    guarded("on_call_media_state", || {
+        let Some(shared) = shared() else { return };
+        let mut ci = ffi::pjsua_call_info::default();
+        // SAFETY: ci is ours; call_id comes from PJSUA.
+        if unsafe { ffi::pjsua_call_get_info(call_id, &mut ci) } != ffi::PJ_SUCCESS as i32 {
+            return;
+        }
+        let state = super::pjsua::media_state(ci.media_status);
+        if matches!(state, MediaState::Active | MediaState::RemoteHold) && ci.conf_slot >= 0 {
+            // Slot 0 is the conference bridge's master port, which our media clock drives.
+            // SAFETY: both slots exist; connecting twice is harmless.
+            unsafe {
+                ffi::pjsua_conf_connect(ci.conf_slot, 0);
+                ffi::pjsua_conf_connect(0, ci.conf_slot);
+            }
+        }
+        let _ = shared.events.send(Event::Media { call: CallId(call_id), state });
+        let _ = shared.media_changed.send(());
+    });
+}
+
+unsafe extern "C" fn on_reg_state2(acc_id: ffi::pjsua_acc_id, info: *mut ffi::pjsua_reg_info) {
+    guarded("on_reg_state2", || {
+        let Some(shared) = shared() else { return };
+        if info.is_null() {
+            return;
+        }
+        // SAFETY: info is valid for the callback; cbparam may be null.
+        let (param, renew) = unsafe { ((*info).cbparam, (*info).renew != 0) };
+        if param.is_null() {
+            return;
+        }
+        // SAFETY: param points at PJSIP's registration result, valid for the callback.
+        let p = unsafe { &*param };
+        let reason = if p.code == 0 || p.status != ffi::PJ_SUCCESS as i32 && p.reason.slen == 0 {
+            super::pjsua::status_text(p.status)
+        } else {
+            pj_to_string(&p.reason)
+        };
+        let _ = shared.events.send(Event::Registration {
+            account: AccountId(acc_id),
+            code: p.code as u16,
+            reason,
+            expires: p.expiration,
+            renew,
+        });
+    });
+}
+
+unsafe extern "C" fn on_dtmf_digit2(call_id: ffi::pjsua_call_id, info: *const ffi::pjsua_dtmf_info) {
+    guarded("on_dtmf_digit2", || {
+        let Some(shared) = shared() else { return };
+        if info.is_null() {
+            return;
+        }
+        // SAFETY: info is valid for the callback.
+        let info = unsafe { &*info };
+        let digit = char::from_u32(info.digit).unwrap_or('?');
+        let _ = shared.events.send(Event::Dtmf { call: CallId(call_id), digit, duration_ms: info.duration });
+    });
+}
+
+/// PJSIP's log output, routed to the `log` facade under the target `pjsip`.
+pub(super) unsafe extern "C" fn on_log(level: c_int, data: *const c_char, len: c_int) {
+    guarded("log", || {
+        if data.is_null() || len <= 0 {
+            return;
+        }
+        // SAFETY: PJSIP passes a buffer of `len` bytes (NUL-terminated as well).
+        let bytes = unsafe { CStr::from_ptr(data) }.to_bytes();
+        let text = String::from_utf8_lossy(&bytes[..bytes.len().min(len as usize)]);
+        let lvl = match level {
+            0 | 1 => log::Level::Error,
+            2 => log::Level::Warn,
+            3 => log::Level::Info,
+            4 => log::Level::Debug,
+            _ => log::Level::Trace,
+        };
+        log::log!(target: "pjsip", lvl, "{}", text.trim_end());
+    });
+}

@@ -1,0 +1,595 @@
+//! The pjsua engine: the one place that owns PJSUA's process-wide instance.
+//!
+//! `Engine::start` creates and configures PJSUA, adds transports and accounts, and starts a
+//! Rust-owned thread that polls PJSIP's ioqueue with long timeouts (PJSUA's own worker threads
+//! wake up every 10 ms; ours sleep until a packet arrives or PJSIP's next timer is due). Events
+//! come out of the callbacks in `callbacks.rs` on a crossbeam channel. `Engine::shutdown` (or
+//! drop) ends calls, un-REGISTERs and destroys PJSUA; a new `start` works afterwards.
+
+use std::ffi::{c_char, c_long, CStr, CString};
+use std::marker::PhantomData;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{unbounded, Receiver};
+
+use super::callbacks;
+use super::media::MediaSupervisor;
+use super::types::*;
+use crate::ffi;
+
+/// Set while a PJSUA instance exists in this process.
+static RUNNING: AtomicBool = AtomicBool::new(false);
+
+/// Longest time the poll thread sleeps when nothing happens (PJSIP's timers shorten it).
+const MAX_POLL_MS: u32 = 1000;
+
+const PJ_OK: ffi::pj_status_t = ffi::PJ_SUCCESS as ffi::pj_status_t;
+
+/// A `pj_str_t` that borrows `s` (PJSUA copies what it keeps, so the borrow only has to last
+/// for the call it is passed to).
+pub(super) fn pj_str_ref(s: &str) -> ffi::pj_str_t {
+    ffi::pj_str_t { ptr: s.as_ptr() as *mut c_char, slen: s.len() as ffi::pj_ssize_t }
+}
+
+/// Copies a `pj_str_t` into a Rust string (it is not NUL-terminated: read by `slen`).
+pub(super) fn pj_to_string(s: &ffi::pj_str_t) -> String {
+    if s.ptr.is_null() || s.slen <= 0 {
+        return String::new();
+    }
+    // SAFETY: PJSIP guarantees `ptr` points at `slen` readable bytes while the owner lives;
+    // callers only pass strings of structures that are alive during the call.
+    let bytes = unsafe { std::slice::from_raw_parts(s.ptr as *const u8, s.slen as usize) };
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// PJSIP's text for a status code.
+pub(super) fn status_text(status: ffi::pj_status_t) -> String {
+    let mut buf = [0 as c_char; 160];
+    // SAFETY: the buffer is ours and its size is passed; pj_strerror NUL-terminates it.
+    let s = unsafe { ffi::pj_strerror(status, buf.as_mut_ptr(), buf.len()) };
+    pj_to_string(&s)
+}
+
+/// The one choke point turning a `pj_status_t` into our error type.
+fn check(op: &'static str, status: ffi::pj_status_t) -> Result<()> {
+    if status == PJ_OK {
+        Ok(())
+    } else {
+        Err(Error::Pj { op, status, message: status_text(status) })
+    }
+}
+
+fn cstring(what: &'static str, s: &str) -> Result<CString> {
+    CString::new(s).map_err(|_| Error::InvalidArgument { what, reason: "it contains a NUL byte".into() })
+}
+
+pub(super) fn media_state(s: ffi::pjsua_call_media_status) -> MediaState {
+    match s {
+        ffi::PJSUA_CALL_MEDIA_ACTIVE => MediaState::Active,
+        ffi::PJSUA_CALL_MEDIA_LOCAL_HOLD => MediaState::LocalHold,
+        ffi::PJSUA_CALL_MEDIA_REMOTE_HOLD => MediaState::RemoteHold,
+        ffi::PJSUA_CALL_MEDIA_ERROR => MediaState::Error,
+        _ => MediaState::None,
+    }
+}
+
+fn call_state(s: ffi::pjsip_inv_state) -> CallState {
+    match s {
+        ffi::PJSIP_INV_STATE_CALLING => CallState::Calling,
+        ffi::PJSIP_INV_STATE_INCOMING => CallState::Incoming,
+        ffi::PJSIP_INV_STATE_EARLY => CallState::Early,
+        ffi::PJSIP_INV_STATE_CONNECTING => CallState::Connecting,
+        ffi::PJSIP_INV_STATE_CONFIRMED => CallState::Confirmed,
+        ffi::PJSIP_INV_STATE_DISCONNECTED => CallState::Disconnected,
+        _ => CallState::Null,
+    }
+}
+
+/// A snapshot of a call, or `None` when it does not exist.
+pub(super) fn call_info(call: ffi::pjsua_call_id) -> Option<CallInfo> {
+    let mut ci = ffi::pjsua_call_info::default();
+    // SAFETY: ci is ours and fully written by PJSUA on success.
+    if unsafe { ffi::pjsua_call_get_info(call, &mut ci) } != PJ_OK {
+        return None;
+    }
+    Some(CallInfo {
+        call: CallId(call),
+        account: AccountId(ci.acc_id),
+        role: if ci.role == ffi::PJSIP_ROLE_UAC { Role::Caller } else { Role::Callee },
+        state: call_state(ci.state),
+        media: media_state(ci.media_status),
+        remote: pj_to_string(&ci.remote_info),
+        local: pj_to_string(&ci.local_info),
+        sip_call_id: pj_to_string(&ci.call_id),
+        last_status: ci.last_status as u16,
+        last_reason: pj_to_string(&ci.last_status_text),
+    })
+}
+
+/// Proof that the current thread is known to pjlib. `!Send`: it belongs to its thread, and the
+/// descriptor it owns stays put (boxed) until the registration ends on drop.
+pub(super) struct PjThread {
+    _desc: Box<ffi::pj_thread_desc>,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl PjThread {
+    /// Registers the calling thread with pjlib under `name` (static, NUL-terminated).
+    pub(super) fn register(name: &'static CStr) -> Result<PjThread> {
+        let mut desc: Box<ffi::pj_thread_desc> = Box::new([0 as c_long; 64]);
+        let mut thread: *mut ffi::pj_thread_t = std::ptr::null_mut();
+        // SAFETY: the descriptor is heap-allocated and outlives the registration (it is freed
+        // only after pj_thread_unregister in Drop); name is a static C string.
+        let status = unsafe { ffi::pj_thread_register(name.as_ptr(), desc.as_mut_ptr(), &mut thread) };
+        check("pj_thread_register", status)?;
+        Ok(PjThread { _desc: desc, _not_send: PhantomData })
+    }
+}
+
+impl Drop for PjThread {
+    fn drop(&mut self) {
+        // SAFETY: this thread registered itself in `register` and is still running.
+        unsafe { ffi::pj_thread_unregister() };
+    }
+}
+
+/// The thread that polls PJSIP's ioqueue and timers.
+struct Poller {
+    stop: Arc<AtomicBool>,
+    handle: JoinHandle<()>,
+    /// Where a CRLF keep-alive wakes the poll (PJSIP ignores such datagrams).
+    wake: SocketAddr,
+}
+
+impl Poller {
+    fn start(wake: SocketAddr) -> Result<Poller> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let (ready_tx, ready_rx) = crossbeam_channel::bounded(1);
+        let handle = std::thread::Builder::new()
+            .name("sip-poll".into())
+            .spawn(move || {
+                let _registration = match PjThread::register(c"sip-poll") {
+                    Ok(r) => {
+                        let _ = ready_tx.send(None);
+                        r
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Some(e));
+                        return;
+                    }
+                };
+                while !flag.load(Ordering::Acquire) {
+                    // SAFETY: this thread is registered; PJSUA is alive until the flag is set
+                    // and this thread joined.
+                    unsafe { ffi::pjsua_handle_events(MAX_POLL_MS) };
+                }
+            })
+            .map_err(|e| Error::Pj { op: "spawn the SIP poll thread", status: -1, message: e.to_string() })?;
+        match ready_rx.recv() {
+            Ok(None) => Ok(Poller { stop, handle, wake }),
+            Ok(Some(e)) => Err(e),
+            Err(_) => Err(Error::Pj { op: "start the SIP poll thread", status: -1, message: "it exited".into() }),
+        }
+    }
+
+    /// Lets the poll thread recompute its sleep (after a timer was scheduled from elsewhere).
+    fn kick(&self) {
+        let bind: SocketAddr = match self.wake {
+            SocketAddr::V4(_) => (std::net::Ipv4Addr::LOCALHOST, 0).into(),
+            SocketAddr::V6(_) => (std::net::Ipv6Addr::LOCALHOST, 0).into(),
+        };
+        if let Ok(sock) = UdpSocket::bind(bind) {
+            let _ = sock.send_to(b"\r\n\r\n", self.wake);
+        }
+    }
+
+    fn stop(self) {
+        self.stop.store(true, Ordering::Release);
+        self.kick();
+        let _ = self.handle.join();
+    }
+}
+
+/// Where PJSUA put things at start-up.
+#[derive(Debug, Clone)]
+pub struct EngineInfo {
+    /// The SIP UDP address (bound and advertised).
+    pub sip_addr: SocketAddr,
+    pub local_account: Option<AccountId>,
+    pub account: Option<AccountId>,
+}
+
+/// The running PJSUA instance. One per process; owned by the thread that started it (`!Send`):
+/// other threads talk to it through that thread.
+pub struct Engine {
+    poller: Option<Poller>,
+    media: Option<MediaSupervisor>,
+    info: EngineInfo,
+    _registration: Option<PjThread>,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl Engine {
+    /// Starts PJSUA with `settings`; events arrive on the returned channel.
+    pub fn start(settings: EngineSettings) -> Result<(Engine, Receiver<Event>)> {
+        if RUNNING.swap(true, Ordering::AcqRel) {
+            return Err(Error::AlreadyRunning);
+        }
+        let (tx, rx) = unbounded();
+        let (media_tx, media_rx) = unbounded();
+        callbacks::install(callbacks::Shared { events: tx, incoming: settings.incoming.clone(), media_changed: media_tx });
+        // SAFETY: no PJSUA instance exists (RUNNING was false).
+        if let Err(e) = check("pjsua_create", unsafe { ffi::pjsua_create() }) {
+            callbacks::clear();
+            RUNNING.store(false, Ordering::Release);
+            return Err(e);
+        }
+        let mut engine = Engine {
+            poller: None,
+            media: None,
+            info: EngineInfo { sip_addr: SocketAddr::from(([0, 0, 0, 0], 0)), local_account: None, account: None },
+            _registration: None,
+            _not_send: PhantomData,
+        };
+        // From here on, dropping `engine` destroys PJSUA and resets RUNNING.
+        engine.init(&settings, media_rx)?;
+        Ok((engine, rx))
+    }
+
+    fn init(&mut self, s: &EngineSettings, media_rx: Receiver<()>) -> Result<()> {
+        let ua = cstring("user agent", &s.user_agent)?;
+        let log_file = match &s.log_file {
+            Some(p) => Some(cstring("log file path", &p.to_string_lossy())?),
+            None => None,
+        };
+
+        let mut cfg = ffi::pjsua_config::default();
+        let mut log_cfg = ffi::pjsua_logging_config::default();
+        let mut med = ffi::pjsua_media_config::default();
+        // SAFETY: the structures are ours; the *_default functions only write them.
+        unsafe {
+            ffi::pjsua_config_default(&mut cfg);
+            ffi::pjsua_logging_config_default(&mut log_cfg);
+            ffi::pjsua_media_config_default(&mut med);
+        }
+        cfg.max_calls = s.max_calls;
+        cfg.thread_cnt = 0; // we poll ourselves, with long timeouts
+        cfg.user_agent = pj_str_ref(ua.to_str().unwrap_or_default());
+        callbacks::register(&mut cfg.cb);
+
+        log_cfg.cb = Some(callbacks::on_log);
+        log_cfg.console_level = s.pjsip_log_level;
+        log_cfg.msg_logging = ffi::PJ_TRUE as i32;
+        log_cfg.level = s.pjsip_log_level;
+        if let Some(f) = &log_file {
+            // MicroSIP: enableLog=1 writes the PJSIP log at level 5 to <exe>_log.txt.
+            log_cfg.level = log_cfg.level.max(5);
+            log_cfg.log_filename = pj_str_ref(f.to_str().unwrap_or_default());
+        }
+        log_cfg.decor |= ffi::PJ_LOG_HAS_CR;
+
+        med.has_ioqueue = ffi::PJ_FALSE as i32; // media sockets share our polled ioqueue
+        med.thread_cnt = 0;
+        med.no_vad = if s.vad { ffi::PJ_FALSE } else { ffi::PJ_TRUE } as i32;
+        med.clock_rate = media_clock_rate(&s.codecs);
+        med.snd_clock_rate = med.clock_rate;
+        med.channel_count = 1;
+        med.ec_tail_len = 0;
+
+        // SAFETY: all strings referenced by the configs live until this call returns; PJSUA
+        // copies them.
+        check("pjsua_init", unsafe { ffi::pjsua_init(&cfg, &log_cfg, &med) })?;
+
+        let bind = s.bind.map(|a| a.to_string()).unwrap_or_default();
+        let (udp, sip_addr) = create_udp(&bind, s.sip_port)?;
+        self.info.sip_addr = sip_addr;
+        let local_udp = match s.local_port {
+            Some(port) if port != sip_addr.port() => match create_udp(&bind, port) {
+                Ok((id, _)) => Some(id),
+                Err(e) => {
+                    log::warn!("local account: cannot open UDP port {port} ({e}); it shares port {}", sip_addr.port());
+                    None
+                }
+            },
+            _ => None,
+        };
+        let needs = |k: TransportKind| s.account.as_ref().is_some_and(|a| a.transport == k);
+        if needs(TransportKind::Tcp) || needs(TransportKind::Any) {
+            create_transport(ffi::PJSIP_TRANSPORT_TCP, &bind, 0, "TCP")?;
+        }
+        if needs(TransportKind::Tls) {
+            create_transport(ffi::PJSIP_TRANSPORT_TLS, &bind, 0, "TLS")?;
+        }
+
+        set_codec_priorities(&s.codecs)?;
+
+        // SAFETY: PJSUA is initialised and has transports.
+        check("pjsua_start", unsafe { ffi::pjsua_start() })?;
+
+        self.media = Some(MediaSupervisor::start(media_rx)?);
+        self.poller = Some(Poller::start(sip_addr)?);
+
+        if s.local_account {
+            let tp = local_udp.unwrap_or(udp);
+            let mut id: ffi::pjsua_acc_id = -1;
+            // SAFETY: tp is a transport we created; id is ours.
+            check("pjsua_acc_add_local", unsafe { ffi::pjsua_acc_add_local(tp, ffi::PJ_FALSE as i32, &mut id) })?;
+            self.info.local_account = Some(AccountId(id));
+        }
+        if let Some(a) = &s.account {
+            self.info.account = Some(add_account(a, udp, s)?);
+        }
+        Ok(())
+    }
+
+    /// Where the engine listens and which accounts it added.
+    pub fn info(&self) -> &EngineInfo {
+        &self.info
+    }
+
+    /// Places a call to `uri` (a full SIP URI; `?header=value` parts become INVITE headers).
+    pub fn make_call(&self, account: AccountId, uri: &str) -> Result<CallId> {
+        let target = cstring("SIP URI", uri)?;
+        // SAFETY: target is a valid C string alive for the call.
+        check("pjsua_verify_sip_url", unsafe { ffi::pjsua_verify_sip_url(target.as_ptr()) })
+            .map_err(|_| Error::InvalidArgument { what: "SIP URI", reason: format!("{uri:?} is not a valid SIP URI") })?;
+        let dst = pj_str_ref(uri);
+        let mut id: ffi::pjsua_call_id = -1;
+        // SAFETY: dst borrows `uri` for the call; PJSUA copies it. Default call settings.
+        let status = unsafe {
+            ffi::pjsua_call_make_call(account.0, &dst, std::ptr::null(), std::ptr::null_mut(), std::ptr::null(), &mut id)
+        };
+        check("pjsua_call_make_call", status)?;
+        self.kick();
+        Ok(CallId(id))
+    }
+
+    /// Answers a ringing incoming call with `code` (200 to accept, 180/183 provisional, or a
+    /// final error code such as 486 or 603).
+    pub fn answer(&self, call: CallId, code: u16) -> Result<()> {
+        self.require(call)?;
+        // SAFETY: the call exists (checked above; PJSUA re-checks under its lock).
+        let status = unsafe { ffi::pjsua_call_answer(call.0, u32::from(code), std::ptr::null(), std::ptr::null()) };
+        check("pjsua_call_answer", status)
+    }
+
+    /// Ends a call: BYE when connected, CANCEL when ringing out, `code` (default 603) when
+    /// ringing in. `code` 0 lets PJSIP choose.
+    pub fn hangup(&self, call: CallId, code: u16, reason: Option<&str>) -> Result<()> {
+        self.require(call)?;
+        let reason_str = reason.map(pj_str_ref);
+        let reason_ptr = reason_str.as_ref().map_or(std::ptr::null(), |r| r as *const ffi::pj_str_t);
+        // SAFETY: reason_str borrows `reason` for the call; PJSUA copies it.
+        let status = unsafe { ffi::pjsua_call_hangup(call.0, u32::from(code), reason_ptr, std::ptr::null()) };
+        check("pjsua_call_hangup", status)?;
+        self.kick();
+        Ok(())
+    }
+
+    /// Ends every call.
+    pub fn hangup_all(&self) {
+        // SAFETY: PJSUA is running.
+        unsafe { ffi::pjsua_call_hangup_all() };
+        self.kick();
+    }
+
+    /// Sends DTMF digits on a call (RFC 2833 events).
+    pub fn send_dtmf(&self, call: CallId, digits: &str) -> Result<()> {
+        self.require(call)?;
+        if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit() || "*#ABCDabcd".contains(c)) {
+            return Err(Error::InvalidArgument { what: "DTMF digits", reason: format!("{digits:?}: use 0-9, *, #, A-D") });
+        }
+        let d = pj_str_ref(digits);
+        // SAFETY: d borrows `digits` for the call.
+        check("pjsua_call_dial_dtmf", unsafe { ffi::pjsua_call_dial_dtmf(call.0, &d) })
+    }
+
+    /// Snapshots of every live call, in PJSUA's order.
+    pub fn calls(&self) -> Vec<CallInfo> {
+        let mut ids = vec![0 as ffi::pjsua_call_id; ffi::PJSUA_MAX_CALLS as usize];
+        let mut count = ids.len() as u32;
+        // SAFETY: ids has room for `count` entries.
+        if unsafe { ffi::pjsua_enum_calls(ids.as_mut_ptr(), &mut count) } != PJ_OK {
+            return Vec::new();
+        }
+        ids.truncate(count as usize);
+        ids.into_iter().filter_map(call_info).collect()
+    }
+
+    /// One call's snapshot.
+    pub fn call(&self, call: CallId) -> Result<CallInfo> {
+        call_info(call.0).ok_or(Error::NoSuchCall(call))
+    }
+
+    fn require(&self, call: CallId) -> Result<()> {
+        // SAFETY: a pure query of PJSUA's call table.
+        if call.0 < 0 || unsafe { ffi::pjsua_call_is_active(call.0) } == 0 {
+            return Err(Error::NoSuchCall(call));
+        }
+        Ok(())
+    }
+
+    fn kick(&self) {
+        if let Some(p) = &self.poller {
+            p.kick();
+        }
+    }
+
+    /// Ends every call (BYE, CANCEL or 603), un-REGISTERs and destroys PJSUA.
+    pub fn shutdown(mut self) {
+        self.destroy();
+    }
+
+    fn destroy(&mut self) {
+        if !RUNNING.load(Ordering::Acquire) {
+            return;
+        }
+        // SAFETY: PJSUA is running; calls and accounts are ended before the poll thread stops,
+        // so the requests go out while responses can still be received.
+        unsafe {
+            ffi::pjsua_call_hangup_all();
+            for id in [self.info.account, self.info.local_account].into_iter().flatten() {
+                ffi::pjsua_acc_del(id.0);
+            }
+        }
+        if let Some(m) = self.media.take() {
+            m.stop();
+        }
+        if let Some(p) = self.poller.take() {
+            p.stop();
+        }
+        // SAFETY: our threads are gone; pjsua_destroy polls by itself while it waits for the
+        // un-REGISTER responses (there is no PJSUA worker thread).
+        unsafe { ffi::pjsua_destroy() };
+        callbacks::clear();
+        RUNNING.store(false, Ordering::Release);
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.destroy();
+    }
+}
+
+/// MicroSIP's clock-rate rule: the highest rate among the enabled codecs (opus counts as
+/// 24000), at least 8000.
+pub fn media_clock_rate(codecs: &[String]) -> u32 {
+    codecs
+        .iter()
+        .map(|c| {
+            let mut parts = c.split('/');
+            let name = parts.next().unwrap_or_default();
+            if name.eq_ignore_ascii_case("opus") {
+                24000
+            } else {
+                parts.next().and_then(|r| r.parse().ok()).unwrap_or(8000)
+            }
+        })
+        .max()
+        .unwrap_or(8000)
+        .max(8000)
+}
+
+fn transport_config(bind: &str, port: u16) -> ffi::pjsua_transport_config {
+    let mut tc = ffi::pjsua_transport_config::default();
+    // SAFETY: tc is ours.
+    unsafe { ffi::pjsua_transport_config_default(&mut tc) };
+    tc.port = u32::from(port);
+    if !bind.is_empty() {
+        tc.bound_addr = pj_str_ref(bind);
+        tc.public_addr = pj_str_ref(bind);
+    }
+    tc
+}
+
+fn create_transport(kind: ffi::pjsip_transport_type_e, bind: &str, port: u16, name: &'static str) -> Result<ffi::pjsua_transport_id> {
+    let tc = transport_config(bind, port);
+    let mut id: ffi::pjsua_transport_id = -1;
+    // SAFETY: tc borrows `bind`, alive for the call; PJSUA copies it.
+    let status = unsafe { ffi::pjsua_transport_create(kind, &tc, &mut id) };
+    check("pjsua_transport_create", status).map_err(|e| match e {
+        Error::Pj { status, message, .. } => Error::Pj {
+            op: "open the SIP transport",
+            status,
+            message: format!("{name} port {port} on {}: {message}", if bind.is_empty() { "all addresses" } else { bind }),
+        },
+        other => other,
+    })?;
+    Ok(id)
+}
+
+fn create_udp(bind: &str, port: u16) -> Result<(ffi::pjsua_transport_id, SocketAddr)> {
+    let id = create_transport(ffi::PJSIP_TRANSPORT_UDP, bind, port, "UDP")?;
+    let mut ti = ffi::pjsua_transport_info::default();
+    // SAFETY: id is the transport just created; ti is ours.
+    check("pjsua_transport_get_info", unsafe { ffi::pjsua_transport_get_info(id, &mut ti) })?;
+    let host = pj_to_string(&ti.local_name.host);
+    let ip: IpAddr = host.parse().unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    Ok((id, SocketAddr::new(ip, ti.local_name.port as u16)))
+}
+
+fn set_codec_priorities(codecs: &[String]) -> Result<()> {
+    let mut infos = vec![ffi::pjsua_codec_info::default(); 64];
+    let mut count = infos.len() as u32;
+    // SAFETY: infos has room for `count` entries.
+    check("pjsua_enum_codecs", unsafe { ffi::pjsua_enum_codecs(infos.as_mut_ptr(), &mut count) })?;
+    infos.truncate(count as usize);
+    for info in &infos {
+        // SAFETY: codec_id points into info's own buffer.
+        unsafe { ffi::pjsua_codec_set_priority(&info.codec_id, 0) };
+    }
+    let available: Vec<String> = infos.iter().map(|i| pj_to_string(&i.codec_id)).collect();
+    for (i, name) in codecs.iter().enumerate() {
+        let prio = 128u8.saturating_sub(i as u8);
+        let id = pj_str_ref(name);
+        // SAFETY: id borrows `name` for the call.
+        let status = unsafe { ffi::pjsua_codec_set_priority(&id, prio) };
+        if status != PJ_OK {
+            log::warn!("audioCodecs: codec {name} is not available in this build (available: {})", available.join(" "));
+        }
+    }
+    Ok(())
+}
+
+fn add_account(a: &AccountSettings, udp: ffi::pjsua_transport_id, s: &EngineSettings) -> Result<AccountId> {
+    let id = cstring("account id", &a.id_uri)?;
+    let registrar = match &a.registrar {
+        Some(r) => Some(cstring("registrar", r)?),
+        None => None,
+    };
+    let proxies: Vec<CString> = a.proxies.iter().map(|p| cstring("proxy", p)).collect::<Result<_>>()?;
+    let bind = s.bind.map(|b| b.to_string()).unwrap_or_default();
+
+    let mut cfg = ffi::pjsua_acc_config::default();
+    // SAFETY: cfg is ours.
+    unsafe { ffi::pjsua_acc_config_default(&mut cfg) };
+    cfg.id = pj_str_ref(id.to_str().unwrap_or_default());
+    if let Some(r) = &registrar {
+        cfg.reg_uri = pj_str_ref(r.to_str().unwrap_or_default());
+    }
+    cfg.register_on_acc_add = if registrar.is_some() { ffi::PJ_TRUE } else { ffi::PJ_FALSE } as i32;
+    for (slot, p) in cfg.proxy.iter_mut().zip(&proxies) {
+        *slot = pj_str_ref(p.to_str().unwrap_or_default());
+    }
+    cfg.proxy_cnt = proxies.len().min(cfg.proxy.len()) as u32;
+    cfg.reg_timeout = a.register_refresh;
+    cfg.ka_interval = a.keep_alive;
+    cfg.cred_count = 1;
+    cfg.cred_info[0].realm = pj_str_ref("*");
+    cfg.cred_info[0].scheme = pj_str_ref("Digest");
+    cfg.cred_info[0].username = pj_str_ref(&a.auth_user);
+    cfg.cred_info[0].data_type = ffi::PJSIP_CRED_DATA_PLAIN_PASSWD as i32;
+    cfg.cred_info[0].data = pj_str_ref(&a.password);
+    if a.transport == TransportKind::Udp {
+        cfg.transport_id = udp;
+    }
+    // MicroSIP's allowRewrite=0 default: keep the Contact and Via we advertise.
+    cfg.allow_contact_rewrite = ffi::PJ_FALSE as i32;
+    cfg.allow_via_rewrite = ffi::PJ_FALSE as i32;
+    cfg.allow_sdp_nat_rewrite = ffi::PJ_FALSE as i32;
+    cfg.contact_rewrite_method = (ffi::PJSUA_CONTACT_REWRITE_ALWAYS_UPDATE | ffi::PJSUA_CONTACT_REWRITE_UNREGISTER) as i32;
+    if !bind.is_empty() {
+        cfg.rtp_cfg.bound_addr = pj_str_ref(&bind);
+        cfg.rtp_cfg.public_addr = pj_str_ref(&bind);
+    }
+    if s.rtp_port_min > 0 {
+        cfg.rtp_cfg.port = u32::from(s.rtp_port_min);
+        cfg.rtp_cfg.port_range = u32::from(s.rtp_port_max.saturating_sub(s.rtp_port_min));
+    }
+    let mut acc: ffi::pjsua_acc_id = -1;
+    // SAFETY: every pj_str_t in cfg borrows a string alive until this call returns; PJSUA
+    // copies the whole configuration.
+    check("pjsua_acc_add", unsafe { ffi::pjsua_acc_add(&cfg, ffi::PJ_TRUE as i32, &mut acc) })?;
+    Ok(AccountId(acc))
+}
+
+/// The version of the linked pjproject, as `pj_get_version()` reports it.
+pub fn pjproject_version() -> String {
+    // SAFETY: pj_get_version returns a static NUL-terminated string and needs no init.
+    unsafe { CStr::from_ptr(ffi::pj_get_version()) }.to_string_lossy().into_owned()
+}

@@ -1,0 +1,243 @@
+//! The engine's public vocabulary: ids, settings, events, incoming-call decisions and errors.
+//! Plain Rust values; everything copied out of C before it gets here.
+#![forbid(unsafe_code)]
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// A call, as PJSUA numbers it (0..max_calls). Ids are reused after a call ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CallId(pub i32);
+
+/// An account, as PJSUA numbers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AccountId(pub i32);
+
+impl fmt::Display for CallId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl fmt::Display for AccountId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// The SIP transport an account uses (MicroSIP's `transport` key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TransportKind {
+    /// `udp` (MicroSIP's default): the account is bound to the UDP transport.
+    #[default]
+    Udp,
+    /// `tcp`: `;transport=tcp` on AoR, registrar and proxies.
+    Tcp,
+    /// `tls`: `;transport=tls` on AoR, registrar and proxies.
+    Tls,
+    /// "" (MicroSIP's "UDP+TCP"): not bound, PJSIP chooses.
+    Any,
+}
+
+/// A SIP account to register (MicroSIP's `[AccountN]`, already turned into URIs).
+#[derive(Debug, Clone, Default)]
+pub struct AccountSettings {
+    /// AoR with display name, e.g. `"Alice" <sip:alice@example.com>`.
+    pub id_uri: String,
+    /// `sip:<server>`; `None` means no REGISTER.
+    pub registrar: Option<String>,
+    /// Outbound proxies, each `sip:<proxy>`.
+    pub proxies: Vec<String>,
+    /// Digest user name (authID, else username).
+    pub auth_user: String,
+    pub password: String,
+    pub transport: TransportKind,
+    /// REGISTER expiry in seconds.
+    pub register_refresh: u32,
+    /// UDP keep-alive interval in seconds.
+    pub keep_alive: u32,
+}
+
+/// Everything the engine needs to start. Built by the application from MicroSIP.ini.
+#[derive(Clone)]
+pub struct EngineSettings {
+    /// Bind SIP and RTP to this address and advertise it in Contact/Via/SDP.
+    pub bind: Option<IpAddr>,
+    /// SIP UDP port; 0 picks a random one.
+    pub sip_port: u16,
+    /// An extra UDP port for the local "call by IP" account (MicroSIP's 5060), if any.
+    pub local_port: Option<u16>,
+    /// RTP base port and range; 0 lets PJSUA choose (its default 4000).
+    pub rtp_port_min: u16,
+    pub rtp_port_max: u16,
+    pub user_agent: String,
+    /// Enabled codecs in priority order, MicroSIP style (`PCMA/8000/1`).
+    pub codecs: Vec<String>,
+    /// Send RTP continuously (false) or suppress silence (true).
+    pub vad: bool,
+    pub max_calls: u32,
+    /// PJSIP's own log level routed to the `log` facade (0..=6).
+    pub pjsip_log_level: u32,
+    /// MicroSIP's `enableLog=1`: PJSIP log at level 5 into this file.
+    pub log_file: Option<PathBuf>,
+    /// Add MicroSIP's local "call by IP" account.
+    pub local_account: bool,
+    /// The SIP account to register, if any.
+    pub account: Option<AccountSettings>,
+    /// Decides, on the SIP thread and without blocking, what to do with each new incoming call.
+    pub incoming: Arc<dyn Fn(&IncomingCall) -> IncomingAction + Send + Sync>,
+}
+
+impl fmt::Debug for EngineSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EngineSettings")
+            .field("bind", &self.bind)
+            .field("sip_port", &self.sip_port)
+            .field("local_port", &self.local_port)
+            .field("rtp", &(self.rtp_port_min, self.rtp_port_max))
+            .field("user_agent", &self.user_agent)
+            .field("codecs", &self.codecs)
+            .field("local_account", &self.local_account)
+            .field("account", &self.account.as_ref().map(|a| &a.id_uri))
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the engine knows of a new incoming call when it asks for a decision.
+#[derive(Debug, Clone, Default)]
+pub struct IncomingCall {
+    pub call: Option<CallId>,
+    pub account: Option<AccountId>,
+    /// The From header (display name and URI).
+    pub from: String,
+    /// The To header.
+    pub to: String,
+    /// The SIP Call-ID.
+    pub sip_call_id: String,
+    /// Calls alive (not disconnected) including this one.
+    pub live_calls: usize,
+    /// `X-AUTOANSWER` header value, if present.
+    pub x_autoanswer: Option<String>,
+    /// The first `Call-Info` header value, if present.
+    pub call_info: Option<String>,
+}
+
+/// The immediate answer to an incoming INVITE.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IncomingAction {
+    /// 200 OK at once.
+    Answer,
+    /// 180 Ringing; the application answers or rejects later.
+    Ring,
+    /// A final non-2xx response, with an optional reason phrase.
+    Reject { code: u16, reason: Option<String> },
+}
+
+/// PJSIP's INVITE session states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallState {
+    Null,
+    Calling,
+    Incoming,
+    Early,
+    Connecting,
+    Confirmed,
+    Disconnected,
+}
+
+impl fmt::Display for CallState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = match self {
+            CallState::Null => "NULL",
+            CallState::Calling => "CALLING",
+            CallState::Incoming => "INCOMING",
+            CallState::Early => "EARLY",
+            CallState::Connecting => "CONNECTING",
+            CallState::Confirmed => "CONFIRMED",
+            CallState::Disconnected => "DISCONNECTED",
+        };
+        f.write_str(s)
+    }
+}
+
+/// Which side of the call we are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// We placed the call.
+    Caller,
+    /// We received it.
+    Callee,
+}
+
+/// The call's audio state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaState {
+    None,
+    Active,
+    LocalHold,
+    RemoteHold,
+    Error,
+}
+
+/// A snapshot of one call.
+#[derive(Debug, Clone)]
+pub struct CallInfo {
+    pub call: CallId,
+    pub account: AccountId,
+    pub role: Role,
+    pub state: CallState,
+    pub media: MediaState,
+    pub remote: String,
+    pub local: String,
+    pub sip_call_id: String,
+    pub last_status: u16,
+    pub last_reason: String,
+}
+
+/// What happened, sent from PJSIP's threads to the application on a channel.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A new incoming call, and what the decision callback did with it.
+    Incoming { info: IncomingCall, action: IncomingAction },
+    /// A call changed state.
+    CallState { info: CallInfo },
+    /// A call's media changed.
+    Media { call: CallId, state: MediaState },
+    /// A REGISTER (or un-REGISTER) transaction finished.
+    Registration { account: AccountId, code: u16, reason: String, expires: u32, renew: bool },
+    /// A DTMF digit was received.
+    Dtmf { call: CallId, digit: char, duration_ms: u32 },
+}
+
+/// Every failure of the engine, with what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// PJSUA is one instance per process and one is running.
+    AlreadyRunning,
+    /// A PJSIP call failed.
+    Pj { op: &'static str, status: i32, message: String },
+    /// An argument cannot be passed to PJSIP (e.g. it contains a NUL byte).
+    InvalidArgument { what: &'static str, reason: String },
+    /// The call does not exist (any more).
+    NoSuchCall(CallId),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::AlreadyRunning => {
+                write!(f, "a SIP engine is already running in this process; shut it down first")
+            }
+            Error::Pj { op, status, message } => write!(f, "{op} failed: {message} (PJSIP status {status})"),
+            Error::InvalidArgument { what, reason } => write!(f, "invalid {what}: {reason}"),
+            Error::NoSuchCall(c) => write!(f, "call {c} does not exist (it may have ended)"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,10 @@
+//! microsip: a headless softphone, MicroSIP's core on PJSIP.
+//!
+//! The `engine` module owns PJSUA (the only unsafe code, besides `pjsip-sys`); everything else
+//! is plain Rust: `config` reads MicroSIP.ini, `policy` decides what to do with calls, `app`
+//! runs the phone.
+#![deny(unsafe_code)]
+
+pub use pjsip_sys as ffi;
+
+pub mod engine;
