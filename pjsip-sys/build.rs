@@ -63,12 +63,19 @@ fn main() {
     let install = out.join("install");
     let stamp = out.join("pjproject.stamp");
     let mut h = DefaultHasher::new();
-    (src.display().to_string(), &config_site, CONFIGURE_ARGS, cflags).hash(&mut h);
+    (
+        src.display().to_string(),
+        &config_site,
+        CONFIGURE_ARGS,
+        cflags,
+    )
+        .hash(&mut h);
     let key = format!("{:016x}\n", h.finish());
     let pc = install.join("lib/pkgconfig/libpjproject.pc");
     if fs::read_to_string(&stamp).ok().as_deref() != Some(key.as_str()) || !pc.exists() {
         build_pjproject(&src, &build, &install, &config_site, cflags);
-        fs::write(&stamp, &key).unwrap_or_else(|e| fail(&format!("cannot write {}: {e}", stamp.display())));
+        fs::write(&stamp, &key)
+            .unwrap_or_else(|e| fail(&format!("cannot write {}: {e}", stamp.display())));
     }
 
     let pkg = read_pc(&pc);
@@ -94,7 +101,11 @@ fn version_of(dir: &Path) -> Option<String> {
     };
     let rev = field("PJ_VERSION_REV").unwrap_or_default();
     let suffix = field("PJ_VERSION_SUFFIX").unwrap_or_default();
-    let mut v = format!("{}.{}", field("PJ_VERSION_MAJOR")?, field("PJ_VERSION_MINOR")?);
+    let mut v = format!(
+        "{}.{}",
+        field("PJ_VERSION_MAJOR")?,
+        field("PJ_VERSION_MINOR")?
+    );
     if !rev.is_empty() {
         v = format!("{v}.{rev}");
     }
@@ -117,7 +128,10 @@ fn find_source(manifest: &Path) -> PathBuf {
     for (what, dir) in &candidates {
         match version_of(dir) {
             Some(v) if v == PIN => {
-                println!("pjsip-sys: using pjproject {v} from {what} ({})", dir.display());
+                println!(
+                    "pjsip-sys: using pjproject {v} from {what} ({})",
+                    dir.display()
+                );
                 return dir.clone();
             }
             Some(v) => fail(&format!(
@@ -130,7 +144,11 @@ fn find_source(manifest: &Path) -> PathBuf {
     fail(&format!(
         "no pjproject {PIN} source found (looked at {}). Run `scripts/fetch-pjproject.sh` \
          (or `git submodule update --init`), or set PJPROJECT_DIR to a pjproject {PIN} tree.",
-        candidates.iter().map(|(w, d)| format!("{w}: {}", d.display())).collect::<Vec<_>>().join(", ")
+        candidates
+            .iter()
+            .map(|(w, d)| format!("{w}: {}", d.display()))
+            .collect::<Vec<_>>()
+            .join(", ")
     ))
 }
 
@@ -138,7 +156,8 @@ fn find_source(manifest: &Path) -> PathBuf {
 fn run(cmd: &mut Command, what: &str, log: &Path) {
     let line = format!("{cmd:?}");
     println!("pjsip-sys: {what}: {line}");
-    let file = fs::File::create(log).unwrap_or_else(|e| fail(&format!("cannot create {}: {e}", log.display())));
+    let file = fs::File::create(log)
+        .unwrap_or_else(|e| fail(&format!("cannot create {}: {e}", log.display())));
     let status = cmd
         .stdout(file.try_clone().expect("dup log file"))
         .stderr(file)
@@ -160,7 +179,8 @@ fn build_pjproject(src: &Path, build: &Path, install: &Path, config_site: &str, 
     let logs = build.with_extension("logs");
     let _ = fs::remove_dir_all(build);
     let _ = fs::remove_dir_all(install);
-    fs::create_dir_all(&logs).unwrap_or_else(|e| fail(&format!("cannot create {}: {e}", logs.display())));
+    fs::create_dir_all(&logs)
+        .unwrap_or_else(|e| fail(&format!("cannot create {}: {e}", logs.display())));
     run(
         Command::new("cp").arg("-a").arg(src).arg(build),
         "copy the source into OUT_DIR",
@@ -170,9 +190,13 @@ fn build_pjproject(src: &Path, build: &Path, install: &Path, config_site: &str, 
         .unwrap_or_else(|e| fail(&format!("cannot write config_site.h: {e}")));
 
     // Debian's dfsg repack deletes bdimad_dev.c but the Makefile still lists its object.
-    if !build.join("pjmedia/src/pjmedia-audiodev/bdimad_dev.c").exists() {
+    if !build
+        .join("pjmedia/src/pjmedia-audiodev/bdimad_dev.c")
+        .exists()
+    {
         let mk = build.join("pjmedia/build/Makefile");
-        let text = fs::read_to_string(&mk).unwrap_or_else(|e| fail(&format!("cannot read {}: {e}", mk.display())));
+        let text = fs::read_to_string(&mk)
+            .unwrap_or_else(|e| fail(&format!("cannot read {}: {e}", mk.display())));
         fs::write(&mk, text.replace(" bdimad_dev.o", ""))
             .unwrap_or_else(|e| fail(&format!("cannot write {}: {e}", mk.display())));
     }
@@ -185,14 +209,29 @@ fn build_pjproject(src: &Path, build: &Path, install: &Path, config_site: &str, 
         .args(CONFIGURE_ARGS)
         .env("CFLAGS", cflags)
         .env("CXXFLAGS", cflags);
-    run(&mut configure, "configure pjproject", &logs.join("configure.log"));
-    run(Command::new("make").current_dir(build).arg("dep"), "make dep", &logs.join("dep.log"));
     run(
-        Command::new("make").current_dir(build).arg(format!("-j{jobs}")).arg("lib"),
+        &mut configure,
+        "configure pjproject",
+        &logs.join("configure.log"),
+    );
+    run(
+        Command::new("make").current_dir(build).arg("dep"),
+        "make dep",
+        &logs.join("dep.log"),
+    );
+    run(
+        Command::new("make")
+            .current_dir(build)
+            .arg(format!("-j{jobs}"))
+            .arg("lib"),
         "make lib",
         &logs.join("make.log"),
     );
-    run(Command::new("make").current_dir(build).arg("install"), "make install", &logs.join("install.log"));
+    run(
+        Command::new("make").current_dir(build).arg("install"),
+        "make install",
+        &logs.join("install.log"),
+    );
 }
 
 struct PkgConfig {
@@ -203,7 +242,8 @@ struct PkgConfig {
 /// Reads the pkg-config file pjproject's `make install` wrote (variables expanded by hand:
 /// the file only uses ${prefix}, ${exec_prefix}, ${libdir} and ${includedir}).
 fn read_pc(pc: &Path) -> PkgConfig {
-    let text = fs::read_to_string(pc).unwrap_or_else(|e| fail(&format!("cannot read {}: {e}", pc.display())));
+    let text = fs::read_to_string(pc)
+        .unwrap_or_else(|e| fail(&format!("cannot read {}: {e}", pc.display())));
     let mut vars: Vec<(String, String)> = Vec::new();
     let expand = |s: &str, vars: &[(String, String)]| {
         let mut s = s.to_string();
@@ -246,7 +286,11 @@ fn link(pkg: &PkgConfig, install: &Path) {
             }
             seen.push(lib);
             // pjproject's own archives are linked statically; system libraries as usual.
-            let kind = if libdir.join(format!("lib{lib}.a")).exists() { "static" } else { "dylib" };
+            let kind = if libdir.join(format!("lib{lib}.a")).exists() {
+                "static"
+            } else {
+                "dylib"
+            };
             println!("cargo:rustc-link-lib={kind}={lib}");
         }
     }
@@ -261,7 +305,11 @@ fn bindings(manifest: &Path, install: &Path, pkg: &PkgConfig, out: &Path) {
         .layout_tests(false)
         .generate_comments(false)
         .prepend_enum_name(false);
-    for f in pkg.cflags.iter().filter(|f| f.starts_with("-D") || f.starts_with("-I")) {
+    for f in pkg
+        .cflags
+        .iter()
+        .filter(|f| f.starts_with("-D") || f.starts_with("-I"))
+    {
         b = b.clang_arg(f);
     }
     for f in [
@@ -284,10 +332,29 @@ fn bindings(manifest: &Path, install: &Path, pkg: &PkgConfig, out: &Path) {
     ] {
         b = b.allowlist_function(f);
     }
-    for t in ["pjsua_.*", "pjsip_.*", "pjmedia_.*", "pj_constants_", "pj_log_decoration", "pj_str_t", "pj_thread_desc", "pj_status_t", "pj_pool_t"] {
+    for t in [
+        "pjsua_.*",
+        "pjsip_.*",
+        "pjmedia_.*",
+        "pj_constants_",
+        "pj_log_decoration",
+        "pj_str_t",
+        "pj_thread_desc",
+        "pj_status_t",
+        "pj_pool_t",
+    ] {
         b = b.allowlist_type(t);
     }
-    for v in ["PJ_SUCCESS", "PJ_TRUE", "PJ_FALSE", "PJSUA_.*", "PJSIP_.*", "PJMEDIA_.*", "PJ_ERR_.*", "PJ_ENOTFOUND"] {
+    for v in [
+        "PJ_SUCCESS",
+        "PJ_TRUE",
+        "PJ_FALSE",
+        "PJSUA_.*",
+        "PJSIP_.*",
+        "PJMEDIA_.*",
+        "PJ_ERR_.*",
+        "PJ_ENOTFOUND",
+    ] {
         b = b.allowlist_var(v);
     }
     let generated = b

@@ -14,3 +14,7 @@
 
 /* Audio is ours (cpal); pjmedia only gets its null device. */
 #define PJMEDIA_AUDIO_DEV_HAS_NULL_AUDIO 1
+
+/* Answer an offer with every codec both sides have (MicroSIP's peers see PCMA and PCMU),
+ * not only the first. */
+#define PJMEDIA_SDP_NEG_ANSWER_MULTIPLE_CODECS 1

@@ -7,4 +7,10 @@
 
 pub use pjsip_sys as ffi;
 
+pub mod app;
+pub mod config;
+pub mod control;
+pub mod dial;
 pub mod engine;
+pub mod logging;
+pub mod policy;

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
-use microsip::engine::{CallState, Engine, EngineSettings, Error, Event, IncomingAction, MediaState, Role};
+use microsip::engine::{
+    CallState, Engine, EngineSettings, Error, Event, IncomingAction, MediaState, Role,
+};
 
 fn settings(answer: IncomingAction) -> EngineSettings {
     EngineSettings {
@@ -42,38 +44,66 @@ fn wait_for(rx: &Receiver<Event>, what: &str, mut pred: impl FnMut(&Event) -> bo
 
 #[test]
 fn engine_lifecycle_and_self_call() {
-    assert_eq!(microsip::engine::pjproject_version(), "2.17", "linked pjproject is not the pinned 2.17");
+    assert_eq!(
+        microsip::engine::pjproject_version(),
+        "2.17",
+        "linked pjproject is not the pinned 2.17"
+    );
 
     let (engine, rx) = Engine::start(settings(IncomingAction::Answer)).expect("first start");
-    let err = Engine::start(settings(IncomingAction::Answer)).err().expect("second start must fail");
+    let err = Engine::start(settings(IncomingAction::Answer))
+        .err()
+        .expect("second start must fail");
     assert_eq!(err, Error::AlreadyRunning);
 
     // Call our own local account: the incoming side answers at once, both legs confirm.
     let addr = engine.info().sip_addr;
     assert_eq!(addr.ip().to_string(), "127.0.0.1");
     let local = engine.info().local_account.expect("local account");
-    let out = engine.make_call(local, &format!("sip:{addr}")).expect("make_call");
+    let out = engine
+        .make_call(local, &format!("sip:{addr}"))
+        .expect("make_call");
     let seen = wait_for(&rx, "both legs CONFIRMED with audio", {
         let (mut confirmed, mut media) = (0, 0);
         move |e| {
             match e {
                 Event::CallState { info } if info.state == CallState::Confirmed => confirmed += 1,
-                Event::Media { state: MediaState::Active, .. } => media += 1,
+                Event::Media {
+                    state: MediaState::Active,
+                    ..
+                } => media += 1,
                 _ => {}
             }
             confirmed == 2 && media >= 2
         }
     });
-    assert!(seen.iter().any(|e| matches!(e, Event::Incoming { action: IncomingAction::Answer, .. })));
-    assert!(engine.calls().iter().any(|c| c.call == out && c.role == Role::Caller));
+    assert!(seen.iter().any(|e| matches!(
+        e,
+        Event::Incoming {
+            action: IncomingAction::Answer,
+            ..
+        }
+    )));
+    assert!(engine
+        .calls()
+        .iter()
+        .any(|c| c.call == out && c.role == Role::Caller));
 
     engine.hangup(out, 0, None).expect("hangup");
-    wait_for(&rx, "DISCONNECTED", |e| matches!(e, Event::CallState { info } if info.state == CallState::Disconnected));
-    assert!(matches!(engine.hangup(out, 0, None), Err(Error::NoSuchCall(_)) | Ok(())));
+    wait_for(
+        &rx,
+        "DISCONNECTED",
+        |e| matches!(e, Event::CallState { info } if info.state == CallState::Disconnected),
+    );
+    assert!(matches!(
+        engine.hangup(out, 0, None),
+        Err(Error::NoSuchCall(_)) | Ok(())
+    ));
     engine.shutdown();
 
     // A start after a shutdown works.
-    let (engine, _rx) = Engine::start(settings(IncomingAction::Ring)).expect("start after shutdown");
+    let (engine, _rx) =
+        Engine::start(settings(IncomingAction::Ring)).expect("start after shutdown");
     assert!(engine.info().sip_addr.port() > 0);
     drop(engine);
 }

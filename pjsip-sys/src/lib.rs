@@ -2,7 +2,12 @@
 //!
 //! Nothing here is safe to call without reading PJSUA's documentation; the `microsip` crate wraps
 //! it. The C library is built from source by `build.rs` and linked statically.
-#![allow(non_upper_case_globals, non_camel_case_types, non_snake_case, dead_code)]
+#![allow(
+    non_upper_case_globals,
+    non_camel_case_types,
+    non_snake_case,
+    dead_code
+)]
 #![allow(clippy::all, unnecessary_transmutes, unsafe_op_in_unsafe_fn)]
 
 include!(concat!(env!("OUT_DIR"), "/bindings.rs"));

@@ -10,7 +10,7 @@ use std::sync::{Arc, RwLock};
 
 use crossbeam_channel::Sender;
 
-use super::pjsua::{call_info, pj_to_string, pj_str_ref};
+use super::pjsua::{call_info, pj_str_ref, pj_to_string};
 use super::types::{AccountId, CallId, Event, IncomingAction, IncomingCall, MediaState};
 use crate::ffi;
 
@@ -39,7 +39,9 @@ fn shared() -> Option<Arc<Shared>> {
 /// Runs a callback body, keeping panics on the Rust side.
 fn guarded(name: &str, body: impl FnOnce()) {
     if catch_unwind(AssertUnwindSafe(body)).is_err() {
-        log::error!("internal error: a panic in the {name} callback was caught; the phone keeps running");
+        log::error!(
+            "internal error: a panic in the {name} callback was caught; the phone keeps running"
+        );
     }
 }
 
@@ -73,7 +75,11 @@ unsafe fn header_value(msg: *mut ffi::pjsip_msg, name: &str) -> Option<String> {
     text.split_once(':').map(|(_, v)| v.trim().to_string())
 }
 
-unsafe extern "C" fn on_incoming_call(acc_id: ffi::pjsua_acc_id, call_id: ffi::pjsua_call_id, rdata: *mut ffi::pjsip_rx_data) {
+unsafe extern "C" fn on_incoming_call(
+    acc_id: ffi::pjsua_acc_id,
+    call_id: ffi::pjsua_call_id,
+    rdata: *mut ffi::pjsip_rx_data,
+) {
     guarded("on_incoming_call", || {
         let Some(shared) = shared() else { return };
         let info = call_info(call_id);
@@ -83,7 +89,12 @@ unsafe extern "C" fn on_incoming_call(acc_id: ffi::pjsua_acc_id, call_id: ffi::p
             // SAFETY: rdata is the live request PJSUA hands to this callback.
             let msg = unsafe { (*rdata).msg_info.msg };
             // SAFETY: msg belongs to rdata, valid for the whole callback.
-            unsafe { (header_value(msg, "X-AUTOANSWER"), header_value(msg, "Call-Info")) }
+            unsafe {
+                (
+                    header_value(msg, "X-AUTOANSWER"),
+                    header_value(msg, "Call-Info"),
+                )
+            }
         };
         // SAFETY: plain query of PJSUA's call table.
         let live = unsafe { ffi::pjsua_call_get_count() } as usize;
@@ -92,28 +103,43 @@ unsafe extern "C" fn on_incoming_call(acc_id: ffi::pjsua_acc_id, call_id: ffi::p
             account: Some(AccountId(acc_id)),
             from: info.as_ref().map(|i| i.remote.clone()).unwrap_or_default(),
             to: info.as_ref().map(|i| i.local.clone()).unwrap_or_default(),
-            sip_call_id: info.as_ref().map(|i| i.sip_call_id.clone()).unwrap_or_default(),
+            sip_call_id: info
+                .as_ref()
+                .map(|i| i.sip_call_id.clone())
+                .unwrap_or_default(),
             live_calls: live,
             x_autoanswer,
             call_info: call_info_hdr,
         };
         let action = (shared.incoming)(&incoming);
+        // Report the call before answering: answering runs the state and media callbacks.
+        let _ = shared.events.send(Event::Incoming {
+            info: incoming,
+            action: action.clone(),
+        });
         let status = match &action {
             // SAFETY: call_id is the new call; answering from this callback is allowed by PJSUA.
-            IncomingAction::Answer => unsafe { ffi::pjsua_call_answer(call_id, 200, std::ptr::null(), std::ptr::null()) },
+            IncomingAction::Answer => unsafe {
+                ffi::pjsua_call_answer(call_id, 200, std::ptr::null(), std::ptr::null())
+            },
             // SAFETY: as above.
-            IncomingAction::Ring => unsafe { ffi::pjsua_call_answer(call_id, 180, std::ptr::null(), std::ptr::null()) },
+            IncomingAction::Ring => unsafe {
+                ffi::pjsua_call_answer(call_id, 180, std::ptr::null(), std::ptr::null())
+            },
             IncomingAction::Reject { code, reason } => {
                 let reason_str = reason.as_deref().map(pj_str_ref);
-                let reason_ptr = reason_str.as_ref().map_or(std::ptr::null(), |r| r as *const ffi::pj_str_t);
+                let reason_ptr = reason_str
+                    .as_ref()
+                    .map_or(std::ptr::null(), |r| r as *const ffi::pj_str_t);
                 // SAFETY: reason_str borrows `reason`, alive across the call; PJSUA copies it.
-                unsafe { ffi::pjsua_call_hangup(call_id, u32::from(*code), reason_ptr, std::ptr::null()) }
+                unsafe {
+                    ffi::pjsua_call_hangup(call_id, u32::from(*code), reason_ptr, std::ptr::null())
+                }
             }
         };
         if status != ffi::PJ_SUCCESS as i32 {
             log::warn!("call {call_id}: could not send the response for {action:?} (PJSIP status {status})");
         }
-        let _ = shared.events.send(Event::Incoming { info: incoming, action });
     });
 }
 
@@ -147,7 +173,10 @@ unsafe extern "C" fn on_call_media_state(call_id: ffi::pjsua_call_id) {
                 ffi::pjsua_conf_connect(0, ci.conf_slot);
             }
         }
-        let _ = shared.events.send(Event::Media { call: CallId(call_id), state });
+        let _ = shared.events.send(Event::Media {
+            call: CallId(call_id),
+            state,
+        });
         let _ = shared.media_changed.send(());
     });
 }
@@ -180,7 +209,10 @@ unsafe extern "C" fn on_reg_state2(acc_id: ffi::pjsua_acc_id, info: *mut ffi::pj
     });
 }
 
-unsafe extern "C" fn on_dtmf_digit2(call_id: ffi::pjsua_call_id, info: *const ffi::pjsua_dtmf_info) {
+unsafe extern "C" fn on_dtmf_digit2(
+    call_id: ffi::pjsua_call_id,
+    info: *const ffi::pjsua_dtmf_info,
+) {
     guarded("on_dtmf_digit2", || {
         let Some(shared) = shared() else { return };
         if info.is_null() {
@@ -189,7 +221,11 @@ unsafe extern "C" fn on_dtmf_digit2(call_id: ffi::pjsua_call_id, info: *const ff
         // SAFETY: info is valid for the callback.
         let info = unsafe { &*info };
         let digit = char::from_u32(info.digit).unwrap_or('?');
-        let _ = shared.events.send(Event::Dtmf { call: CallId(call_id), digit, duration_ms: info.duration });
+        let _ = shared.events.send(Event::Dtmf {
+            call: CallId(call_id),
+            digit,
+            duration_ms: info.duration,
+        });
     });
 }
 

@@ -45,7 +45,12 @@ impl MediaClock {
         if pool.is_null() {
             return Err(pj_error("pjsua_pool_create", -1));
         }
-        let mut clock = MediaClock { pool, device: std::ptr::null_mut(), master: std::ptr::null_mut(), running: false };
+        let mut clock = MediaClock {
+            pool,
+            device: std::ptr::null_mut(),
+            master: std::ptr::null_mut(),
+            running: false,
+        };
         // SAFETY: pool is live; the port parameters come from the bridge itself.
         let status = unsafe {
             ffi::pjmedia_null_port_create(
@@ -61,7 +66,9 @@ impl MediaClock {
             return Err(pj_error("pjmedia_null_port_create", status));
         }
         // SAFETY: both ports are live and share one format; master is written on success.
-        let status = unsafe { ffi::pjmedia_master_port_create(pool, conf, clock.device, 0, &mut clock.master) };
+        let status = unsafe {
+            ffi::pjmedia_master_port_create(pool, conf, clock.device, 0, &mut clock.master)
+        };
         if status != PJ_OK {
             return Err(pj_error("pjmedia_master_port_create", status));
         }
@@ -84,7 +91,10 @@ impl MediaClock {
             self.running = on;
             log::debug!("media clock {}", if on { "started" } else { "stopped" });
         } else {
-            log::warn!("could not {} the media clock (PJSIP status {status})", if on { "start" } else { "stop" });
+            log::warn!(
+                "could not {} the media clock (PJSIP status {status})",
+                if on { "start" } else { "stop" }
+            );
         }
     }
 }
@@ -107,7 +117,11 @@ impl Drop for MediaClock {
 }
 
 fn pj_error(op: &'static str, status: ffi::pj_status_t) -> Error {
-    Error::Pj { op, status, message: "media set-up failed".into() }
+    Error::Pj {
+        op,
+        status,
+        message: "media set-up failed".into(),
+    }
 }
 
 /// Whether any call currently needs the media clock.
@@ -124,7 +138,10 @@ fn audio_needed() -> bool {
         let found = unsafe { ffi::pjsua_call_get_info(id, &mut ci) } == PJ_OK;
         found
             && ci.state != ffi::PJSIP_INV_STATE_DISCONNECTED
-            && matches!(ci.media_status, ffi::PJSUA_CALL_MEDIA_ACTIVE | ffi::PJSUA_CALL_MEDIA_REMOTE_HOLD)
+            && matches!(
+                ci.media_status,
+                ffi::PJSUA_CALL_MEDIA_ACTIVE | ffi::PJSUA_CALL_MEDIA_REMOTE_HOLD
+            )
     })
 }
 
@@ -142,7 +159,8 @@ impl MediaSupervisor {
         let handle = std::thread::Builder::new()
             .name("media-clock".into())
             .spawn(move || {
-                let setup = PjThread::register(c"media-clock").and_then(|reg| Ok((reg, MediaClock::new()?)));
+                let setup = PjThread::register(c"media-clock")
+                    .and_then(|reg| Ok((reg, MediaClock::new()?)));
                 let (_reg, mut clock) = match setup {
                     Ok(v) => {
                         let _ = ready_tx.send(None);
@@ -166,14 +184,22 @@ impl MediaSupervisor {
                 }
                 drop(clock);
             })
-            .map_err(|e| Error::Pj { op: "spawn the media thread", status: -1, message: e.to_string() })?;
+            .map_err(|e| Error::Pj {
+                op: "spawn the media thread",
+                status: -1,
+                message: e.to_string(),
+            })?;
         match ready_rx.recv() {
             Ok(None) => Ok(MediaSupervisor { stop, handle }),
             Ok(Some(e)) => {
                 let _ = handle.join();
                 Err(e)
             }
-            Err(_) => Err(Error::Pj { op: "start the media thread", status: -1, message: "it exited".into() }),
+            Err(_) => Err(Error::Pj {
+                op: "start the media thread",
+                status: -1,
+                message: "it exited".into(),
+            }),
         }
     }
 

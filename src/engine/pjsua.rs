@@ -31,7 +31,10 @@ const PJ_OK: ffi::pj_status_t = ffi::PJ_SUCCESS as ffi::pj_status_t;
 /// A `pj_str_t` that borrows `s` (PJSUA copies what it keeps, so the borrow only has to last
 /// for the call it is passed to).
 pub(super) fn pj_str_ref(s: &str) -> ffi::pj_str_t {
-    ffi::pj_str_t { ptr: s.as_ptr() as *mut c_char, slen: s.len() as ffi::pj_ssize_t }
+    ffi::pj_str_t {
+        ptr: s.as_ptr() as *mut c_char,
+        slen: s.len() as ffi::pj_ssize_t,
+    }
 }
 
 /// Copies a `pj_str_t` into a Rust string (it is not NUL-terminated: read by `slen`).
@@ -58,12 +61,19 @@ fn check(op: &'static str, status: ffi::pj_status_t) -> Result<()> {
     if status == PJ_OK {
         Ok(())
     } else {
-        Err(Error::Pj { op, status, message: status_text(status) })
+        Err(Error::Pj {
+            op,
+            status,
+            message: status_text(status),
+        })
     }
 }
 
 fn cstring(what: &'static str, s: &str) -> Result<CString> {
-    CString::new(s).map_err(|_| Error::InvalidArgument { what, reason: "it contains a NUL byte".into() })
+    CString::new(s).map_err(|_| Error::InvalidArgument {
+        what,
+        reason: "it contains a NUL byte".into(),
+    })
 }
 
 pub(super) fn media_state(s: ffi::pjsua_call_media_status) -> MediaState {
@@ -98,7 +108,11 @@ pub(super) fn call_info(call: ffi::pjsua_call_id) -> Option<CallInfo> {
     Some(CallInfo {
         call: CallId(call),
         account: AccountId(ci.acc_id),
-        role: if ci.role == ffi::PJSIP_ROLE_UAC { Role::Caller } else { Role::Callee },
+        role: if ci.role == ffi::PJSIP_ROLE_UAC {
+            Role::Caller
+        } else {
+            Role::Callee
+        },
         state: call_state(ci.state),
         media: media_state(ci.media_status),
         remote: pj_to_string(&ci.remote_info),
@@ -123,9 +137,13 @@ impl PjThread {
         let mut thread: *mut ffi::pj_thread_t = std::ptr::null_mut();
         // SAFETY: the descriptor is heap-allocated and outlives the registration (it is freed
         // only after pj_thread_unregister in Drop); name is a static C string.
-        let status = unsafe { ffi::pj_thread_register(name.as_ptr(), desc.as_mut_ptr(), &mut thread) };
+        let status =
+            unsafe { ffi::pj_thread_register(name.as_ptr(), desc.as_mut_ptr(), &mut thread) };
         check("pj_thread_register", status)?;
-        Ok(PjThread { _desc: desc, _not_send: PhantomData })
+        Ok(PjThread {
+            _desc: desc,
+            _not_send: PhantomData,
+        })
     }
 }
 
@@ -168,11 +186,19 @@ impl Poller {
                     unsafe { ffi::pjsua_handle_events(MAX_POLL_MS) };
                 }
             })
-            .map_err(|e| Error::Pj { op: "spawn the SIP poll thread", status: -1, message: e.to_string() })?;
+            .map_err(|e| Error::Pj {
+                op: "spawn the SIP poll thread",
+                status: -1,
+                message: e.to_string(),
+            })?;
         match ready_rx.recv() {
             Ok(None) => Ok(Poller { stop, handle, wake }),
             Ok(Some(e)) => Err(e),
-            Err(_) => Err(Error::Pj { op: "start the SIP poll thread", status: -1, message: "it exited".into() }),
+            Err(_) => Err(Error::Pj {
+                op: "start the SIP poll thread",
+                status: -1,
+                message: "it exited".into(),
+            }),
         }
     }
 
@@ -221,7 +247,17 @@ impl Engine {
         }
         let (tx, rx) = unbounded();
         let (media_tx, media_rx) = unbounded();
-        callbacks::install(callbacks::Shared { events: tx, incoming: settings.incoming.clone(), media_changed: media_tx });
+        callbacks::install(callbacks::Shared {
+            events: tx,
+            incoming: settings.incoming.clone(),
+            media_changed: media_tx,
+        });
+        // pjlib logs from pjsua_create on, before pjsua_init installs the configured writer.
+        // SAFETY: plain setters of pjlib's static log state; usable before pj_init.
+        unsafe {
+            ffi::pj_log_set_log_func(Some(callbacks::on_log));
+            ffi::pj_log_set_level(settings.pjsip_log_level as i32);
+        }
         // SAFETY: no PJSUA instance exists (RUNNING was false).
         if let Err(e) = check("pjsua_create", unsafe { ffi::pjsua_create() }) {
             callbacks::clear();
@@ -231,7 +267,11 @@ impl Engine {
         let mut engine = Engine {
             poller: None,
             media: None,
-            info: EngineInfo { sip_addr: SocketAddr::from(([0, 0, 0, 0], 0)), local_account: None, account: None },
+            info: EngineInfo {
+                sip_addr: SocketAddr::from(([0, 0, 0, 0], 0)),
+                local_account: None,
+                account: None,
+            },
             _registration: None,
             _not_send: PhantomData,
         };
@@ -282,16 +322,21 @@ impl Engine {
 
         // SAFETY: all strings referenced by the configs live until this call returns; PJSUA
         // copies them.
-        check("pjsua_init", unsafe { ffi::pjsua_init(&cfg, &log_cfg, &med) })?;
+        check("pjsua_init", unsafe {
+            ffi::pjsua_init(&cfg, &log_cfg, &med)
+        })?;
 
         let bind = s.bind.map(|a| a.to_string()).unwrap_or_default();
         let (udp, sip_addr) = create_udp(&bind, s.sip_port)?;
         self.info.sip_addr = sip_addr;
         let local_udp = match s.local_port {
             Some(port) if port != sip_addr.port() => match create_udp(&bind, port) {
-                Ok((id, _)) => Some(id),
+                Ok(v) => Some(v),
                 Err(e) => {
-                    log::warn!("local account: cannot open UDP port {port} ({e}); it shares port {}", sip_addr.port());
+                    log::warn!(
+                        "local account: cannot open UDP port {port} ({e}); it shares port {}",
+                        sip_addr.port()
+                    );
                     None
                 }
             },
@@ -314,14 +359,20 @@ impl Engine {
         self.poller = Some(Poller::start(sip_addr)?);
 
         if s.local_account {
-            let tp = local_udp.unwrap_or(udp);
-            let mut id: ffi::pjsua_acc_id = -1;
-            // SAFETY: tp is a transport we created; id is ours.
-            check("pjsua_acc_add_local", unsafe { ffi::pjsua_acc_add_local(tp, ffi::PJ_FALSE as i32, &mut id) })?;
-            self.info.local_account = Some(AccountId(id));
+            // MicroSIP's local "call by IP" account: no registrar, bound to its UDP transport,
+            // one priority below the SIP account.
+            let (tp, addr) = local_udp.unwrap_or((udp, sip_addr));
+            let local = AccountSettings {
+                id_uri: format!("<sip:{addr}>"),
+                transport: TransportKind::Udp,
+                register_refresh: 300,
+                keep_alive: 15,
+                ..AccountSettings::default()
+            };
+            self.info.local_account = Some(add_account(&local, tp, s, -1, s.account.is_none())?);
         }
         if let Some(a) = &s.account {
-            self.info.account = Some(add_account(a, udp, s)?);
+            self.info.account = Some(add_account(a, udp, s, 0, true)?);
         }
         Ok(())
     }
@@ -335,13 +386,25 @@ impl Engine {
     pub fn make_call(&self, account: AccountId, uri: &str) -> Result<CallId> {
         let target = cstring("SIP URI", uri)?;
         // SAFETY: target is a valid C string alive for the call.
-        check("pjsua_verify_sip_url", unsafe { ffi::pjsua_verify_sip_url(target.as_ptr()) })
-            .map_err(|_| Error::InvalidArgument { what: "SIP URI", reason: format!("{uri:?} is not a valid SIP URI") })?;
+        check("pjsua_verify_sip_url", unsafe {
+            ffi::pjsua_verify_sip_url(target.as_ptr())
+        })
+        .map_err(|_| Error::InvalidArgument {
+            what: "SIP URI",
+            reason: format!("{uri:?} is not a valid SIP URI"),
+        })?;
         let dst = pj_str_ref(uri);
         let mut id: ffi::pjsua_call_id = -1;
         // SAFETY: dst borrows `uri` for the call; PJSUA copies it. Default call settings.
         let status = unsafe {
-            ffi::pjsua_call_make_call(account.0, &dst, std::ptr::null(), std::ptr::null_mut(), std::ptr::null(), &mut id)
+            ffi::pjsua_call_make_call(
+                account.0,
+                &dst,
+                std::ptr::null(),
+                std::ptr::null_mut(),
+                std::ptr::null(),
+                &mut id,
+            )
         };
         check("pjsua_call_make_call", status)?;
         self.kick();
@@ -353,7 +416,9 @@ impl Engine {
     pub fn answer(&self, call: CallId, code: u16) -> Result<()> {
         self.require(call)?;
         // SAFETY: the call exists (checked above; PJSUA re-checks under its lock).
-        let status = unsafe { ffi::pjsua_call_answer(call.0, u32::from(code), std::ptr::null(), std::ptr::null()) };
+        let status = unsafe {
+            ffi::pjsua_call_answer(call.0, u32::from(code), std::ptr::null(), std::ptr::null())
+        };
         check("pjsua_call_answer", status)
     }
 
@@ -362,9 +427,13 @@ impl Engine {
     pub fn hangup(&self, call: CallId, code: u16, reason: Option<&str>) -> Result<()> {
         self.require(call)?;
         let reason_str = reason.map(pj_str_ref);
-        let reason_ptr = reason_str.as_ref().map_or(std::ptr::null(), |r| r as *const ffi::pj_str_t);
+        let reason_ptr = reason_str
+            .as_ref()
+            .map_or(std::ptr::null(), |r| r as *const ffi::pj_str_t);
         // SAFETY: reason_str borrows `reason` for the call; PJSUA copies it.
-        let status = unsafe { ffi::pjsua_call_hangup(call.0, u32::from(code), reason_ptr, std::ptr::null()) };
+        let status = unsafe {
+            ffi::pjsua_call_hangup(call.0, u32::from(code), reason_ptr, std::ptr::null())
+        };
         check("pjsua_call_hangup", status)?;
         self.kick();
         Ok(())
@@ -380,12 +449,21 @@ impl Engine {
     /// Sends DTMF digits on a call (RFC 2833 events).
     pub fn send_dtmf(&self, call: CallId, digits: &str) -> Result<()> {
         self.require(call)?;
-        if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit() || "*#ABCDabcd".contains(c)) {
-            return Err(Error::InvalidArgument { what: "DTMF digits", reason: format!("{digits:?}: use 0-9, *, #, A-D") });
+        if digits.is_empty()
+            || !digits
+                .chars()
+                .all(|c| c.is_ascii_digit() || "*#ABCDabcd".contains(c))
+        {
+            return Err(Error::InvalidArgument {
+                what: "DTMF digits",
+                reason: format!("{digits:?}: use 0-9, *, #, A-D"),
+            });
         }
         let d = pj_str_ref(digits);
         // SAFETY: d borrows `digits` for the call.
-        check("pjsua_call_dial_dtmf", unsafe { ffi::pjsua_call_dial_dtmf(call.0, &d) })
+        check("pjsua_call_dial_dtmf", unsafe {
+            ffi::pjsua_call_dial_dtmf(call.0, &d)
+        })
     }
 
     /// Snapshots of every live call, in PJSUA's order.
@@ -419,6 +497,28 @@ impl Engine {
         }
     }
 
+    /// Sends an un-REGISTER for every registered account; the results arrive as
+    /// `Event::Registration` with expiry 0. Returns the accounts asked.
+    pub fn unregister_all(&self) -> Vec<AccountId> {
+        let mut asked = Vec::new();
+        for id in [self.info.account, self.info.local_account]
+            .into_iter()
+            .flatten()
+        {
+            let mut ai = ffi::pjsua_acc_info::default();
+            // SAFETY: ai is ours; id is an account we added.
+            let ok = unsafe { ffi::pjsua_acc_get_info(id.0, &mut ai) } == PJ_OK;
+            if ok && ai.has_registration != 0 && ai.expires > 0 && ai.status / 100 == 2 {
+                // SAFETY: as above.
+                if unsafe { ffi::pjsua_acc_set_registration(id.0, ffi::PJ_FALSE as i32) } == PJ_OK {
+                    asked.push(id);
+                }
+            }
+        }
+        self.kick();
+        asked
+    }
+
     /// Ends every call (BYE, CANCEL or 603), un-REGISTERs and destroys PJSUA.
     pub fn shutdown(mut self) {
         self.destroy();
@@ -432,7 +532,10 @@ impl Engine {
         // so the requests go out while responses can still be received.
         unsafe {
             ffi::pjsua_call_hangup_all();
-            for id in [self.info.account, self.info.local_account].into_iter().flatten() {
+            for id in [self.info.account, self.info.local_account]
+                .into_iter()
+                .flatten()
+            {
                 ffi::pjsua_acc_del(id.0);
             }
         }
@@ -487,16 +590,30 @@ fn transport_config(bind: &str, port: u16) -> ffi::pjsua_transport_config {
     tc
 }
 
-fn create_transport(kind: ffi::pjsip_transport_type_e, bind: &str, port: u16, name: &'static str) -> Result<ffi::pjsua_transport_id> {
+fn create_transport(
+    kind: ffi::pjsip_transport_type_e,
+    bind: &str,
+    port: u16,
+    name: &'static str,
+) -> Result<ffi::pjsua_transport_id> {
     let tc = transport_config(bind, port);
     let mut id: ffi::pjsua_transport_id = -1;
     // SAFETY: tc borrows `bind`, alive for the call; PJSUA copies it.
     let status = unsafe { ffi::pjsua_transport_create(kind, &tc, &mut id) };
     check("pjsua_transport_create", status).map_err(|e| match e {
-        Error::Pj { status, message, .. } => Error::Pj {
+        Error::Pj {
+            status, message, ..
+        } => Error::Pj {
             op: "open the SIP transport",
             status,
-            message: format!("{name} port {port} on {}: {message}", if bind.is_empty() { "all addresses" } else { bind }),
+            message: format!(
+                "{name} port {port} on {}: {message}",
+                if bind.is_empty() {
+                    "all addresses"
+                } else {
+                    bind
+                }
+            ),
         },
         other => other,
     })?;
@@ -507,7 +624,9 @@ fn create_udp(bind: &str, port: u16) -> Result<(ffi::pjsua_transport_id, SocketA
     let id = create_transport(ffi::PJSIP_TRANSPORT_UDP, bind, port, "UDP")?;
     let mut ti = ffi::pjsua_transport_info::default();
     // SAFETY: id is the transport just created; ti is ours.
-    check("pjsua_transport_get_info", unsafe { ffi::pjsua_transport_get_info(id, &mut ti) })?;
+    check("pjsua_transport_get_info", unsafe {
+        ffi::pjsua_transport_get_info(id, &mut ti)
+    })?;
     let host = pj_to_string(&ti.local_name.host);
     let ip: IpAddr = host.parse().unwrap_or(IpAddr::from([127, 0, 0, 1]));
     Ok((id, SocketAddr::new(ip, ti.local_name.port as u16)))
@@ -517,7 +636,9 @@ fn set_codec_priorities(codecs: &[String]) -> Result<()> {
     let mut infos = vec![ffi::pjsua_codec_info::default(); 64];
     let mut count = infos.len() as u32;
     // SAFETY: infos has room for `count` entries.
-    check("pjsua_enum_codecs", unsafe { ffi::pjsua_enum_codecs(infos.as_mut_ptr(), &mut count) })?;
+    check("pjsua_enum_codecs", unsafe {
+        ffi::pjsua_enum_codecs(infos.as_mut_ptr(), &mut count)
+    })?;
     infos.truncate(count as usize);
     for info in &infos {
         // SAFETY: codec_id points into info's own buffer.
@@ -530,19 +651,32 @@ fn set_codec_priorities(codecs: &[String]) -> Result<()> {
         // SAFETY: id borrows `name` for the call.
         let status = unsafe { ffi::pjsua_codec_set_priority(&id, prio) };
         if status != PJ_OK {
-            log::warn!("audioCodecs: codec {name} is not available in this build (available: {})", available.join(" "));
+            log::warn!(
+                "audioCodecs: codec {name} is not available in this build (available: {})",
+                available.join(" ")
+            );
         }
     }
     Ok(())
 }
 
-fn add_account(a: &AccountSettings, udp: ffi::pjsua_transport_id, s: &EngineSettings) -> Result<AccountId> {
+fn add_account(
+    a: &AccountSettings,
+    udp: ffi::pjsua_transport_id,
+    s: &EngineSettings,
+    priority: i32,
+    default: bool,
+) -> Result<AccountId> {
     let id = cstring("account id", &a.id_uri)?;
     let registrar = match &a.registrar {
         Some(r) => Some(cstring("registrar", r)?),
         None => None,
     };
-    let proxies: Vec<CString> = a.proxies.iter().map(|p| cstring("proxy", p)).collect::<Result<_>>()?;
+    let proxies: Vec<CString> = a
+        .proxies
+        .iter()
+        .map(|p| cstring("proxy", p))
+        .collect::<Result<_>>()?;
     let bind = s.bind.map(|b| b.to_string()).unwrap_or_default();
 
     let mut cfg = ffi::pjsua_acc_config::default();
@@ -552,14 +686,19 @@ fn add_account(a: &AccountSettings, udp: ffi::pjsua_transport_id, s: &EngineSett
     if let Some(r) = &registrar {
         cfg.reg_uri = pj_str_ref(r.to_str().unwrap_or_default());
     }
-    cfg.register_on_acc_add = if registrar.is_some() { ffi::PJ_TRUE } else { ffi::PJ_FALSE } as i32;
+    cfg.register_on_acc_add = if registrar.is_some() {
+        ffi::PJ_TRUE
+    } else {
+        ffi::PJ_FALSE
+    } as i32;
     for (slot, p) in cfg.proxy.iter_mut().zip(&proxies) {
         *slot = pj_str_ref(p.to_str().unwrap_or_default());
     }
     cfg.proxy_cnt = proxies.len().min(cfg.proxy.len()) as u32;
     cfg.reg_timeout = a.register_refresh;
     cfg.ka_interval = a.keep_alive;
-    cfg.cred_count = 1;
+    cfg.priority = priority;
+    cfg.cred_count = u32::from(!a.auth_user.is_empty());
     cfg.cred_info[0].realm = pj_str_ref("*");
     cfg.cred_info[0].scheme = pj_str_ref("Digest");
     cfg.cred_info[0].username = pj_str_ref(&a.auth_user);
@@ -572,7 +711,8 @@ fn add_account(a: &AccountSettings, udp: ffi::pjsua_transport_id, s: &EngineSett
     cfg.allow_contact_rewrite = ffi::PJ_FALSE as i32;
     cfg.allow_via_rewrite = ffi::PJ_FALSE as i32;
     cfg.allow_sdp_nat_rewrite = ffi::PJ_FALSE as i32;
-    cfg.contact_rewrite_method = (ffi::PJSUA_CONTACT_REWRITE_ALWAYS_UPDATE | ffi::PJSUA_CONTACT_REWRITE_UNREGISTER) as i32;
+    cfg.contact_rewrite_method =
+        (ffi::PJSUA_CONTACT_REWRITE_ALWAYS_UPDATE | ffi::PJSUA_CONTACT_REWRITE_UNREGISTER) as i32;
     if !bind.is_empty() {
         cfg.rtp_cfg.bound_addr = pj_str_ref(&bind);
         cfg.rtp_cfg.public_addr = pj_str_ref(&bind);
@@ -584,12 +724,16 @@ fn add_account(a: &AccountSettings, udp: ffi::pjsua_transport_id, s: &EngineSett
     let mut acc: ffi::pjsua_acc_id = -1;
     // SAFETY: every pj_str_t in cfg borrows a string alive until this call returns; PJSUA
     // copies the whole configuration.
-    check("pjsua_acc_add", unsafe { ffi::pjsua_acc_add(&cfg, ffi::PJ_TRUE as i32, &mut acc) })?;
+    check("pjsua_acc_add", unsafe {
+        ffi::pjsua_acc_add(&cfg, i32::from(default), &mut acc)
+    })?;
     Ok(AccountId(acc))
 }
 
 /// The version of the linked pjproject, as `pj_get_version()` reports it.
 pub fn pjproject_version() -> String {
     // SAFETY: pj_get_version returns a static NUL-terminated string and needs no init.
-    unsafe { CStr::from_ptr(ffi::pj_get_version()) }.to_string_lossy().into_owned()
+    unsafe { CStr::from_ptr(ffi::pj_get_version()) }
+        .to_string_lossy()
+        .into_owned()
 }

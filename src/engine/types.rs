@@ -200,15 +200,28 @@ pub struct CallInfo {
 #[derive(Debug, Clone)]
 pub enum Event {
     /// A new incoming call, and what the decision callback did with it.
-    Incoming { info: IncomingCall, action: IncomingAction },
+    Incoming {
+        info: IncomingCall,
+        action: IncomingAction,
+    },
     /// A call changed state.
     CallState { info: CallInfo },
     /// A call's media changed.
     Media { call: CallId, state: MediaState },
     /// A REGISTER (or un-REGISTER) transaction finished.
-    Registration { account: AccountId, code: u16, reason: String, expires: u32, renew: bool },
+    Registration {
+        account: AccountId,
+        code: u16,
+        reason: String,
+        expires: u32,
+        renew: bool,
+    },
     /// A DTMF digit was received.
-    Dtmf { call: CallId, digit: char, duration_ms: u32 },
+    Dtmf {
+        call: CallId,
+        digit: char,
+        duration_ms: u32,
+    },
 }
 
 /// Every failure of the engine, with what to do about it.
@@ -218,7 +231,11 @@ pub enum Error {
     /// PJSUA is one instance per process and one is running.
     AlreadyRunning,
     /// A PJSIP call failed.
-    Pj { op: &'static str, status: i32, message: String },
+    Pj {
+        op: &'static str,
+        status: i32,
+        message: String,
+    },
     /// An argument cannot be passed to PJSIP (e.g. it contains a NUL byte).
     InvalidArgument { what: &'static str, reason: String },
     /// The call does not exist (any more).
@@ -229,9 +246,16 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::AlreadyRunning => {
-                write!(f, "a SIP engine is already running in this process; shut it down first")
+                write!(
+                    f,
+                    "a SIP engine is already running in this process; shut it down first"
+                )
             }
-            Error::Pj { op, status, message } => write!(f, "{op} failed: {message} (PJSIP status {status})"),
+            Error::Pj {
+                op,
+                status,
+                message,
+            } => write!(f, "{op} failed: {message} (PJSIP status {status})"),
             Error::InvalidArgument { what, reason } => write!(f, "invalid {what}: {reason}"),
             Error::NoSuchCall(c) => write!(f, "call {c} does not exist (it may have ended)"),
         }

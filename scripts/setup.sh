@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what microsip needs on Debian 12 and fetches pjproject 2.17's source.
+# Usage: scripts/setup.sh [--test]   (--test adds the peers the test suite runs: Kamailio, SIPp)
+# Idempotent: installed packages are skipped, a fetched pjproject is reused.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+
+build_pkgs=(build-essential pkg-config clang libclang-dev xz-utils dpkg-dev ca-certificates
+  libsrtp2-dev libspeex-dev libspeexdsp-dev libgsm1-dev libopus-dev libssl-dev uuid-dev libasound2-dev)
+test_pkgs=(kamailio sip-tester procps python3)
+
+pkgs=("${build_pkgs[@]}")
+[ "${1:-}" = "--test" ] && pkgs+=("${test_pkgs[@]}")
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}" >&2
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+# Debian's kamailio package starts a system service on install; the tests run their own.
+if [ "${1:-}" = "--test" ] && command -v systemctl >/dev/null && systemctl is-active -q kamailio 2>/dev/null; then
+  systemctl stop kamailio || true
+fi
+
+if ! command -v cargo >/dev/null; then
+  echo "setup: cargo not found; install Rust (https://rustup.rs) and run this again" >&2
+  exit 1
+fi
+
+PJPROJECT_DIR=$("$repo/scripts/fetch-pjproject.sh")
+export PJPROJECT_DIR
+echo "setup: pjproject source at $PJPROJECT_DIR" >&2

@@ -1,0 +1,302 @@
+//! The `microsip` phone: settings in, engine started, events logged and acted upon, signals
+//! handled. Like MicroSIP's `CmainDlg`, one thread owns the engine and reacts to what the
+//! SIP callbacks report.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod setup;
+
+use std::collections::HashMap;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crossbeam_channel::{after, never, select, unbounded, Receiver};
+use signal_hook::consts::{SIGINT, SIGTERM};
+
+use crate::engine::{AccountId, CallId, CallState, Engine, Event, IncomingAction, MediaState};
+use crate::policy::{self, Decision, Policy};
+
+/// Exit code for bad input (settings, command line), as the issue tracker and scripts expect.
+pub const EXIT_BAD_INPUT: u8 = 2;
+/// Exit code when the phone could not start (e.g. its SIP port is taken).
+pub const EXIT_START_FAILED: u8 = 1;
+
+/// Runs the phone until SIGINT or SIGTERM.
+pub fn run(opts: cli::Options) -> ExitCode {
+    let setup = match setup::load(&opts) {
+        Ok(s) => s,
+        Err(msg) => {
+            log::error!("{msg}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let signals = match signal_channel() {
+        Ok(rx) => rx,
+        Err(e) => {
+            log::error!("cannot install signal handlers: {e}");
+            return ExitCode::from(EXIT_START_FAILED);
+        }
+    };
+    let policy = Arc::new(setup.policy.clone());
+    let mut engine_settings = setup.engine.clone();
+    let decide = policy.clone();
+    engine_settings.incoming =
+        Arc::new(move |call| policy::decide(&decide, call).immediate_action());
+
+    let (engine, events) = match Engine::start(engine_settings) {
+        Ok(v) => v,
+        Err(e) => {
+            log::error!("the SIP engine could not start: {e}");
+            return ExitCode::from(EXIT_START_FAILED);
+        }
+    };
+    let mut phone = Phone::new(&engine, &setup, policy);
+    phone.announce();
+    loop {
+        let timer = match phone.auto_answer {
+            Some((_, at)) => after(at.saturating_duration_since(Instant::now())),
+            None => never(),
+        };
+        select! {
+            recv(events) -> ev => match ev {
+                Ok(ev) => phone.on_event(ev),
+                Err(_) => break,
+            },
+            recv(timer) -> _ => phone.on_auto_answer_timer(),
+            recv(signals) -> sig => {
+                let name = match sig { Ok(SIGINT) => "SIGINT", Ok(SIGTERM) => "SIGTERM", _ => "signal" };
+                let calls = engine.calls().len();
+                log::info!("{name}: shutting down (ending {calls} call(s), un-registering)");
+                break;
+            }
+        }
+    }
+    // Un-REGISTER first and wait (briefly) for the registrar's answer, so it is logged.
+    let mut pending = engine.unregister_all();
+    let deadline = Instant::now() + std::time::Duration::from_secs(3);
+    while !pending.is_empty() {
+        match events.recv_deadline(deadline) {
+            Ok(ev) => {
+                if let Event::Registration { account, .. } = &ev {
+                    pending.retain(|a| a != account);
+                }
+                phone.log_event(&ev);
+            }
+            Err(_) => break,
+        }
+    }
+    let names = phone.account_names.clone();
+    engine.shutdown();
+    // What PJSUA reported while it shut down (the un-REGISTER result, the last call states).
+    let mut tail = Phone::detached(names);
+    while let Ok(ev) = events.try_recv() {
+        tail.log_event(&ev);
+    }
+    log::info!("stopped");
+    ExitCode::SUCCESS
+}
+
+/// SIGINT and SIGTERM as a channel, so the main loop can `select!` on them.
+fn signal_channel() -> std::io::Result<Receiver<i32>> {
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+    let (tx, rx) = unbounded();
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            for sig in signals.forever() {
+                if tx.send(sig).is_err() {
+                    break;
+                }
+            }
+        })?;
+    Ok(rx)
+}
+
+/// The state the main loop keeps between events.
+struct Phone<'e> {
+    engine: Option<&'e Engine>,
+    policy: Arc<Policy>,
+    /// "Account1", "local account": how log lines name PJSUA's accounts.
+    account_names: HashMap<AccountId, String>,
+    /// MicroSIP's single auto-answer timer: only the first pending call gets one.
+    auto_answer: Option<(CallId, Instant)>,
+    registered: HashMap<AccountId, bool>,
+}
+
+impl<'e> Phone<'e> {
+    fn new(engine: &'e Engine, setup: &setup::Setup, policy: Arc<Policy>) -> Phone<'e> {
+        let info = engine.info();
+        let mut names = HashMap::new();
+        if let Some(id) = info.local_account {
+            names.insert(id, "local account (call by IP)".to_string());
+        }
+        if let Some(id) = info.account {
+            names.insert(id, setup.account_name.clone());
+        }
+        Phone {
+            engine: Some(engine),
+            policy,
+            account_names: names,
+            auto_answer: None,
+            registered: HashMap::new(),
+        }
+    }
+
+    /// A phone that only logs (after the engine is gone).
+    fn detached(names: HashMap<AccountId, String>) -> Phone<'static> {
+        Phone {
+            engine: None,
+            policy: Arc::new(Policy::default()),
+            account_names: names,
+            auto_answer: None,
+            registered: HashMap::new(),
+        }
+    }
+
+    fn name(&self, acc: AccountId) -> String {
+        self.account_names
+            .get(&acc)
+            .cloned()
+            .unwrap_or_else(|| format!("account {acc}"))
+    }
+
+    fn announce(&self) {
+        let Some(engine) = self.engine else { return };
+        let info = engine.info();
+        log::info!("started: SIP on udp {}", info.sip_addr);
+        if info.local_account.is_some() {
+            log::info!(
+                "local account (call by IP) listening: sip:{}",
+                info.sip_addr
+            );
+        }
+        if info.account.is_none() && info.local_account.is_none() {
+            log::warn!("no account is active: set accountId and an [AccountN] with a domain, or accountId=0 for calls by IP");
+        }
+    }
+
+    fn on_event(&mut self, ev: Event) {
+        self.log_event(&ev);
+        match ev {
+            Event::Incoming {
+                info,
+                action: IncomingAction::Ring,
+            } => {
+                if let (Decision::AnswerAfter(delay), Some(call)) =
+                    (policy::decide(&self.policy, &info), info.call)
+                {
+                    if self.auto_answer.is_none() {
+                        self.auto_answer = Some((call, Instant::now() + delay));
+                    }
+                }
+            }
+            Event::CallState { info }
+                if matches!(info.state, CallState::Confirmed | CallState::Disconnected)
+                    && self.auto_answer.is_some_and(|(c, _)| c == info.call) =>
+            {
+                self.auto_answer = None;
+            }
+            _ => {}
+        }
+    }
+
+    fn on_auto_answer_timer(&mut self) {
+        let Some((call, _)) = self.auto_answer.take() else {
+            return;
+        };
+        let Some(engine) = self.engine else { return };
+        match engine.call(call) {
+            Ok(info) if matches!(info.state, CallState::Incoming | CallState::Early) => {
+                log::info!("call {call}: auto-answer");
+                if let Err(e) = engine.answer(call, 200) {
+                    log::warn!("call {call}: auto-answer failed: {e}");
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// One readable line per event.
+    fn log_event(&mut self, ev: &Event) {
+        match ev {
+            Event::Incoming { info, action } => {
+                let what = match action {
+                    IncomingAction::Answer => "answering (200)".to_string(),
+                    IncomingAction::Ring => match policy::decide(&self.policy, info) {
+                        Decision::AnswerAfter(d) => {
+                            format!("ringing (180), auto-answer in {} s", d.as_secs())
+                        }
+                        _ => "ringing (180)".to_string(),
+                    },
+                    IncomingAction::Reject { code, reason } => {
+                        format!(
+                            "rejected ({code}{})",
+                            reason.as_ref().map(|r| format!(" {r}")).unwrap_or_default()
+                        )
+                    }
+                };
+                let call = info
+                    .call
+                    .map(|c| c.to_string())
+                    .unwrap_or_else(|| "?".into());
+                log::info!(
+                    "incoming call {call} from {} to {}: {what}",
+                    info.from,
+                    info.to
+                );
+            }
+            Event::CallState { info } => {
+                let status = if info.last_status > 0 {
+                    format!(" ({} {})", info.last_status, info.last_reason)
+                } else {
+                    String::new()
+                };
+                log::info!("call {} {}: {}{status}", info.call, info.remote, info.state);
+            }
+            Event::Media { call, state } => {
+                let text = match state {
+                    MediaState::Active => "audio active",
+                    MediaState::LocalHold => "on local hold",
+                    MediaState::RemoteHold => "on remote hold",
+                    MediaState::Error => "audio failed",
+                    MediaState::None => "no audio",
+                };
+                log::info!("call {call}: {text}");
+            }
+            Event::Registration {
+                account,
+                code,
+                reason,
+                expires,
+                ..
+            } => {
+                let name = self.name(*account);
+                let was = self.registered.get(account).copied().unwrap_or(false);
+                if (200..300).contains(code) && *expires > 0 {
+                    self.registered.insert(*account, true);
+                    log::info!("registered: {name}: {code} {reason}, expires in {expires} s");
+                } else if (200..300).contains(code) {
+                    self.registered.insert(*account, false);
+                    log::info!("unregistered: {name}: {code} {reason}");
+                } else {
+                    self.registered.insert(*account, false);
+                    let hint = match code {
+                        401 | 403 | 407 => " (check username, authID and password)",
+                        408 | 502 | 503 => " (is the server reachable?)",
+                        _ => "",
+                    };
+                    let lost = if was { ", registration lost" } else { "" };
+                    log::warn!(
+                        "registration failed: {name}: {code} {reason}{hint}{lost}; will retry"
+                    );
+                }
+            }
+            Event::Dtmf {
+                call,
+                digit,
+                duration_ms,
+            } => log::info!("call {call}: DTMF {digit} ({duration_ms} ms)"),
+        }
+    }
+}
