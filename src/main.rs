@@ -17,6 +17,10 @@ fn main() -> ExitCode {
         println!("{}", cli::USAGE);
         return ExitCode::SUCCESS;
     }
+    if opts.check {
+        microsip::logging::init(opts.log_level.unwrap_or(log::LevelFilter::Info));
+        return app::setup::check(&opts);
+    }
     if opts.version {
         println!(
             "microsip {} (pjproject {})",

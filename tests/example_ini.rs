@@ -6,14 +6,19 @@ use std::path::Path;
 use microsip::config::{self, AutoAnswer, Level};
 
 fn example() -> config::Config {
-    config::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("MicroSIP.ini.example")).expect("the example loads")
+    config::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("MicroSIP.ini.example"))
+        .expect("the example loads")
 }
 
 #[test]
 fn example_loads_without_warnings() {
     let cfg = example();
-    let warnings: Vec<String> =
-        cfg.diagnostics.iter().filter(|d| d.level != Level::Info).map(|d| d.to_string()).collect();
+    let warnings: Vec<String> = cfg
+        .diagnostics
+        .iter()
+        .filter(|d| d.level != Level::Info)
+        .map(|d| d.to_string())
+        .collect();
     assert!(warnings.is_empty(), "{warnings:#?}");
 }
 
@@ -30,24 +35,34 @@ fn example_is_the_no_pbx_intercom() {
 
 #[test]
 fn example_lists_every_key() {
-    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("MicroSIP.ini.example")).unwrap();
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("MicroSIP.ini.example"))
+            .unwrap();
     let present: Vec<String> = text
         .lines()
         // Keys of the commented-out account template count too (`;domain=`).
         .map(|l| l.trim_start().trim_start_matches(';'))
         .filter(|l| !l.contains(' ') || l.split_once('=').is_some_and(|(k, _)| !k.contains(' ')))
-        .filter_map(|l| l.split_once('=').map(|(k, _)| k.trim().to_ascii_lowercase()))
+        .filter_map(|l| {
+            l.split_once('=')
+                .map(|(k, _)| k.trim().to_ascii_lowercase())
+        })
         .collect();
     // With a domain, [Account1] loads and its keys show up too.
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("MicroSIP.ini.example");
-    let with_account = text.replace(";[Account1]\n", "[Account1]\n").replace(";domain=\n", "domain=example.com\n");
+    let with_account = text
+        .replace(";[Account1]\n", "[Account1]\n")
+        .replace(";domain=\n", "domain=example.com\n");
     let cfg = config::parse_bytes(&path, with_account.as_bytes()).expect("parses");
     assert!(cfg.accounts.contains_key(&1));
     for line in cfg.effective_lines() {
         let key = line.split_once('=').unwrap().0;
         let (section, name) = key.split_once('.').unwrap();
         if section == "Settings" || section == "Account1" {
-            assert!(present.contains(&name.to_ascii_lowercase()), "{key} is missing from MicroSIP.ini.example");
+            assert!(
+                present.contains(&name.to_ascii_lowercase()),
+                "{key} is missing from MicroSIP.ini.example"
+            );
         }
     }
 }

@@ -15,6 +15,8 @@ pub struct Options {
     pub bind: Option<IpAddr>,
     /// `--log-level LEVEL`: error, warn, info (default), debug or trace.
     pub log_level: Option<log::LevelFilter>,
+    /// `--check`: validate the settings file, print the effective settings and exit.
+    pub check: bool,
     pub help: bool,
     pub version: bool,
 }
@@ -23,11 +25,14 @@ pub const USAGE: &str = "\
 microsip: a headless softphone (MicroSIP's core on PJSIP)
 
 usage: microsip [--ini PATH] [--bind ADDR] [--log-level LEVEL]
+       microsip [--ini PATH] --check
        microsip --help | --version
 
   --ini PATH         settings file (MicroSIP.ini; UTF-16LE or UTF-8)
   --bind ADDR        bind SIP and RTP to ADDR and advertise it in Contact and SDP
   --log-level LEVEL  error, warn, info (default), debug or trace
+  --check            validate the settings file, print the effective settings, exit
+                     (0: usable, 2: not)
   --help             this text
   --version          version of microsip and of the linked pjproject
 
@@ -55,6 +60,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Options, String
                     format!("--log-level {text:?}: use error, warn, info, debug or trace")
                 })?);
             }
+            Long("check") => opts.check = true,
             Long("help") => opts.help = true,
             Long("version") => opts.version = true,
             other => return Err(format!("{}; see microsip --help", other.unexpected())),

@@ -22,18 +22,22 @@ pub struct Setup {
     pub account_name: String,
 }
 
-/// Finds and reads the settings file, reports what it noticed, and builds the settings.
-/// The error text names the file and what to fix.
-pub fn load(opts: &Options) -> Result<Setup, String> {
-    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("microsip"));
-    let env_path = |k: &str| {
-        std::env::var_os(k)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
+fn env_path(key: &str) -> Option<PathBuf> {
+    std::env::var_os(key)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+fn exe_path() -> PathBuf {
+    std::env::current_exe().unwrap_or_else(|_| PathBuf::from("microsip"))
+}
+
+/// Finds the settings file (`--ini`, MicroSIP's portable file next to the program, or the
+/// per-user file, created on first run) and reads it. The error names the file and what to fix.
+pub fn read(opts: &Options) -> Result<(Config, config::Located), String> {
     let located = config::locate(
         opts.ini.as_deref(),
-        &exe,
+        &exe_path(),
         env_path("XDG_CONFIG_HOME").as_deref(),
         env_path("HOME").as_deref(),
     );
@@ -42,17 +46,30 @@ pub fn load(opts: &Options) -> Result<Setup, String> {
         log::info!("created {}", located.path.display());
     }
     let cfg = config::load(&located.path).map_err(|e| e.to_string())?;
-    log::info!("settings: {}", cfg.path.display());
+    Ok((cfg, located))
+}
+
+/// Logs what reading the settings noticed: info lines for accepted aliases, warnings for
+/// values replaced by MicroSIP's defaults (each with file, line, key and what is accepted).
+pub fn report(cfg: &Config) {
     for d in &cfg.diagnostics {
         match d.level {
             Level::Info => log::info!("{d}"),
             _ => log::warn!("{d}"),
         }
     }
+}
+
+/// Finds and reads the settings file, reports what it noticed, and builds the settings.
+/// The error text names the file and what to fix.
+pub fn load(opts: &Options) -> Result<Setup, String> {
+    let (cfg, located) = read(opts)?;
+    log::info!("settings: {}", cfg.path.display());
+    report(&cfg);
     let log_file = cfg.settings.enable_log.then(|| {
         config::log_path(
             &located,
-            &exe,
+            &exe_path(),
             env_path("XDG_STATE_HOME").as_deref(),
             env_path("HOME").as_deref(),
         )
@@ -64,6 +81,24 @@ pub fn load(opts: &Options) -> Result<Setup, String> {
         log::info!("enableLog=1: PJSIP log in {}", p.display());
     }
     Ok(build(cfg, opts, log_file))
+}
+
+/// `microsip --check`: the diagnostics on stderr, the effective settings on stdout as sorted
+/// `Section.key=value` lines (passwords masked). Exit 0 when the file is usable, 2 when not.
+pub fn check(opts: &Options) -> std::process::ExitCode {
+    match read(opts) {
+        Ok((cfg, _)) => {
+            report(&cfg);
+            for line in cfg.effective_lines() {
+                println!("{line}");
+            }
+            std::process::ExitCode::SUCCESS
+        }
+        Err(msg) => {
+            log::error!("{msg}");
+            std::process::ExitCode::from(super::EXIT_BAD_INPUT)
+        }
+    }
 }
 
 fn build(cfg: Config, opts: &Options, log_file: Option<PathBuf>) -> Setup {

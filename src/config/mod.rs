@@ -50,7 +50,7 @@ const OTHER_MICROSIP_SECTIONS: &[&str] = &["Global", "Shortcuts", "Dialed", "Cal
 
 /// A loaded MicroSIP.ini: typed settings and accounts, the diagnostics, and the document for
 /// write-back.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Config {
     /// The ini file (also where [`Config::save`] writes).
     pub path: PathBuf,
@@ -65,6 +65,19 @@ pub struct Config {
     /// Old single-account keys of `[Settings]` read as `[Account1]` and not yet moved there in
     /// the document (moved on the first [`Config::set_setting`]).
     migration: Option<Account>,
+}
+
+/// Shows the typed view; the document (which holds passwords) is left out.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("path", &self.path)
+            .field("encoding", &self.document.encoding)
+            .field("settings", &self.settings)
+            .field("accounts", &self.accounts)
+            .field("diagnostics", &self.diagnostics)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Reads, decodes, parses and types an ini file.
@@ -233,10 +246,12 @@ fn check_key_name(key: &str) -> Result<(), ConfigError> {
 
 /// MicroSIP's spelling of a key of `table`, matched case-insensitively.
 fn known_name<T>(table: &[KeyDef<T>], key: &str) -> Option<&'static str> {
+    // The names are ASCII: comparing them ASCII-case-insensitively with the folded key is the
+    // same as folding both, without an allocation per name.
     let folded = fold(key);
     table
         .iter()
-        .find(|def| fold(def.name) == folded)
+        .find(|def| def.name.eq_ignore_ascii_case(&folded))
         .map(|def| def.name)
 }
 
@@ -568,16 +583,23 @@ fn settings_extras(
     for found in entries(document, section) {
         let key = fold(&found.key);
         if known_name(SETTINGS_KEYS, &key).is_some()
-            || UNUSED_MICROSIP_KEYS.iter().any(|k| fold(k) == key)
+            || UNUSED_MICROSIP_KEYS
+                .iter()
+                .any(|k| k.eq_ignore_ascii_case(&key))
         {
             continue;
         }
         if key == "donotdisturb" {
             do_not_disturb_alias(document, section, settings, &found, cx);
-        } else if let Some((_, why)) = NOT_MICROSIP_KEYS.iter().find(|(k, _)| fold(k) == key) {
+        } else if let Some((_, why)) = NOT_MICROSIP_KEYS
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(&key))
+        {
             cx.warn(&found, *why);
         } else if known_name(ACCOUNT_KEYS, &key).is_some()
-            || LEGACY_ACCOUNT_KEYS_REMOVED.iter().any(|k| fold(k) == key)
+            || LEGACY_ACCOUNT_KEYS_REMOVED
+                .iter()
+                .any(|k| k.eq_ignore_ascii_case(&key))
         {
             if !account_id_missing {
                 cx.note(

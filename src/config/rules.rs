@@ -691,9 +691,24 @@ macro_rules! ini_struct {
         }
     ) => {
         $(#[$meta])*
-        #[derive(Clone, Debug, PartialEq)]
+        #[derive(Clone, PartialEq)]
         pub struct $name {
             $( $(#[$fmeta])* pub $field: $ty, )+
+        }
+
+        /// Like a derived `Debug`, with passwords hidden.
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                let mut s = f.debug_struct(stringify!($name));
+                $(
+                    if $key == "password" {
+                        s.field(stringify!($field), &"********");
+                    } else {
+                        s.field(stringify!($field), &self.$field);
+                    }
+                )+
+                s.finish()
+            }
         }
 
         impl Default for $name {

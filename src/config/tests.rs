@@ -356,6 +356,12 @@ fn realistic_microsip_file() {
     assert!(!lines
         .iter()
         .any(|l| l.contains("secret") || l.contains("Pa55")));
+    let debug = format!("{config:?}");
+    assert!(debug.contains("password: \"********\""), "{debug}");
+    assert!(
+        !debug.contains("secret") && !debug.contains("Pa55"),
+        "{debug}"
+    );
 }
 
 #[test]
@@ -1017,7 +1023,7 @@ fn random_inputs_round_trip() {
     let mut rng = Rng(0x5EED_CAFE_F00D_1234);
     let path = Path::new(PATH);
     let mut parsed = 0;
-    for _ in 0..20_000 {
+    for _ in 0..4_000 {
         let mut text = String::new();
         for _ in 0..rng.below(40) {
             text.push_str(PIECES[rng.below(PIECES.len())]);
@@ -1046,5 +1052,5 @@ fn random_inputs_round_trip() {
             assert_eq!(reread.accounts, config.accounts, "{bytes:?}");
         }
     }
-    assert!(parsed > 5_000, "only {parsed} inputs parsed");
+    assert!(parsed > 1_000, "only {parsed} inputs parsed");
 }
