@@ -51,13 +51,8 @@ fn main() {
     let src = find_source(&manifest);
     let config_site = fs::read_to_string(manifest.join("config_site.h"))
         .unwrap_or_else(|e| fail(&format!("cannot read pjsip-sys/config_site.h: {e}")));
-    let release = env::var("PROFILE").map(|p| p == "release").unwrap_or(false);
-    let cflags = if release {
-        "-O2 -g -fPIC -DNDEBUG"
-    } else {
-        // Debug builds keep pj_assert live: it catches calls from unregistered threads.
-        "-O1 -g -fPIC"
-    };
+    let toolchain = Toolchain::detect();
+    let cflags = toolchain.cflags.as_str();
 
     let build = out.join("pjproject");
     let install = out.join("install");
@@ -67,13 +62,14 @@ fn main() {
         src.display().to_string(),
         &config_site,
         CONFIGURE_ARGS,
+        &toolchain.cc,
         cflags,
     )
         .hash(&mut h);
     let key = format!("{:016x}\n", h.finish());
     let pc = install.join("lib/pkgconfig/libpjproject.pc");
     if fs::read_to_string(&stamp).ok().as_deref() != Some(key.as_str()) || !pc.exists() {
-        build_pjproject(&src, &build, &install, &config_site, cflags);
+        build_pjproject(&src, &build, &install, &config_site, &toolchain);
         fs::write(&stamp, &key)
             .unwrap_or_else(|e| fail(&format!("cannot write {}: {e}", stamp.display())));
     }
@@ -175,7 +171,40 @@ fn run(cmd: &mut Command, what: &str, log: &Path) {
     }
 }
 
-fn build_pjproject(src: &Path, build: &Path, install: &Path, config_site: &str, cflags: &str) {
+/// The C compiler and flags for pjproject, as the `cc` crate finds them: it honours Cargo's
+/// target, `CC`/`CFLAGS` (and their per-target forms) and the profile's optimisation level.
+struct Toolchain {
+    cc: String,
+    cflags: String,
+}
+
+impl Toolchain {
+    fn detect() -> Toolchain {
+        let release = env::var("PROFILE").map(|p| p == "release").unwrap_or(false);
+        let mut build = cc::Build::new();
+        build.pic(true).debug(true).cargo_metadata(false).warnings(false);
+        if release {
+            build.opt_level(2).define("NDEBUG", None);
+        } else {
+            // Debug builds keep pj_assert live: it catches calls from unregistered threads.
+            build.opt_level(1);
+        }
+        let compiler = build.get_compiler();
+        let cflags = compiler
+            .args()
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(" ");
+        Toolchain {
+            cc: compiler.path().display().to_string(),
+            cflags,
+        }
+    }
+}
+
+fn build_pjproject(src: &Path, build: &Path, install: &Path, config_site: &str, tc: &Toolchain) {
+    let cflags = tc.cflags.as_str();
     let logs = build.with_extension("logs");
     let _ = fs::remove_dir_all(build);
     let _ = fs::remove_dir_all(install);
@@ -207,6 +236,7 @@ fn build_pjproject(src: &Path, build: &Path, install: &Path, config_site: &str, 
         .current_dir(build)
         .arg(format!("--prefix={}", install.display()))
         .args(CONFIGURE_ARGS)
+        .env("CC", &tc.cc)
         .env("CFLAGS", cflags)
         .env("CXXFLAGS", cflags);
     run(
