@@ -182,7 +182,11 @@ impl Toolchain {
     fn detect() -> Toolchain {
         let release = env::var("PROFILE").map(|p| p == "release").unwrap_or(false);
         let mut build = cc::Build::new();
-        build.pic(true).debug(true).cargo_metadata(false).warnings(false);
+        build
+            .pic(true)
+            .debug(true)
+            .cargo_metadata(false)
+            .warnings(false);
         if release {
             build.opt_level(2).define("NDEBUG", None);
         } else {

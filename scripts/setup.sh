@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs what microsip needs on Debian 12 and fetches pjproject 2.17's source.
-# Usage: scripts/setup.sh [--test]   (--test adds the peers the test suite runs: Kamailio, SIPp)
+# Usage: scripts/setup.sh [--test]   (--test adds the peers the test suite runs: Kamailio, SIPp,
+# PulseAudio)
 # Idempotent: installed packages are skipped, a fetched pjproject is reused.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 
 build_pkgs=(build-essential pkg-config clang libclang-dev xz-utils dpkg-dev ca-certificates
   libsrtp2-dev libspeex-dev libspeexdsp-dev libgsm1-dev libopus-dev libssl-dev uuid-dev libasound2-dev)
-test_pkgs=(kamailio sip-tester procps python3)
+# pulseaudio*, libasound2-plugins: the real-time audio tests (tests/audio_pulse.rs).
+test_pkgs=(kamailio sip-tester procps python3 pulseaudio pulseaudio-utils libasound2-plugins)
 
 pkgs=("${build_pkgs[@]}")
 [ "${1:-}" = "--test" ] && pkgs+=("${test_pkgs[@]}")

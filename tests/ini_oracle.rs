@@ -46,14 +46,19 @@ voicemailNumber=*97
 #[test]
 fn every_key_rust_ini_reads_has_the_same_effective_value() {
     let oracle = ini::Ini::load_from_str(FILE).expect("rust-ini reads the file");
-    let cfg = microsip::config::parse_bytes(Path::new("oracle.ini"), FILE.as_bytes()).expect("we read it");
+    let cfg = microsip::config::parse_bytes(Path::new("oracle.ini"), FILE.as_bytes())
+        .expect("we read it");
     let ours = cfg.effective_lines();
     let mut compared = 0;
     for (section, props) in oracle.iter() {
         let Some(section) = section else { continue };
         for (key, value) in props.iter() {
             let line = format!("{section}.{key}={value}");
-            assert!(ours.contains(&line), "rust-ini reads {line:?}, we do not:\n{}", ours.join("\n"));
+            assert!(
+                ours.contains(&line),
+                "rust-ini reads {line:?}, we do not:\n{}",
+                ours.join("\n")
+            );
             compared += 1;
         }
     }

@@ -15,26 +15,63 @@ pub struct Options {
     pub bind: Option<IpAddr>,
     /// `--log-level LEVEL`: error, warn, info (default), debug or trace.
     pub log_level: Option<log::LevelFilter>,
-    /// `--check`: validate the settings file, print the effective settings and exit.
-    pub check: bool,
     pub help: bool,
     pub version: bool,
+    /// `--check`: validate the settings file, print the effective settings and exit.
+    pub check: bool,
+    /// `--list-audio-devices`: print the sound devices (names for MicroSIP.ini) and exit.
+    pub list_audio_devices: bool,
+    /// `--send TEXT`: send TEXT to the running phone and exit (issue 5).
+    pub send: Option<String>,
+    /// `--async`: with `--send`, queue the command (`dwData=2`) instead of waiting for it.
+    pub send_async: bool,
+    /// `--socket-path`: print the control socket's path for these settings and exit.
+    pub socket_path: bool,
+    /// `--register-uri-handler`: make microsip the handler of sip:, sips:, tel: and callto:.
+    pub register_uri_handler: bool,
+    /// MicroSIP's command line: every argument from the first one that is not one of our
+    /// `--long` options (`/answer`, `sip:100`, `-answer`, `--call URI`, ...).
+    pub tail: Vec<String>,
+}
+
+impl Options {
+    /// The MicroSIP command line as one string (the arguments joined by spaces), as
+    /// MicroSIP's `CommandLine` would receive it.
+    pub fn command_line(&self) -> String {
+        self.tail.join(" ")
+    }
 }
 
 pub const USAGE: &str = "\
 microsip: a headless softphone (MicroSIP's core on PJSIP)
 
-usage: microsip [--ini PATH] [--bind ADDR] [--log-level LEVEL]
+usage: microsip [--ini PATH] [--bind ADDR] [--log-level LEVEL] [MICROSIP COMMAND]
+       microsip [--ini PATH] --send COMMAND [--async]
+       microsip [--ini PATH] --socket-path | --register-uri-handler
        microsip [--ini PATH] --check
-       microsip --help | --version
+       microsip --help | --version | --list-audio-devices
 
   --ini PATH         settings file (MicroSIP.ini; UTF-16LE or UTF-8)
   --bind ADDR        bind SIP and RTP to ADDR and advertise it in Contact and SDP
   --log-level LEVEL  error, warn, info (default), debug or trace
-  --check            validate the settings file, print the effective settings, exit
-                     (0: usable, 2: not)
   --help             this text
   --version          version of microsip and of the linked pjproject
+  --check            validate the settings file, print the effective settings, exit
+                     (0: usable, 2: not)
+  --list-audio-devices
+                     list the sound devices, by the names audioInputDevice,
+                     audioOutputDevice and audioRingDevice take, and exit
+  --send COMMAND     run COMMAND in the running phone, wait for it and print its reply
+  --async            with --send: queue the command and return at once (dwData=2)
+  --socket-path      print the path of the control socket for these settings
+  --register-uri-handler
+                     open sip:, sips:, tel: and callto: links with microsip (xdg-mime)
+
+MICROSIP COMMAND: MicroSIP's command line, after our options: a number or URI to dial,
+`number text` (a SIP MESSAGE), /answer, /hangupall, /hangupincoming, /hangupcalling,
+/dtmf:DIGITS, /transfer:NUMBER, /account:N, /password:PWD, /exit, msip:... If this phone
+already runs (same program, same settings file), the command goes to it and this process
+exits; /answer and /hangupall with no running phone exit at once.
 
 Signals: SIGINT or SIGTERM end calls, un-REGISTER and exit.";
 
@@ -43,7 +80,18 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Options, String
     use lexopt::prelude::*;
     let mut opts = Options::default();
     let mut parser = lexopt::Parser::from_args(args);
-    while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
+    loop {
+        // MicroSIP's command line starts at the first argument that is not a `--long`
+        // option of ours (`--call` is one of MicroSIP's aliases): it is taken as it is.
+        if let Some(raw) = parser.try_raw_args() {
+            if raw.peek().is_some_and(starts_microsip_command) {
+                opts.tail = raw.map(|a| a.to_string_lossy().into_owned()).collect();
+                break;
+            }
+        }
+        let Some(arg) = parser.next().map_err(|e| e.to_string())? else {
+            break;
+        };
         match arg {
             Long("ini") => opts.ini = Some(parser.value().map_err(|e| e.to_string())?.into()),
             Long("bind") => {
@@ -60,13 +108,42 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Options, String
                     format!("--log-level {text:?}: use error, warn, info, debug or trace")
                 })?);
             }
-            Long("check") => opts.check = true,
             Long("help") => opts.help = true,
             Long("version") => opts.version = true,
+            Long("list-audio-devices") => opts.list_audio_devices = true,
+            Long("check") => opts.check = true,
+            Long("send") => {
+                let v = parser.value().map_err(|e| e.to_string())?;
+                opts.send = Some(v.to_string_lossy().into_owned());
+            }
+            Long("async") => opts.send_async = true,
+            Long("socket-path") => opts.socket_path = true,
+            Long("register-uri-handler") => opts.register_uri_handler = true,
+            // After `--`, everything is MicroSIP's command line.
+            Value(v) => {
+                opts.tail.push(v.to_string_lossy().into_owned());
+                opts.tail.extend(
+                    parser
+                        .raw_args()
+                        .map_err(|e| e.to_string())?
+                        .map(|a| a.to_string_lossy().into_owned()),
+                );
+                break;
+            }
             other => return Err(format!("{}; see microsip --help", other.unexpected())),
         }
     }
+    if opts.send_async && opts.send.is_none() {
+        return Err("--async only goes with --send COMMAND; see microsip --help".into());
+    }
     Ok(opts)
+}
+
+/// Whether a raw argument begins MicroSIP's command line: anything but our `--long`
+/// options (and the `--` separator), plus `--call`, an alias MicroSIP users know.
+fn starts_microsip_command(arg: &std::ffi::OsStr) -> bool {
+    let text = arg.to_string_lossy();
+    !text.starts_with("--") || text == "--call"
 }
 
 #[cfg(test)]
@@ -106,5 +183,43 @@ mod tests {
             .unwrap_err()
             .contains("--help"));
         assert!(parse(args(&["--ini"])).is_err());
+    }
+
+    #[test]
+    fn microsip_command_line_after_our_options() {
+        let o = parse(args(&["--ini", "a.ini", "/answer"])).unwrap();
+        assert_eq!(o.tail, vec!["/answer"]);
+        assert_eq!(o.ini, Some(PathBuf::from("a.ini")));
+        let o = parse(args(&["sip:100@pbx", "--ini", "x"])).unwrap();
+        assert_eq!(
+            o.command_line(),
+            "sip:100@pbx --ini x",
+            "all of it, taken as it is"
+        );
+        assert_eq!(o.ini, None);
+        assert_eq!(parse(args(&["-answer"])).unwrap().tail, vec!["-answer"]);
+        assert_eq!(parse(args(&["-"])).unwrap().tail, vec!["-"]);
+        assert_eq!(
+            parse(args(&["--call", "sip:1"])).unwrap().command_line(),
+            "--call sip:1"
+        );
+        assert_eq!(
+            parse(args(&["100 hello"])).unwrap().command_line(),
+            "100 hello"
+        );
+        assert_eq!(parse(args(&[""])).unwrap().tail, vec![""]);
+        assert_eq!(
+            parse(args(&["--", "--ini", "x"])).unwrap().tail,
+            vec!["--ini", "x"]
+        );
+        assert!(parse(args(&["--ini", "x"])).unwrap().tail.is_empty());
+    }
+
+    #[test]
+    fn send_and_async() {
+        let o = parse(args(&["--send", "/answer", "--async"])).unwrap();
+        assert_eq!(o.send.as_deref(), Some("/answer"));
+        assert!(o.send_async);
+        assert!(parse(args(&["--async"])).unwrap_err().contains("--send"));
     }
 }

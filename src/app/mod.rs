@@ -4,7 +4,10 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod commands;
+mod recording;
 pub mod setup;
+mod sounds;
 
 use std::collections::HashMap;
 use std::process::ExitCode;
@@ -12,8 +15,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crossbeam_channel::{after, never, select, unbounded, Receiver};
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
+use crate::control::grammar::Parsed;
 use crate::engine::{AccountId, CallId, CallState, Engine, Event, IncomingAction, MediaState};
 use crate::policy::{self, Decision, Policy};
 
@@ -22,9 +26,10 @@ pub const EXIT_BAD_INPUT: u8 = 2;
 /// Exit code when the phone could not start (e.g. its SIP port is taken).
 pub const EXIT_START_FAILED: u8 = 1;
 
-/// Runs the phone until SIGINT or SIGTERM.
-pub fn run(opts: cli::Options) -> ExitCode {
-    let setup = match setup::load(&opts) {
+/// Runs the phone until SIGINT or SIGTERM (or `/exit` through `control`). SIGHUP re-reads the
+/// settings and restarts the SIP stack with them, as MicroSIP does when settings are saved.
+pub fn run(opts: cli::Options, mut control: commands::Control) -> ExitCode {
+    let mut setup = match setup::load(&opts) {
         Ok(s) => s,
         Err(msg) => {
             log::error!("{msg}");
@@ -38,6 +43,109 @@ pub fn run(opts: cli::Options) -> ExitCode {
             return ExitCode::from(EXIT_START_FAILED);
         }
     };
+    loop {
+        match run_stack(&opts, &setup, &mut control, &signals) {
+            StackEnd::Exit(code) => return code,
+            StackEnd::Reload(new) => {
+                log::info!("settings reloaded; SIP stack restarted");
+                setup = *new;
+            }
+        }
+    }
+}
+
+/// Why a run of the SIP stack ended.
+enum StackEnd {
+    Exit(ExitCode),
+    /// SIGHUP with a usable settings file: run again with it.
+    Reload(Box<setup::Setup>),
+}
+
+/// SIGHUP: the settings file read again, with what changed logged, or `None` (logged) when
+/// the file cannot be used, in which case the phone keeps the settings it runs with.
+fn reload(opts: &cli::Options, current: &setup::Setup) -> Option<Box<setup::Setup>> {
+    log::info!("SIGHUP: reading {} again", current.config.path.display());
+    let new = match setup::load(opts) {
+        Ok(new) => new,
+        Err(msg) => {
+            log::error!("{msg}; keeping the settings in use");
+            return None;
+        }
+    };
+    let old: HashMap<String, String> = split_lines(current.config.effective_lines());
+    let fresh = split_lines(new.config.effective_lines());
+    let mut changes: Vec<String> = fresh
+        .iter()
+        .filter(|(k, v)| old.get(*k) != Some(v))
+        .map(|(k, v)| {
+            format!(
+                "{k}: {:?} -> {v:?}",
+                old.get(k).map(String::as_str).unwrap_or("")
+            )
+        })
+        .chain(
+            old.keys()
+                .filter(|k| !fresh.contains_key(*k))
+                .map(|k| format!("{k}: removed")),
+        )
+        .collect();
+    changes.sort();
+    for c in &changes {
+        log::info!("changed {c}");
+    }
+    log::info!(
+        "{} setting(s) changed; restarting the SIP stack (calls in progress end)",
+        changes.len()
+    );
+    Some(Box::new(new))
+}
+
+/// `/account:N`: saves `accountId=N` in the settings file (keeping everything else in it as it
+/// was) and reads it again for the restart; `None` (logged) when that fails.
+fn switch_account(
+    opts: &cli::Options,
+    current: &setup::Setup,
+    n: u32,
+) -> Option<Box<setup::Setup>> {
+    let mut cfg = current.config.clone();
+    let saved = cfg
+        .try_set_setting("accountId", &n.to_string())
+        .and_then(|()| cfg.save());
+    if let Err(e) = saved {
+        log::error!("/account:{n}: {e}; staying on the current account");
+        return None;
+    }
+    log::info!(
+        "/account:{n}: accountId={n} saved in {}",
+        cfg.path.display()
+    );
+    match setup::load(opts) {
+        Ok(new) => Some(Box::new(new)),
+        Err(msg) => {
+            log::error!("/account:{n}: {msg}");
+            None
+        }
+    }
+}
+
+fn split_lines(lines: Vec<String>) -> HashMap<String, String> {
+    lines
+        .into_iter()
+        .filter_map(|l| {
+            l.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        })
+        .collect()
+}
+
+/// Starts the SIP stack with `setup` and runs it until exit or reload.
+fn run_stack(
+    opts: &cli::Options,
+    setup: &setup::Setup,
+    control: &mut commands::Control,
+    signals: &Receiver<i32>,
+) -> StackEnd {
+    let mut reload_to = None;
     let policy = Arc::new(setup.policy.clone());
     let mut engine_settings = setup.engine.clone();
     let decide = policy.clone();
@@ -48,23 +156,88 @@ pub fn run(opts: cli::Options) -> ExitCode {
         Ok(v) => v,
         Err(e) => {
             log::error!("the SIP engine could not start: {e}");
-            return ExitCode::from(EXIT_START_FAILED);
+            return StackEnd::Exit(ExitCode::from(EXIT_START_FAILED));
         }
     };
-    let mut phone = Phone::new(&engine, &setup, policy);
+    // Issue 5: commands are taken from here on (they wait in the channel for the loop).
+    control.gate.set_running(true);
+    // Issue 6: call audio through the sound devices MicroSIP.ini names (cpal).
+    let audio_levels = audio_device(&engine, setup);
+    let mut phone = Phone::new(&engine, setup, policy);
     phone.announce();
-    loop {
+    // MicroSIP's commands (issue 5): the control socket's requests and our own command line.
+    let mut commands = commands::Commands::new(&engine, setup);
+    commands.set_audio_control(Box::new(LevelsControl(audio_levels)));
+    // Issue 6: ringtone, ringback and hang-up sounds.
+    let mut sounds = sounds::CallSounds::new(&setup.config.settings);
+    // Issue 6: autoRecording.
+    let mut recording = recording::Recording::new(&engine, &setup.config);
+    let mut exit_requested = match control.startup.take() {
+        Some(parsed) => match commands.run_startup(&engine, parsed) {
+            commands::Flow::Exit => true,
+            commands::Flow::SwitchAccount(n) => {
+                reload_to = switch_account(opts, setup, n);
+                reload_to.is_some()
+            }
+            commands::Flow::Continue => false,
+        },
+        None => false,
+    };
+    let (no_requests, mut requests_open) = (never(), true);
+    while !exit_requested {
         let timer = match phone.auto_answer {
             Some((_, at)) => after(at.saturating_duration_since(Instant::now())),
             None => never(),
         };
+        let command_timer = match commands.next_timer() {
+            Some(at) => after(at.saturating_duration_since(Instant::now())),
+            None => never(),
+        };
+        let sound_timer = match sounds.next_timer() {
+            Some(at) => after(at.saturating_duration_since(Instant::now())),
+            None => never(),
+        };
+        let requests = if requests_open {
+            &control.requests
+        } else {
+            &no_requests
+        };
         select! {
             recv(events) -> ev => match ev {
-                Ok(ev) => phone.on_event(ev),
+                Ok(ev) => {
+                    phone.on_event(ev.clone());
+                    commands.on_event(&engine, &ev);
+                    sounds.on_event(&ev);
+                    recording.on_event(&engine, &ev);
+                }
                 Err(_) => break,
             },
             recv(timer) -> _ => phone.on_auto_answer_timer(),
+            recv(command_timer) -> _ => commands.on_timer(&engine),
+            recv(sound_timer) -> _ => sounds.on_timer(),
+            recv(requests) -> request => match request {
+                Ok(request) => match commands.on_request(&engine, request) {
+                    commands::Flow::Exit => {
+                        let calls = engine.calls().len();
+                        log::info!("/exit: shutting down (ending {calls} call(s), un-registering)");
+                        exit_requested = true;
+                    }
+                    commands::Flow::SwitchAccount(n) => {
+                        reload_to = switch_account(opts, setup, n);
+                        exit_requested = reload_to.is_some();
+                    }
+                    commands::Flow::Continue => {}
+                },
+                Err(_) => requests_open = false,
+            },
             recv(signals) -> sig => {
+                if sig == Ok(SIGHUP) {
+                    reload_to = reload(opts, setup);
+                    if reload_to.is_some() {
+                        break;
+                    }
+                    continue;
+                }
                 let name = match sig { Ok(SIGINT) => "SIGINT", Ok(SIGTERM) => "SIGTERM", _ => "signal" };
                 let calls = engine.calls().len();
                 log::info!("{name}: shutting down (ending {calls} call(s), un-registering)");
@@ -72,6 +245,16 @@ pub fn run(opts: cli::Options) -> ExitCode {
             }
         }
     }
+    if reload_to.is_some() {
+        if let Some(then) = commands.take_after_switch() {
+            control.startup = Some(Parsed {
+                command: then,
+                alias: None,
+            });
+        }
+    }
+    // From here on, commands are dropped (MicroSIP returns TRUE when the stack is not running).
+    control.gate.set_running(false);
     // Un-REGISTER first and wait (briefly) for the registrar's answer, so it is logged.
     let mut pending = engine.unregister_all();
     let deadline = Instant::now() + std::time::Duration::from_secs(3);
@@ -93,13 +276,18 @@ pub fn run(opts: cli::Options) -> ExitCode {
     while let Ok(ev) = events.try_recv() {
         tail.log_event(&ev);
     }
-    log::info!("stopped");
-    ExitCode::SUCCESS
+    match reload_to {
+        Some(new) => StackEnd::Reload(new),
+        None => {
+            log::info!("stopped");
+            StackEnd::Exit(ExitCode::SUCCESS)
+        }
+    }
 }
 
-/// SIGINT and SIGTERM as a channel, so the main loop can `select!` on them.
+/// SIGINT, SIGTERM and SIGHUP as a channel, so the main loop can `select!` on them.
 fn signal_channel() -> std::io::Result<Receiver<i32>> {
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
     let (tx, rx) = unbounded();
     std::thread::Builder::new()
         .name("signals".into())
@@ -298,5 +486,33 @@ impl<'e> Phone<'e> {
                 duration_ms,
             } => log::info!("call {call}: DTMF {digit} ({duration_ms} ms)"),
         }
+    }
+}
+
+/// Issue 6: plays call audio through cpal on the devices `audioOutputDevice` and
+/// `audioInputDevice` name, at `volumeOutput` / `volumeInput`. The devices open when a call
+/// gets audio; with none usable, calls go on without local audio (a warning says why).
+fn audio_device(engine: &Engine, setup: &setup::Setup) -> Arc<crate::audio::Levels> {
+    let s = &setup.config.settings;
+    let levels = Arc::new(crate::audio::Levels::default());
+    levels.set_speaker_volume(s.volume_output);
+    levels.set_mic_volume(s.volume_input);
+    let names = crate::audio::DeviceNames::from_settings(s);
+    engine.set_audio_device(Box::new(crate::audio::CpalAudio::new(
+        names,
+        levels.clone(),
+    )));
+    levels
+}
+
+/// Issue 6: `msip:micmute`, `speakmute`, `micup`... reach the sound device's streams.
+struct LevelsControl(Arc<crate::audio::Levels>);
+
+impl commands::AudioControl for LevelsControl {
+    fn apply(&mut self, state: &commands::AudioState) {
+        self.0.set_mic_mute(state.mic_muted);
+        self.0.set_speaker_mute(state.speaker_muted);
+        self.0.set_mic_volume(state.mic_level);
+        self.0.set_speaker_volume(state.speaker_level);
     }
 }

@@ -2,15 +2,19 @@
 //!
 //! PJSUA runs with no sound device (`pjsua_set_no_snd_dev`), so nothing ticks the conference
 //! bridge on its own. A `pjmedia_master_port` joins the bridge's master port (slot 0) to a
-//! device port and carries one frame each way per tick. Today the device port is a null port
-//! (silence in, discard out); the cpal bridge takes its place later. The supervisor thread runs
-//! the clock only while some call has audio, so an idle phone has no media thread ticking.
+//! device port and carries one frame each way per tick. The device port is our
+//! [`BridgePort`] when a sound device opens (its rings lead to the cpal streams), else a null
+//! port (silence in, discard out). The supervisor thread runs the clock, and the device's
+//! streams, only while some call has audio, so an idle phone has no media thread ticking.
 
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use crossbeam_channel::{bounded, select, Receiver, Sender};
+use crossbeam_channel::{bounded, select, unbounded, Receiver, Sender};
 
+use super::device::{self, ActiveAudio, AudioCounters, AudioDevice, AudioStats, BridgeFormat};
 use super::pjsua::PjThread;
+use super::port::BridgePort;
 use super::types::{Error, Result};
 use crate::ffi;
 
@@ -19,14 +23,24 @@ const PJ_OK: ffi::pj_status_t = ffi::PJ_SUCCESS as ffi::pj_status_t;
 /// The master port and the ports it joins, owned by the supervisor thread.
 struct MediaClock {
     pool: *mut ffi::pj_pool_t,
-    device: *mut ffi::pjmedia_port,
+    null_port: *mut ffi::pjmedia_port,
     master: *mut ffi::pjmedia_master_port,
     running: bool,
+    format: BridgeFormat,
+    /// Our port; joined to the master port instead of the null port while `active` is open.
+    port: BridgePort,
+    counters: Arc<AudioCounters>,
+    /// Where call audio goes, if anywhere (`Engine::set_audio_device`).
+    device: Option<Box<dyn AudioDevice>>,
+    /// The device's open streams while the clock runs on it.
+    active: Option<Box<dyn ActiveAudio>>,
+    /// Counters when the current run started, for the per-run summary.
+    run_start: AudioStats,
 }
 
 impl MediaClock {
     /// Creates the clock for the bridge's master port, stopped.
-    fn new() -> Result<MediaClock> {
+    fn new(counters: Arc<AudioCounters>) -> Result<MediaClock> {
         // SAFETY: PJSUA is initialised (the engine starts us after pjsua_init); the returned
         // port belongs to PJSUA and stays valid until pjsua_destroy, which happens after this
         // clock is destroyed.
@@ -45,11 +59,41 @@ impl MediaClock {
         if pool.is_null() {
             return Err(pj_error("pjsua_pool_create", -1));
         }
+        let format = BridgeFormat {
+            clock_rate: info.clock_rate,
+            samples_per_frame: info.samples_per_frame / info.channel_count.max(1),
+        };
+        if info.channel_count != 1 || info.bits_per_sample != 16 {
+            // SAFETY: the pool was created above and nothing uses it yet.
+            unsafe { ffi::pj_pool_release(pool) };
+            return Err(Error::Pj {
+                op: "set up the audio bridge",
+                status: -1,
+                message: format!(
+                    "the conference bridge is {} channel(s) of {} bits; only mono 16-bit is supported",
+                    info.channel_count, info.bits_per_sample
+                ),
+            });
+        }
+        let port = match BridgePort::new(format) {
+            Ok(p) => p,
+            Err(e) => {
+                // SAFETY: as above.
+                unsafe { ffi::pj_pool_release(pool) };
+                return Err(e);
+            }
+        };
         let mut clock = MediaClock {
             pool,
-            device: std::ptr::null_mut(),
+            null_port: std::ptr::null_mut(),
             master: std::ptr::null_mut(),
             running: false,
+            format,
+            port,
+            counters,
+            device: None,
+            active: None,
+            run_start: AudioStats::default(),
         };
         // SAFETY: pool is live; the port parameters come from the bridge itself.
         let status = unsafe {
@@ -59,7 +103,7 @@ impl MediaClock {
                 info.channel_count,
                 info.samples_per_frame,
                 info.bits_per_sample,
-                &mut clock.device,
+                &mut clock.null_port,
             )
         };
         if status != PJ_OK {
@@ -67,7 +111,7 @@ impl MediaClock {
         }
         // SAFETY: both ports are live and share one format; master is written on success.
         let status = unsafe {
-            ffi::pjmedia_master_port_create(pool, conf, clock.device, 0, &mut clock.master)
+            ffi::pjmedia_master_port_create(pool, conf, clock.null_port, 0, &mut clock.master)
         };
         if status != PJ_OK {
             return Err(pj_error("pjmedia_master_port_create", status));
@@ -78,6 +122,9 @@ impl MediaClock {
     fn set_running(&mut self, on: bool) {
         if on == self.running {
             return;
+        }
+        if on {
+            self.open_device();
         }
         // SAFETY: master is live until Drop; start/stop are called from this one thread.
         let status = unsafe {
@@ -96,20 +143,126 @@ impl MediaClock {
                 if on { "start" } else { "stop" }
             );
         }
+        if !self.running {
+            self.close_device();
+        }
+    }
+
+    /// Before the clock starts: opens the sound device and joins our port to the master
+    /// port, or joins the null port when there is no device or it cannot be opened.
+    fn open_device(&mut self) {
+        let mut use_device = false;
+        if let Some(dev) = self.device.as_mut() {
+            let (bridge, ends) = device::rings(self.format, self.counters.clone());
+            // The clock is stopped: its thread is not inside our port's callbacks.
+            self.port.set_rings(Some(bridge));
+            match dev.open(ends) {
+                Ok(active) => {
+                    log::info!("audio: {}", active.describe());
+                    self.active = Some(active);
+                    use_device = true;
+                }
+                Err(msg) => {
+                    log::warn!("audio: {msg}; the call goes on without local audio (null device)");
+                    self.port.set_rings(None);
+                }
+            }
+        }
+        let dport = if use_device {
+            self.port.as_port()
+        } else {
+            self.null_port
+        };
+        // SAFETY: master and both candidate ports are live; they share one format; the
+        // clock is stopped.
+        let status = unsafe { ffi::pjmedia_master_port_set_dport(self.master, dport) };
+        if status != PJ_OK {
+            log::warn!("audio: cannot join the sound device to the bridge (PJSIP status {status})");
+            self.active = None;
+            self.port.set_rings(None);
+            // SAFETY: as above; the null port always fits.
+            unsafe { ffi::pjmedia_master_port_set_dport(self.master, self.null_port) };
+        }
+        self.run_start = self.counters.snapshot();
+    }
+
+    /// Runs the bridge for a few ticks when it is stopped, on the null port: PJSUA queues
+    /// conference changes (a recorder's removal, which finishes its file) and carries them
+    /// out on the clock's next tick.
+    fn flush(&mut self) {
+        let tick = std::time::Duration::from_millis(60);
+        if self.running {
+            // Let three ticks happen before any stop that is queued behind this request.
+            std::thread::sleep(tick);
+            return;
+        }
+        // SAFETY: master and the null port are live, with one format; the clock is stopped
+        // and only this thread starts and stops it.
+        let started = unsafe {
+            ffi::pjmedia_master_port_set_dport(self.master, self.null_port) == PJ_OK
+                && ffi::pjmedia_master_port_start(self.master) == PJ_OK
+        };
+        if started {
+            std::thread::sleep(tick);
+            // SAFETY: as above; the clock was started just now by this thread.
+            unsafe { ffi::pjmedia_master_port_stop(self.master) };
+        }
+    }
+
+    /// After the clock stopped: closes the device's streams and reports the run's glitches.
+    fn close_device(&mut self) {
+        let Some(active) = self.active.take() else {
+            return;
+        };
+        drop(active);
+        // The clock is stopped: its thread is not inside our port's callbacks.
+        self.port.set_rings(None);
+        let now = self.counters.snapshot();
+        let d = |a: u64, b: u64| a.saturating_sub(b);
+        let rate = f64::from(self.format.clock_rate);
+        let mean_ms = |sum: u64, n: u64| sum as f64 / n.max(1) as f64 / rate * 1000.0;
+        let s = &self.run_start;
+        log::info!(
+            "audio: stopped after {:.1} s; speaker underruns {}, overruns {}, dropped samples \
+             {}; microphone underruns {}, overruns {}, dropped samples {}; device errors {}; \
+             callbacks {} / {}, longest {} / {} samples; mean queue {:.1} / {:.1} ms",
+            d(now.speaker_samples, s.speaker_samples) as f64 / f64::from(self.format.clock_rate),
+            d(now.speaker_underruns, s.speaker_underruns),
+            d(now.speaker_overruns, s.speaker_overruns),
+            d(now.speaker_dropped, s.speaker_dropped),
+            d(now.mic_underruns, s.mic_underruns),
+            d(now.mic_overruns, s.mic_overruns),
+            d(now.mic_dropped, s.mic_dropped),
+            d(now.device_errors, s.device_errors),
+            d(now.speaker_callbacks, s.speaker_callbacks),
+            d(now.mic_callbacks, s.mic_callbacks),
+            now.speaker_max_callback,
+            now.mic_max_callback,
+            mean_ms(
+                d(now.speaker_queued, s.speaker_queued),
+                d(now.speaker_callbacks, s.speaker_callbacks),
+            ),
+            mean_ms(
+                d(now.mic_queued, s.mic_queued),
+                d(now.mic_reads, s.mic_reads)
+            ),
+        );
     }
 }
 
 impl Drop for MediaClock {
     fn drop(&mut self) {
         self.set_running(false);
+        self.close_device();
         // SAFETY: each pointer is either null or owned by us; the master port does not destroy
-        // the ports it joins (PJ_FALSE), the conference port belongs to PJSUA.
+        // the ports it joins (PJ_FALSE), the conference port belongs to PJSUA. Our BridgePort
+        // is freed after this body, once the master port that could call it is gone.
         unsafe {
             if !self.master.is_null() {
                 ffi::pjmedia_master_port_destroy(self.master, ffi::PJ_FALSE as i32);
             }
-            if !self.device.is_null() {
-                ffi::pjmedia_port_destroy(self.device);
+            if !self.null_port.is_null() {
+                ffi::pjmedia_port_destroy(self.null_port);
             }
             ffi::pj_pool_release(self.pool);
         }
@@ -148,6 +301,9 @@ fn audio_needed() -> bool {
 /// The thread that starts the media clock when a call gets audio and stops it when none has.
 pub(super) struct MediaSupervisor {
     stop: Sender<()>,
+    devices: Sender<Box<dyn AudioDevice>>,
+    flush: Sender<Sender<()>>,
+    counters: Arc<AudioCounters>,
     handle: JoinHandle<()>,
 }
 
@@ -155,12 +311,16 @@ impl MediaSupervisor {
     /// Starts the supervisor; `changed` is signalled by the callbacks on every media change.
     pub(super) fn start(changed: Receiver<()>) -> Result<MediaSupervisor> {
         let (stop, stop_rx) = bounded::<()>(1);
+        let (devices, devices_rx) = unbounded::<Box<dyn AudioDevice>>();
+        let (flush, flush_rx) = unbounded::<Sender<()>>();
+        let counters = Arc::new(AudioCounters::default());
+        let clock_counters = counters.clone();
         let (ready_tx, ready_rx) = bounded::<Option<Error>>(1);
         let handle = std::thread::Builder::new()
             .name("media-clock".into())
             .spawn(move || {
                 let setup = PjThread::register(c"media-clock")
-                    .and_then(|reg| Ok((reg, MediaClock::new()?)));
+                    .and_then(|reg| Ok((reg, MediaClock::new(clock_counters)?)));
                 let (_reg, mut clock) = match setup {
                     Ok(v) => {
                         let _ = ready_tx.send(None);
@@ -179,6 +339,16 @@ impl MediaSupervisor {
                             while changed.try_recv().is_ok() {}
                             clock.set_running(audio_needed());
                         }
+                        recv(flush_rx) -> msg => {
+                            if let Ok(done) = msg {
+                                clock.flush();
+                                let _ = done.send(());
+                            }
+                        }
+                        recv(devices_rx) -> dev => {
+                            // Used from the next start of the clock (the next call) on.
+                            if let Ok(dev) = dev { clock.device = Some(dev); }
+                        }
                         recv(stop_rx) -> _ => break,
                     }
                 }
@@ -190,7 +360,13 @@ impl MediaSupervisor {
                 message: e.to_string(),
             })?;
         match ready_rx.recv() {
-            Ok(None) => Ok(MediaSupervisor { stop, handle }),
+            Ok(None) => Ok(MediaSupervisor {
+                stop,
+                devices,
+                flush,
+                counters,
+                handle,
+            }),
             Ok(Some(e)) => {
                 let _ = handle.join();
                 Err(e)
@@ -203,9 +379,69 @@ impl MediaSupervisor {
         }
     }
 
+    /// Plays call audio through `device` from the next start of the clock on.
+    pub(super) fn set_device(&self, device: Box<dyn AudioDevice>) {
+        let _ = self.devices.send(device);
+    }
+
+    /// Lets queued conference changes happen even when no call has audio (see
+    /// `MediaClock::flush`); returns once they have (at most half a second).
+    pub(super) fn flush(&self) {
+        let (done, wait) = bounded(1);
+        if self.flush.send(done).is_ok() {
+            let _ = wait.recv_timeout(std::time::Duration::from_millis(500));
+        }
+    }
+
+    /// Glitch and traffic counters since the engine started.
+    pub(super) fn stats(&self) -> AudioStats {
+        self.counters.snapshot()
+    }
+
     /// Stops the clock and the thread (before PJSUA is destroyed).
     pub(super) fn stop(self) {
         let _ = self.stop.send(());
         let _ = self.handle.join();
     }
+}
+
+/// Records a call (issue 6, MicroSIP's `msip_call_recording_start`): a PJSUA WAV writer at
+/// `path`, fed with the call's audio and the microphone (slot 0). Returns the recorder.
+pub(super) fn start_recording(
+    call: ffi::pjsua_call_id,
+    path: &str,
+) -> Result<ffi::pjsua_recorder_id> {
+    let mut ci = ffi::pjsua_call_info::default();
+    // SAFETY: ci is ours; PJSUA checks the call id.
+    let status = unsafe { ffi::pjsua_call_get_info(call, &mut ci) };
+    if status != PJ_OK || ci.conf_slot < 0 {
+        return Err(pj_error("record the call (it has no audio)", status));
+    }
+    let name = super::pjsua::pj_str_ref(path);
+    let mut id: ffi::pjsua_recorder_id = -1;
+    // SAFETY: `name` borrows `path` for the call (PJSUA copies the file name); default
+    // encoding (WAV by the file's extension), no size limit.
+    let status =
+        unsafe { ffi::pjsua_recorder_create(&name, 0, std::ptr::null_mut(), 0, 0, &mut id) };
+    if status != PJ_OK {
+        return Err(Error::Pj {
+            op: "pjsua_recorder_create",
+            status,
+            message: format!("cannot write {path}: {}", super::pjsua::status_text(status)),
+        });
+    }
+    // SAFETY: the recorder was just created.
+    let slot = unsafe { ffi::pjsua_recorder_get_conf_port(id) };
+    // SAFETY: both slots exist; a failed connect only leaves the recording silent.
+    unsafe {
+        ffi::pjsua_conf_connect(ci.conf_slot, slot);
+        ffi::pjsua_conf_connect(0, slot);
+    }
+    Ok(id)
+}
+
+/// Ends a recording started by [`start_recording`] and finishes its file.
+pub(super) fn stop_recording(id: ffi::pjsua_recorder_id) {
+    // SAFETY: PJSUA checks the id; destroying disconnects the port and closes the file.
+    unsafe { ffi::pjsua_recorder_destroy(id) };
 }

@@ -1,16 +1,21 @@
 //! The safe layer over PJSUA.
 //!
-//! `pjsua` (the engine), `callbacks` (the trampolines) and `media` (the media port and clock)
-//! are the only modules with `unsafe` code; `types` is the plain-Rust vocabulary they share
-//! with the rest of the program.
+//! `pjsua` (the engine), `callbacks` (the trampolines), `media` (the media clock) and `port`
+//! (our `pjmedia_port` for sound devices) are the only modules allowed raw FFI calls; `types` is
+//! the plain-Rust vocabulary they share with the rest of the program, and `device` the
+//! contract with a sound device (the lock-free rings between our port and its callbacks).
 
 #[allow(unsafe_code)]
 mod callbacks;
+pub mod device;
 #[allow(unsafe_code)]
 mod media;
 #[allow(unsafe_code)]
 mod pjsua;
+#[allow(unsafe_code)]
+mod port;
 pub mod types;
 
+pub use device::{ActiveAudio, AudioDevice, AudioStats, BridgeFormat, DeviceEnds, RecorderId};
 pub use pjsua::{media_clock_rate, pjproject_version, Engine, EngineInfo};
 pub use types::*;

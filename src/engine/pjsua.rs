@@ -160,6 +160,8 @@ struct Poller {
     handle: JoinHandle<()>,
     /// Where a CRLF keep-alive wakes the poll (PJSIP ignores such datagrams).
     wake: SocketAddr,
+    /// The socket the keep-alive is sent from.
+    waker: Option<UdpSocket>,
 }
 
 impl Poller {
@@ -192,7 +194,15 @@ impl Poller {
                 message: e.to_string(),
             })?;
         match ready_rx.recv() {
-            Ok(None) => Ok(Poller { stop, handle, wake }),
+            Ok(None) => {
+                let waker = UdpSocket::bind(SocketAddr::new(wake.ip(), 0)).ok();
+                Ok(Poller {
+                    stop,
+                    handle,
+                    wake,
+                    waker,
+                })
+            }
             Ok(Some(e)) => Err(e),
             Err(_) => Err(Error::Pj {
                 op: "start the SIP poll thread",
@@ -204,11 +214,7 @@ impl Poller {
 
     /// Lets the poll thread recompute its sleep (after a timer was scheduled from elsewhere).
     fn kick(&self) {
-        let bind: SocketAddr = match self.wake {
-            SocketAddr::V4(_) => (std::net::Ipv4Addr::LOCALHOST, 0).into(),
-            SocketAddr::V6(_) => (std::net::Ipv6Addr::LOCALHOST, 0).into(),
-        };
-        if let Ok(sock) = UdpSocket::bind(bind) {
+        if let Some(sock) = &self.waker {
             let _ = sock.send_to(b"\r\n\r\n", self.wake);
         }
     }
@@ -419,7 +425,10 @@ impl Engine {
         let status = unsafe {
             ffi::pjsua_call_answer(call.0, u32::from(code), std::ptr::null(), std::ptr::null())
         };
-        check("pjsua_call_answer", status)
+        check("pjsua_call_answer", status)?;
+        // A 200 starts its retransmission timer on this thread: let the poll thread see it.
+        self.kick();
+        Ok(())
     }
 
     /// Ends a call: BYE when connected, CANCEL when ringing out, `code` (default 603) when
@@ -464,6 +473,110 @@ impl Engine {
         check("pjsua_call_dial_dtmf", unsafe {
             ffi::pjsua_call_dial_dtmf(call.0, &d)
         })
+    }
+
+    /// Blind transfer: sends REFER with `Refer-To: target` on `call` (issue 5, `/transfer:`).
+    pub fn transfer(&self, call: CallId, target: &str) -> Result<()> {
+        self.require(call)?;
+        cstring("transfer target", target)?;
+        let dest = pj_str_ref(target);
+        // SAFETY: dest borrows `target` for the call; PJSUA copies it into the REFER.
+        check("pjsua_call_xfer", unsafe {
+            ffi::pjsua_call_xfer(call.0, &dest, std::ptr::null())
+        })?;
+        self.kick();
+        Ok(())
+    }
+
+    /// Puts `call` on hold (re-INVITE with `sendonly`) or takes it off hold (issue 5,
+    /// `msip:hold`).
+    pub fn set_hold(&self, call: CallId, hold: bool) -> Result<()> {
+        self.require(call)?;
+        // SAFETY: the call exists; no message data.
+        let status = unsafe {
+            if hold {
+                ffi::pjsua_call_set_hold(call.0, std::ptr::null())
+            } else {
+                ffi::pjsua_call_reinvite(call.0, ffi::PJSUA_CALL_UNHOLD, std::ptr::null())
+            }
+        };
+        check(
+            if hold {
+                "pjsua_call_set_hold"
+            } else {
+                "pjsua_call_reinvite"
+            },
+            status,
+        )?;
+        self.kick();
+        Ok(())
+    }
+
+    /// Sends `text` as a SIP MESSAGE (`text/plain`) to `to`, a SIP URI, from `account`
+    /// (issue 5, `number text`). The result of the MESSAGE transaction is not reported.
+    pub fn send_message(&self, account: AccountId, to: &str, text: &str) -> Result<()> {
+        let target = cstring("SIP URI", to)?;
+        cstring("message text", text)?;
+        // SAFETY: target is a valid C string alive for the call.
+        check("pjsua_verify_sip_url", unsafe {
+            ffi::pjsua_verify_sip_url(target.as_ptr())
+        })
+        .map_err(|_| Error::InvalidArgument {
+            what: "SIP URI",
+            reason: format!("{to:?} is not a valid SIP URI"),
+        })?;
+        let to_str = pj_str_ref(to);
+        let content = pj_str_ref(text);
+        // SAFETY: both strings borrow Rust values alive across the call; PJSUA copies them.
+        // A null MIME type means text/plain.
+        check("pjsua_im_send", unsafe {
+            ffi::pjsua_im_send(
+                account.0,
+                &to_str,
+                std::ptr::null(),
+                &content,
+                std::ptr::null(),
+                std::ptr::null_mut(),
+            )
+        })?;
+        self.kick();
+        Ok(())
+    }
+
+    /// Plays and captures call audio through `device` from the next call with audio on
+    /// (issue 6, `crate::audio`). Until then, and when it cannot open, calls run on a null
+    /// device.
+    pub fn set_audio_device(&self, device: Box<dyn super::device::AudioDevice>) {
+        if let Some(m) = &self.media {
+            m.set_device(device);
+        }
+    }
+
+    /// Records `call` (its audio and the microphone) into the WAV file `path` until
+    /// [`stop_recording`](Self::stop_recording) (issue 6).
+    pub fn start_recording(
+        &self,
+        call: CallId,
+        path: &std::path::Path,
+    ) -> Result<super::device::RecorderId> {
+        self.require(call)?;
+        let text = path.to_string_lossy();
+        cstring("recording file", &text)?;
+        super::media::start_recording(call.0, &text).map(super::device::RecorderId)
+    }
+
+    /// Ends a recording and finishes its file (issue 6).
+    pub fn stop_recording(&self, rec: super::device::RecorderId) {
+        super::media::stop_recording(rec.0);
+        // The file is finished when the bridge removes the recorder, on its next tick.
+        if let Some(m) = &self.media {
+            m.flush();
+        }
+    }
+
+    /// Audio glitch and traffic counters since the engine started (issue 6).
+    pub fn audio_stats(&self) -> super::device::AudioStats {
+        self.media.as_ref().map(|m| m.stats()).unwrap_or_default()
     }
 
     /// Snapshots of every live call, in PJSUA's order.

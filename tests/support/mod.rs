@@ -19,6 +19,8 @@
 
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod audio;
+
 use std::collections::BTreeSet;
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -880,12 +882,22 @@ impl Phone {
     /// until it exits; returns its status and combined stdout + stderr.
     /// Panics if it runs longer than `timeout`. For bad-input tests.
     pub fn run_to_exit(args: &[&str], timeout: Duration) -> (ExitStatus, String) {
+        Phone::run_to_exit_with_env(args, &[], timeout)
+    }
+
+    /// Like [`run_to_exit`](Self::run_to_exit), with extra environment variables.
+    pub fn run_to_exit_with_env(
+        args: &[&str],
+        env: &[(&str, &str)],
+        timeout: Duration,
+    ) -> (ExitStatus, String) {
         let dir = TempDir::new("phone-run");
         let out_path = dir.path().join("output.log");
         let out = File::create(&out_path).expect("create output file");
         let bin = Phone::binary();
         let mut child = Command::new(&bin)
             .args(args)
+            .envs(env.iter().copied())
             .current_dir(dir.path())
             .stdin(Stdio::null())
             .stdout(out.try_clone().expect("dup output file"))

@@ -1,0 +1,661 @@
+//! MicroSIP's commands (`/answer`, a number to dial, `msip:hold`, ...) run against the engine
+//! on the main thread, as MicroSIP's `CmainDlg::CommandLine` does on its UI thread
+//! (reference §2–§4).
+//!
+//! The commands come from the control socket (through [`crate::control::dispatch`]) or from
+//! this process's own command line (run once the stack is up). Everything that has to happen
+//! later is kept here and driven by the main loop: the number waiting for the registration
+//! (MicroSIP's single `dialNumberDelayed`), the `,DTMF` groups sent after the call is
+//! confirmed, with MicroSIP's timing (1 s, then 1000 + 200 × the previous group's length ms).
+//!
+//! Mic and speaker commands only change [`AudioState`] for now; the audio layer hooks in
+//! through [`AudioControl`].
+#![forbid(unsafe_code)]
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{never, Receiver};
+
+use super::setup::Setup;
+use crate::control::dispatch::{ControlRequest, Outcome, StackGate};
+use crate::control::grammar::{self, Command, Parsed};
+use crate::control::socket::Server;
+use crate::dial::{self, AccountChoice, DialInput, LocalAccount, MainAccount};
+use crate::engine::{AccountId, CallId, CallInfo, CallState, Engine, Event, MediaState, Role};
+
+/// How much `msip:micup` / `msip:micdown` / `msip:speakup` / `msip:speakdown` move a level,
+/// in percent. The reference does not give MicroSIP's slider step; 5 is our choice.
+pub const LEVEL_STEP: u32 = 5;
+
+/// What the main loop gets from the control side: the requests of every transport, the gate
+/// it opens once the stack runs, and the command of this process's own command line.
+pub struct Control {
+    /// Commands from the transports.
+    pub requests: Receiver<ControlRequest>,
+    /// Opened once the engine runs, closed when the phone stops.
+    pub gate: StackGate,
+    /// This process's own MicroSIP command line, run once the stack is up.
+    pub startup: Option<Parsed>,
+    /// The control socket; removed when this is dropped.
+    pub server: Option<Server>,
+}
+
+impl Control {
+    /// No transport and no command (a phone that does not take commands).
+    pub fn none() -> Control {
+        Control {
+            requests: never(),
+            gate: StackGate::default(),
+            startup: None,
+            server: None,
+        }
+    }
+}
+
+/// Whether the main loop goes on after a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Keep running.
+    Continue,
+    /// `/exit`: stop the phone cleanly.
+    Exit,
+    /// `/account:N` for another account: save `accountId=N` and restart the SIP stack with it
+    /// (MicroSIP un-registers the old account and registers N); the rest of the command runs
+    /// once the new stack is up ([`Commands::take_after_switch`]).
+    SwitchAccount(u32),
+}
+
+/// Mic and speaker state as MicroSIP's commands leave it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AudioState {
+    /// The microphone is muted.
+    pub mic_muted: bool,
+    /// The speaker is muted.
+    pub speaker_muted: bool,
+    /// Microphone level, 0..=100 percent (`volumeInput`).
+    pub mic_level: u32,
+    /// Speaker level, 0..=100 percent (`volumeOutput`).
+    pub speaker_level: u32,
+}
+
+impl AudioState {
+    /// One line for logs and replies.
+    pub fn describe(&self) -> String {
+        let onoff = |muted: bool| if muted { "muted" } else { "on" };
+        format!(
+            "mic {} at {}%, speaker {} at {}%",
+            onoff(self.mic_muted),
+            self.mic_level,
+            onoff(self.speaker_muted),
+            self.speaker_level
+        )
+    }
+}
+
+/// Where the audio layer hooks in: called on the main thread with the new state after every
+/// mic or speaker command.
+pub trait AudioControl {
+    /// Apply `state` to the sound devices.
+    fn apply(&mut self, state: &AudioState);
+}
+
+/// The dial-related settings, copied out of MicroSIP.ini at start.
+#[derive(Debug, Clone, Default)]
+struct DialSettings {
+    /// `accountId` when that account was added to the engine.
+    account_number: Option<u32>,
+    domain: String,
+    dialing_prefix: String,
+    dial_plan: String,
+    transport: String,
+    /// The main account has a `server`: numbers wait for its registration.
+    has_registrar: bool,
+    local_domain: String,
+    local_transport: String,
+    tcp_transport: bool,
+    tls_transport: bool,
+    single_mode: bool,
+    /// `[AccountN]` sections that load.
+    loadable_accounts: BTreeSet<u32>,
+    ini: String,
+}
+
+/// A DTMF group due at a time on a call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct DtmfTimer {
+    at: Instant,
+    call: CallId,
+    digits: String,
+}
+
+/// Runs commands and keeps what they leave pending.
+pub struct Commands {
+    settings: DialSettings,
+    main_account: Option<AccountId>,
+    local_account: Option<AccountId>,
+    registered: bool,
+    /// MicroSIP's `dialNumberDelayed`: one number (or message) waiting for the registration.
+    delayed: Option<Command>,
+    /// `,DTMF` groups of calls we placed, waiting for CONFIRMED.
+    dtmf_pending: HashMap<CallId, Vec<String>>,
+    /// Groups scheduled after CONFIRMED, in time order.
+    dtmf_timers: Vec<DtmfTimer>,
+    /// The call that was confirmed last: MicroSIP's "selected tab".
+    selected: Option<CallId>,
+    audio: AudioState,
+    audio_hook: Option<Box<dyn AudioControl>>,
+    password_override: Option<String>,
+    /// The rest of an `/account:N ...` command, for after the switch.
+    after_switch: Option<Command>,
+}
+
+impl Commands {
+    /// The command state for a phone built from `setup`, running `engine`.
+    pub fn new(engine: &Engine, setup: &Setup) -> Commands {
+        let cfg = &setup.config;
+        let info = engine.info();
+        let main = info.account.and(cfg.active_account());
+        let local = cfg.local_account();
+        let account_transport = |a: &crate::config::Account| a.transport.as_ini().to_string();
+        let settings = DialSettings {
+            account_number: main.map(|(n, _)| n),
+            domain: main.map(|(_, a)| a.domain.clone()).unwrap_or_default(),
+            dialing_prefix: main
+                .map(|(_, a)| a.dialing_prefix.clone())
+                .unwrap_or_default(),
+            dial_plan: main.map(|(_, a)| a.dial_plan.clone()).unwrap_or_default(),
+            transport: main.map(|(_, a)| account_transport(a)).unwrap_or_default(),
+            has_registrar: setup
+                .engine
+                .account
+                .as_ref()
+                .is_some_and(|a| a.registrar.is_some()),
+            local_domain: local.domain.clone(),
+            local_transport: account_transport(&local),
+            tcp_transport: main.is_some_and(|(_, a)| {
+                matches!(
+                    a.transport,
+                    crate::config::Transport::Tcp | crate::config::Transport::Auto
+                )
+            }),
+            tls_transport: main.is_some_and(|(_, a)| a.transport == crate::config::Transport::Tls),
+            single_mode: cfg.settings.single_mode,
+            loadable_accounts: cfg.accounts.keys().copied().filter(|&n| n > 0).collect(),
+            ini: cfg.path.display().to_string(),
+        };
+        Commands {
+            settings,
+            main_account: info.account,
+            local_account: info.local_account,
+            registered: false,
+            delayed: None,
+            dtmf_pending: HashMap::new(),
+            dtmf_timers: Vec::new(),
+            selected: None,
+            audio: AudioState {
+                mic_muted: false,
+                speaker_muted: false,
+                mic_level: cfg.settings.volume_input.min(100),
+                speaker_level: cfg.settings.volume_output.min(100),
+            },
+            audio_hook: None,
+            after_switch: None,
+            password_override: None,
+        }
+    }
+
+    /// Lets the audio layer follow the mic and speaker commands; it gets the current state at
+    /// once.
+    pub fn set_audio_control(&mut self, mut hook: Box<dyn AudioControl>) {
+        hook.apply(&self.audio);
+        self.audio_hook = Some(hook);
+    }
+
+    /// The mic and speaker state.
+    pub fn audio(&self) -> AudioState {
+        self.audio
+    }
+
+    /// The `/password:` override, if one was given (used when the account is added again).
+    pub fn password_override(&self) -> Option<&str> {
+        self.password_override.as_deref()
+    }
+
+    /// What remains of an `/account:N ...` command after the switch, to run on the new stack.
+    pub fn take_after_switch(&mut self) -> Option<Command> {
+        self.after_switch.take().filter(|c| *c != Command::Nothing)
+    }
+
+    /// Runs this process's own command line, once the stack is up.
+    pub fn run_startup(&mut self, engine: &Engine, parsed: Parsed) -> Flow {
+        let (outcome, flow) = self.execute_parsed(engine, parsed);
+        log_outcome("command line", &outcome);
+        flow
+    }
+
+    /// Runs a request from a transport and answers it.
+    pub fn on_request(&mut self, engine: &Engine, request: ControlRequest) -> Flow {
+        let parsed = grammar::parse(&request.text);
+        let (outcome, flow) = self.execute_parsed(engine, parsed);
+        log_outcome(&format!("command {:?}", masked(&request.text)), &outcome);
+        request.answer(outcome);
+        flow
+    }
+
+    /// Follows the engine's events: registration (the waiting number), call states (DTMF
+    /// groups, the selected call).
+    pub fn on_event(&mut self, engine: &Engine, event: &Event) {
+        match event {
+            Event::Registration {
+                account,
+                code,
+                expires,
+                ..
+            } if Some(*account) == self.main_account => {
+                let ok = (200..300).contains(code) && *expires > 0;
+                let first_ok = ok && !self.registered;
+                self.registered = ok;
+                if first_ok {
+                    if let Some(command) = self.delayed.take() {
+                        let outcome = self.dial_now(engine, &command);
+                        log_outcome("after registration", &outcome);
+                    }
+                }
+            }
+            Event::CallState { info } => match info.state {
+                CallState::Confirmed => {
+                    self.selected = Some(info.call);
+                    if let Some(groups) = self.dtmf_pending.remove(&info.call) {
+                        let now = Instant::now();
+                        for send in dial::dtmf_schedule(&groups) {
+                            self.dtmf_timers.push(DtmfTimer {
+                                at: now + Duration::from_millis(send.at_ms),
+                                call: info.call,
+                                digits: send.digits,
+                            });
+                        }
+                        self.dtmf_timers.sort_by_key(|t| t.at);
+                    }
+                }
+                CallState::Disconnected => {
+                    self.dtmf_pending.remove(&info.call);
+                    self.dtmf_timers.retain(|t| t.call != info.call);
+                    if self.selected == Some(info.call) {
+                        self.selected = None;
+                    }
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+
+    /// When [`Commands::on_timer`] has something to do next.
+    pub fn next_timer(&self) -> Option<Instant> {
+        self.dtmf_timers.first().map(|t| t.at)
+    }
+
+    /// Sends the DTMF groups that are due.
+    pub fn on_timer(&mut self, engine: &Engine) {
+        let now = Instant::now();
+        while self.dtmf_timers.first().is_some_and(|t| t.at <= now) {
+            let timer = self.dtmf_timers.remove(0);
+            match engine.send_dtmf(timer.call, &timer.digits) {
+                Ok(()) => log::info!("call {}: sent DTMF {}", timer.call, timer.digits),
+                Err(e) => log::warn!(
+                    "call {}: could not send DTMF {}: {e}",
+                    timer.call,
+                    timer.digits
+                ),
+            }
+        }
+    }
+
+    fn execute_parsed(&mut self, engine: &Engine, parsed: Parsed) -> (Outcome, Flow) {
+        if let Some(message) = parsed.alias_message() {
+            log::info!("{message}");
+        }
+        self.execute(engine, parsed.command)
+    }
+
+    /// Runs one command; the outcome says what happened in one line.
+    pub fn execute(&mut self, engine: &Engine, command: Command) -> (Outcome, Flow) {
+        let outcome = match command {
+            Command::Exit => {
+                return (
+                    Outcome {
+                        ok: true,
+                        text: "exiting: ending calls and un-registering".into(),
+                        exiting: true,
+                    },
+                    Flow::Exit,
+                )
+            }
+            Command::Answer => self.answer(engine),
+            Command::HangupAll => self.hang_up(engine, "hung up", |c| !is_ringing_in(c)),
+            Command::HangupIncoming => self.hang_up(engine, "rejected (603)", is_ringing_in),
+            Command::HangupCalling => self.hang_up(engine, "cancelled", |c| {
+                c.role == Role::Caller && c.state != CallState::Confirmed
+            }),
+            Command::Dtmf {
+                digits,
+                confirm: true,
+            } => Outcome::error(format!(
+                "DTMF {digits} not sent: a trailing '?' asks for confirmation in MicroSIP's \
+                 dialer, which this phone does not have; send /dtmf:{digits}"
+            )),
+            Command::Dtmf { digits, .. } => match self.selected_call(engine) {
+                None => Outcome::error(format!("DTMF {digits} not sent: no call is connected")),
+                Some(call) => match engine.send_dtmf(call.call, &digits) {
+                    Ok(()) => Outcome::ok(format!("sent DTMF {digits} on call {}", call.call)),
+                    Err(e) => Outcome::error(format!("DTMF {digits}: {e}")),
+                },
+            },
+            Command::Transfer(number) => self.transfer(engine, &number),
+            Command::Hold => match self.selected_call(engine) {
+                None => Outcome::error("nothing to hold: no call is connected"),
+                Some(call) => {
+                    let hold = call.media != MediaState::LocalHold;
+                    match engine.set_hold(call.call, hold) {
+                        Ok(()) if hold => Outcome::ok(format!("call {} on hold", call.call)),
+                        Ok(()) => Outcome::ok(format!("call {} taken off hold", call.call)),
+                        Err(e) => Outcome::error(format!("hold: {e}")),
+                    }
+                }
+            },
+            Command::Password(password) => {
+                if password.is_empty() {
+                    self.password_override = None;
+                    Outcome::ok("password override cleared")
+                } else {
+                    self.password_override = Some(password);
+                    Outcome::ok(
+                        "password override set for this session: not saved, and (as in \
+                         MicroSIP) used the next time the account is added, not at once",
+                    )
+                }
+            }
+            Command::SetAccount { id, then } => {
+                if !self.settings.loadable_accounts.contains(&id) {
+                    Outcome::error(format!(
+                        "[Account{id}] does not load (missing, or without domain) in {}: \
+                         command dropped",
+                        self.settings.ini
+                    ))
+                } else if self.settings.account_number == Some(id) {
+                    return self.execute(engine, *then);
+                } else {
+                    self.after_switch = Some(*then);
+                    return (
+                        Outcome::ok(format!(
+                            "switching to [Account{id}]: saving accountId={id} and restarting \
+                             the SIP stack"
+                        )),
+                        Flow::SwitchAccount(id),
+                    );
+                }
+            }
+            Command::AccountPassword { account, .. } => Outcome::error(format!(
+                "storing a password in [Account{account}] from the command line is not \
+                 supported yet: write password= in {}",
+                self.settings.ini
+            )),
+            Command::Dial { .. } | Command::Message { .. } => self.dial_or_wait(engine, command),
+            Command::MicMute => self.set_audio(|a| a.mic_muted = true),
+            Command::MicUnmute => self.set_audio(|a| a.mic_muted = false),
+            Command::MicMuteToggle => self.set_audio(|a| a.mic_muted = !a.mic_muted),
+            Command::SpeakMute => self.set_audio(|a| a.speaker_muted = true),
+            Command::SpeakUnmute => self.set_audio(|a| a.speaker_muted = false),
+            Command::SpeakMuteToggle => self.set_audio(|a| a.speaker_muted = !a.speaker_muted),
+            Command::MicUp => self.set_audio(|a| a.mic_level = (a.mic_level + LEVEL_STEP).min(100)),
+            Command::MicDown => {
+                self.set_audio(|a| a.mic_level = a.mic_level.saturating_sub(LEVEL_STEP))
+            }
+            Command::SpeakUp => {
+                self.set_audio(|a| a.speaker_level = (a.speaker_level + LEVEL_STEP).min(100))
+            }
+            Command::SpeakDown => {
+                self.set_audio(|a| a.speaker_level = a.speaker_level.saturating_sub(LEVEL_STEP))
+            }
+            Command::Activate | Command::Minimize | Command::Minimized | Command::Nothing => {
+                Outcome::ok("nothing to do: microsip has no window to show or hide")
+            }
+            Command::Reset { .. } => Outcome::error(format!(
+                "/reset is not supported: microsip does not delete user data; remove {} \
+                 yourself",
+                self.settings.ini
+            )),
+        };
+        (outcome, Flow::Continue)
+    }
+
+    fn set_audio(&mut self, change: impl FnOnce(&mut AudioState)) -> Outcome {
+        change(&mut self.audio);
+        if let Some(hook) = self.audio_hook.as_mut() {
+            hook.apply(&self.audio);
+        }
+        Outcome::ok(self.audio.describe())
+    }
+
+    fn answer(&mut self, engine: &Engine) -> Outcome {
+        let calls = engine.calls();
+        let Some(ringing) = calls.iter().find(|c| is_ringing_in(c)) else {
+            return Outcome::error("no ringing incoming call to answer");
+        };
+        if self.settings.single_mode {
+            // MicroSIP's singleMode: the other calls end before the answer.
+            for other in calls.iter().filter(|c| {
+                c.call != ringing.call && !is_ringing_in(c) && c.state != CallState::Disconnected
+            }) {
+                if let Err(e) = engine.hangup(other.call, 0, None) {
+                    log::warn!(
+                        "call {}: could not hang up before answering: {e}",
+                        other.call
+                    );
+                }
+            }
+        }
+        match engine.answer(ringing.call, 200) {
+            Ok(()) => Outcome::ok(format!(
+                "answered call {} from {}",
+                ringing.call, ringing.remote
+            )),
+            Err(e) => Outcome::error(format!("answer call {}: {e}", ringing.call)),
+        }
+    }
+
+    fn hang_up(
+        &mut self,
+        engine: &Engine,
+        what: &str,
+        select: impl Fn(&CallInfo) -> bool,
+    ) -> Outcome {
+        let mut done = Vec::new();
+        let mut errors = Vec::new();
+        for call in engine
+            .calls()
+            .iter()
+            .filter(|c| c.state != CallState::Disconnected && select(c))
+        {
+            match engine.hangup(call.call, 0, None) {
+                Ok(()) => done.push(call.call.to_string()),
+                Err(e) => errors.push(format!("call {}: {e}", call.call)),
+            }
+        }
+        if !errors.is_empty() {
+            Outcome::error(errors.join("; "))
+        } else if done.is_empty() {
+            Outcome::ok("no call to act on")
+        } else {
+            Outcome::ok(format!("{what}: call {}", done.join(", ")))
+        }
+    }
+
+    /// MicroSIP's selected call: the one confirmed last, else the first confirmed one.
+    fn selected_call(&self, engine: &Engine) -> Option<CallInfo> {
+        let calls = engine.calls();
+        let confirmed = |c: &&CallInfo| c.state == CallState::Confirmed;
+        self.selected
+            .and_then(|id| calls.iter().filter(confirmed).find(|c| c.call == id))
+            .or_else(|| calls.iter().find(confirmed))
+            .cloned()
+    }
+
+    fn transfer(&mut self, engine: &Engine, number: &str) -> Outcome {
+        let Some(call) = self.selected_call(engine) else {
+            return Outcome::error(format!("transfer to {number}: no call is connected"));
+        };
+        let plan = match dial::prepare_call(&self.dial_input(number)) {
+            Ok(p) => p,
+            Err(e) => return Outcome::error(format!("transfer to {number}: {e}")),
+        };
+        match engine.transfer(call.call, &plan.uri) {
+            Ok(()) => Outcome::ok(format!(
+                "transferring call {} to {} (REFER sent)",
+                call.call, plan.uri
+            )),
+            Err(e) => Outcome::error(format!("transfer to {number}: {e}")),
+        }
+    }
+
+    /// MicroSIP's `DialNumberFromCommandLine`: dial at once when the account can, else keep
+    /// the number until the registration reports OK (only one number waits).
+    fn dial_or_wait(&mut self, engine: &Engine, command: Command) -> Outcome {
+        if self.main_account.is_some() && self.settings.has_registrar && !self.registered {
+            let what = describe_dial(&command);
+            let replaced = self.delayed.replace(command);
+            let account = self.settings.account_number.unwrap_or_default();
+            return Outcome::ok(match replaced {
+                Some(old) => format!(
+                    "{what} once Account{account} is registered (instead of {})",
+                    describe_dial(&old)
+                ),
+                None => format!("{what} once Account{account} is registered"),
+            });
+        }
+        self.dial_now(engine, &command)
+    }
+
+    fn dial_now(&mut self, engine: &Engine, command: &Command) -> Outcome {
+        match command {
+            Command::Dial { target } => self.call(engine, target),
+            Command::Message { to, text } => self.message(engine, to, text),
+            _ => Outcome::error("internal error: not a number to dial"),
+        }
+    }
+
+    fn call(&mut self, engine: &Engine, target: &str) -> Outcome {
+        if self.settings.single_mode
+            && engine
+                .calls()
+                .iter()
+                .any(|c| c.state != CallState::Disconnected)
+        {
+            return Outcome::error(format!(
+                "not calling {target}: singleMode=1 and a call is in progress"
+            ));
+        }
+        let plan = match dial::prepare_call(&self.dial_input(target)) {
+            Ok(p) => p,
+            Err(e) => return Outcome::error(format!("cannot call {target}: {e}")),
+        };
+        let Some(account) = self.account_for(plan.account) else {
+            return Outcome::error(format!(
+                "cannot call {target}: {}",
+                dial::DialError::NoAccount
+            ));
+        };
+        match engine.make_call(account, &plan.uri) {
+            Ok(call) => {
+                let dtmf = if plan.dtmf_groups.is_empty() {
+                    String::new()
+                } else {
+                    format!(", then DTMF {}", plan.dtmf_groups.join(","))
+                };
+                if !plan.dtmf_groups.is_empty() {
+                    self.dtmf_pending.insert(call, plan.dtmf_groups);
+                }
+                Outcome::ok(format!("calling {} (call {call}){dtmf}", plan.uri))
+            }
+            Err(e) => Outcome::error(format!("cannot call {target}: {e}")),
+        }
+    }
+
+    fn message(&mut self, engine: &Engine, to: &str, text: &str) -> Outcome {
+        let plan = match dial::prepare_call(&self.dial_input(to)) {
+            Ok(p) => p,
+            Err(e) => return Outcome::error(format!("cannot send a message to {to}: {e}")),
+        };
+        let Some(account) = self.account_for(plan.account) else {
+            return Outcome::error(format!(
+                "cannot send a message to {to}: {}",
+                dial::DialError::NoAccount
+            ));
+        };
+        let uri = plan
+            .uri
+            .strip_prefix('<')
+            .and_then(|u| u.strip_suffix('>'))
+            .unwrap_or(&plan.uri);
+        match engine.send_message(account, uri, text) {
+            Ok(()) => Outcome::ok(format!("message sent to {uri}")),
+            Err(e) => Outcome::error(format!("cannot send a message to {to}: {e}")),
+        }
+    }
+
+    fn account_for(&self, choice: AccountChoice) -> Option<AccountId> {
+        match choice {
+            AccountChoice::Main => self.main_account,
+            AccountChoice::Local => self.local_account,
+        }
+    }
+
+    fn dial_input<'a>(&'a self, target: &'a str) -> DialInput<'a> {
+        let s = &self.settings;
+        DialInput {
+            target,
+            main: self.main_account.map(|_| MainAccount {
+                domain: &s.domain,
+                dialing_prefix: &s.dialing_prefix,
+                dial_plan: &s.dial_plan,
+                transport: &s.transport,
+            }),
+            local: self.local_account.map(|_| LocalAccount {
+                domain: &s.local_domain,
+                transport: &s.local_transport,
+            }),
+            tcp_transport: s.tcp_transport,
+            tls_transport: s.tls_transport,
+            no_transform: false,
+        }
+    }
+}
+
+fn is_ringing_in(call: &CallInfo) -> bool {
+    call.role == Role::Callee && matches!(call.state, CallState::Incoming | CallState::Early)
+}
+
+fn describe_dial(command: &Command) -> String {
+    match command {
+        Command::Dial { target } => format!("calling {target}"),
+        Command::Message { to, .. } => format!("sending the message to {to}"),
+        other => format!("{other:?}"),
+    }
+}
+
+/// The command text for the log, without a password (`/password:` runs to the end).
+fn masked(text: &str) -> String {
+    match text.find("/password:") {
+        Some(at) => format!("{}/password:********", &text[..at]),
+        None => text.to_string(),
+    }
+}
+
+fn log_outcome(source: &str, outcome: &Outcome) {
+    if outcome.ok {
+        log::info!("{source}: {}", outcome.text);
+    } else {
+        log::warn!("{source}: {}", outcome.text);
+    }
+}

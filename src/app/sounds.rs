@@ -1,0 +1,181 @@
+//! When MicroSIP's sounds play (issue 6, reference §5.3, §10): the ringtone on
+//! `audioRingDevice` while an incoming call rings, the ringback on `audioOutputDevice` while an
+//! outgoing call rings without early media, and the hang-up sound when a connected call ends
+//! (`localDTMF=1`). All at `volumeRing`. Driven by the engine's events on the main thread.
+#![forbid(unsafe_code)]
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::audio::sounds::{Kind, Player, Sound};
+use crate::engine::{CallId, CallState, Event, IncomingAction, MediaState, Role};
+
+pub struct CallSounds {
+    ring_device: String,
+    output_device: String,
+    volume: u32,
+    local_dtmf: bool,
+    ringtone: Sound,
+    ringback: Sound,
+    hangup: Sound,
+    ringing_in: BTreeSet<CallId>,
+    ringing_out: BTreeSet<CallId>,
+    confirmed: BTreeSet<CallId>,
+    ring: Option<Player>,
+    ringback_player: Option<Player>,
+    /// A sound played once, and when to close its stream.
+    once: Option<(Player, Instant)>,
+}
+
+impl CallSounds {
+    pub fn new(s: &crate::config::Settings) -> CallSounds {
+        let exe_dir: Option<PathBuf> = std::env::current_exe()
+            .ok()
+            .and_then(|p| p.parent().map(PathBuf::from));
+        let dir = exe_dir.as_deref();
+        CallSounds {
+            ring_device: s.audio_ring_device.clone(),
+            output_device: s.audio_output_device.clone(),
+            volume: s.volume_ring.min(100),
+            local_dtmf: s.local_dtmf,
+            ringtone: Sound::load(Kind::Ringtone, &s.ringing_sound, dir),
+            ringback: Sound::load(Kind::Ringback, "", dir),
+            hangup: Sound::load(Kind::Hangup, "", dir),
+            ringing_in: BTreeSet::new(),
+            ringing_out: BTreeSet::new(),
+            confirmed: BTreeSet::new(),
+            ring: None,
+            ringback_player: None,
+            once: None,
+        }
+    }
+
+    /// Follows the calls; starts and stops the sounds.
+    pub fn on_event(&mut self, ev: &Event) {
+        match ev {
+            Event::Incoming {
+                info,
+                action: IncomingAction::Ring,
+            } => {
+                if let Some(call) = info.call {
+                    self.ringing_in.insert(call);
+                }
+            }
+            Event::CallState { info } => {
+                let call = info.call;
+                match info.state {
+                    CallState::Incoming => {}
+                    CallState::Early if info.role == Role::Callee => {}
+                    CallState::Early => {
+                        if info.last_status == 180 {
+                            self.ringing_out.insert(call);
+                        }
+                    }
+                    CallState::Confirmed => {
+                        self.ringing_in.remove(&call);
+                        self.ringing_out.remove(&call);
+                        self.confirmed.insert(call);
+                    }
+                    CallState::Disconnected => {
+                        self.ringing_in.remove(&call);
+                        self.ringing_out.remove(&call);
+                        if self.confirmed.remove(&call) && self.local_dtmf {
+                            self.play_once(Kind::Hangup);
+                        }
+                    }
+                    _ => {
+                        self.ringing_in.remove(&call);
+                        self.ringing_out.remove(&call);
+                    }
+                }
+            }
+            // Early media: the network plays its own ringback.
+            Event::Media {
+                call,
+                state: MediaState::Active,
+            } => {
+                self.ringing_out.remove(call);
+            }
+            _ => return,
+        }
+        self.update();
+    }
+
+    /// When [`on_timer`](Self::on_timer) wants to run.
+    pub fn next_timer(&self) -> Option<Instant> {
+        self.once.as_ref().map(|(_, at)| *at)
+    }
+
+    /// Closes a sound that was played once.
+    pub fn on_timer(&mut self) {
+        if self
+            .once
+            .as_ref()
+            .is_some_and(|(p, at)| p.finished() || Instant::now() >= *at)
+        {
+            self.once = None;
+        }
+    }
+
+    fn update(&mut self) {
+        let want_ring = !self.ringing_in.is_empty();
+        if want_ring != self.ring.is_some() {
+            self.ring = if want_ring {
+                start(
+                    "ringtone",
+                    &self.ring_device,
+                    &self.ringtone,
+                    self.volume,
+                    true,
+                )
+            } else {
+                log::debug!("ringtone stopped");
+                None
+            };
+        }
+        let want_ringback = !self.ringing_out.is_empty() && !want_ring;
+        if want_ringback != self.ringback_player.is_some() {
+            self.ringback_player = if want_ringback {
+                start(
+                    "ringback",
+                    &self.output_device,
+                    &self.ringback,
+                    self.volume,
+                    true,
+                )
+            } else {
+                None
+            };
+        }
+    }
+
+    fn play_once(&mut self, kind: Kind) {
+        let sound = match kind {
+            Kind::Hangup => &self.hangup,
+            _ => return,
+        };
+        let end = Instant::now() + Duration::from_secs_f64(sound.seconds() + 0.3);
+        self.once = start(
+            "hang-up sound",
+            &self.output_device,
+            sound,
+            self.volume,
+            false,
+        )
+        .map(|p| (p, end));
+    }
+}
+
+fn start(what: &str, device: &str, sound: &Sound, volume: u32, looped: bool) -> Option<Player> {
+    match Player::start(device, sound, volume, looped) {
+        Ok(p) => {
+            log::info!("{what}: playing on {}", p.describe());
+            Some(p)
+        }
+        Err(e) => {
+            log::warn!("{what}: {e}");
+            None
+        }
+    }
+}

@@ -1,0 +1,762 @@
+//! Sound devices through cpal: MicroSIP's `audioInputDevice` / `audioOutputDevice` /
+//! `audioRingDevice`, chosen by name ("" = the default device).
+//!
+//! [`CpalAudio`] is the engine's [`AudioDevice`]: when the media clock starts for a call it
+//! opens an output stream (and an input stream when a microphone opens) in a format the device
+//! supports, as close as possible to the bridge's (mono `i16` at the bridge's clock rate;
+//! resampling only when the device cannot run at that rate), always with a fixed buffer size.
+//! The stream callbacks only convert samples and move them through the lock-free rings of
+//! [`crate::engine::device`]: no allocation, lock, logging or pjlib call in them.
+//!
+//! cpal threads never touch pjlib, and pjmedia threads never touch cpal.
+#![forbid(unsafe_code)]
+
+pub mod resample;
+pub mod sounds;
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
+
+use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
+use cpal::{
+    FromSample, SampleFormat, SizedSample, StreamConfig, SupportedBufferSize,
+    SupportedStreamConfigRange,
+};
+
+use crate::engine::device::{AudioCounters, MicWriter, SpeakerReader};
+use crate::engine::{ActiveAudio, AudioDevice, DeviceEnds};
+
+/// Device period we ask for: 10 ms. Short enough for a small added latency, long enough not
+/// to wake up too often.
+const PERIOD_MS: u32 = 10;
+
+/// The largest callback converted in one piece (longer ones are split): 100 ms at 48 kHz.
+const SCRATCH: usize = 4800;
+
+/// The device names MicroSIP's `[Settings]` give ("" = the system's default device).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeviceNames {
+    /// `audioInputDevice`: the microphone.
+    pub input: String,
+    /// `audioOutputDevice`: the speaker for calls.
+    pub output: String,
+    /// `audioRingDevice`: where the ringtone plays.
+    pub ring: String,
+}
+
+impl DeviceNames {
+    pub fn from_settings(s: &crate::config::Settings) -> DeviceNames {
+        DeviceNames {
+            input: s.audio_input_device.clone(),
+            output: s.audio_output_device.clone(),
+            ring: s.audio_ring_device.clone(),
+        }
+    }
+}
+
+/// Levels and mutes, changed by commands while audio flows (atomics, read once per callback).
+#[derive(Debug)]
+pub struct Levels {
+    speaker_mute: AtomicBool,
+    mic_mute: AtomicBool,
+    /// Percent, 0..=100 (MicroSIP's `volumeOutput`).
+    speaker_volume: AtomicU32,
+    /// Percent, 0..=100 (MicroSIP's `volumeInput`).
+    mic_volume: AtomicU32,
+}
+
+impl Default for Levels {
+    fn default() -> Self {
+        Levels {
+            speaker_mute: AtomicBool::new(false),
+            mic_mute: AtomicBool::new(false),
+            speaker_volume: AtomicU32::new(100),
+            mic_volume: AtomicU32::new(100),
+        }
+    }
+}
+
+impl Levels {
+    pub fn set_speaker_mute(&self, on: bool) {
+        self.speaker_mute.store(on, Ordering::Relaxed);
+    }
+    pub fn set_mic_mute(&self, on: bool) {
+        self.mic_mute.store(on, Ordering::Relaxed);
+    }
+    pub fn speaker_muted(&self) -> bool {
+        self.speaker_mute.load(Ordering::Relaxed)
+    }
+    pub fn mic_muted(&self) -> bool {
+        self.mic_mute.load(Ordering::Relaxed)
+    }
+    pub fn set_speaker_volume(&self, percent: u32) {
+        self.speaker_volume
+            .store(percent.min(100), Ordering::Relaxed);
+    }
+    pub fn set_mic_volume(&self, percent: u32) {
+        self.mic_volume.store(percent.min(100), Ordering::Relaxed);
+    }
+    pub fn speaker_volume(&self) -> u32 {
+        self.speaker_volume.load(Ordering::Relaxed)
+    }
+    pub fn mic_volume(&self) -> u32 {
+        self.mic_volume.load(Ordering::Relaxed)
+    }
+
+    fn speaker_gain(&self) -> f32 {
+        if self.speaker_muted() {
+            0.0
+        } else {
+            self.speaker_volume() as f32 / 100.0
+        }
+    }
+
+    fn mic_gain(&self) -> f32 {
+        if self.mic_muted() {
+            0.0
+        } else {
+            self.mic_volume() as f32 / 100.0
+        }
+    }
+}
+
+fn apply_gain(s: i16, gain: f32) -> i16 {
+    if gain == 1.0 {
+        s
+    } else {
+        (f32::from(s) * gain).clamp(-32768.0, 32767.0) as i16
+    }
+}
+
+/// Call audio through cpal's default host.
+pub struct CpalAudio {
+    names: DeviceNames,
+    levels: Arc<Levels>,
+}
+
+impl CpalAudio {
+    pub fn new(names: DeviceNames, levels: Arc<Levels>) -> CpalAudio {
+        CpalAudio { names, levels }
+    }
+}
+
+/// What [`CpalAudio::open`] opened; dropping it stops the streams.
+struct OpenStreams {
+    // Field order is drop order: the streams stop before their host's connection closes.
+    _output: cpal::Stream,
+    _input: Option<cpal::Stream>,
+    _host: cpal::Host,
+    description: String,
+}
+
+impl ActiveAudio for OpenStreams {
+    fn describe(&self) -> String {
+        self.description.clone()
+    }
+}
+
+impl AudioDevice for CpalAudio {
+    fn open(&mut self, ends: DeviceEnds) -> Result<Box<dyn ActiveAudio>, String> {
+        let alsa_messages = AlsaMessages::capture();
+        let result = self.open_streams(ends);
+        alsa_messages.log();
+        result
+    }
+}
+
+impl CpalAudio {
+    fn open_streams(&mut self, ends: DeviceEnds) -> Result<Box<dyn ActiveAudio>, String> {
+        let host = cpal::default_host();
+        let DeviceEnds {
+            format,
+            mic,
+            speaker,
+            counters,
+        } = ends;
+        let rate = format.clock_rate;
+
+        let out_dev = find_device(&host, &self.names.output, Direction::Output)?;
+        let out_name = device_label(&out_dev);
+        let out_cfg = negotiate(&out_dev, Direction::Output, rate)
+            .map_err(|e| format!("no usable sound output ({out_name}): {e}"))?;
+        let reader = SpeakerReader::new(speaker, counters.clone(), format.samples_per_frame);
+        let output = build_output(
+            &out_dev,
+            &out_cfg,
+            rate,
+            reader,
+            self.levels.clone(),
+            counters.clone(),
+        )
+        .map_err(|e| format!("no usable sound output ({out_name}): {e}"))?;
+        let mut description = format!("speaker {out_name}: {}", out_cfg.describe(rate));
+
+        let writer = MicWriter::new(mic, counters.clone());
+        let input = match find_device(&host, &self.names.input, Direction::Input).and_then(|dev| {
+            let name = device_label(&dev);
+            let cfg = negotiate(&dev, Direction::Input, rate)
+                .map_err(|e| format!("no usable microphone ({name}): {e}"))?;
+            let stream = build_input(&dev, &cfg, rate, writer, self.levels.clone(), counters)
+                .map_err(|e| format!("no usable microphone ({name}): {e}"))?;
+            Ok((stream, format!("microphone {name}: {}", cfg.describe(rate))))
+        }) {
+            Ok((stream, text)) => {
+                let _ = write!(description, "; {text}");
+                Some(stream)
+            }
+            Err(e) => {
+                log::warn!("audio: {e}; the caller hears silence");
+                None
+            }
+        };
+        // Both streams start together, once both are built (opening one can take a while on
+        // a sound server: the other would run dry or overflow meanwhile).
+        output
+            .play()
+            .map_err(|e| format!("cannot start sound output ({out_name}): {e}"))?;
+        let input = input.and_then(|stream| match stream.play() {
+            Ok(()) => Some(stream),
+            Err(e) => {
+                log::warn!("audio: cannot start the microphone: {e}; the caller hears silence");
+                None
+            }
+        });
+        Ok(Box::new(OpenStreams {
+            _output: output,
+            _input: input,
+            _host: host,
+            description,
+        }))
+    }
+}
+
+/// alsa-lib prints its complaints to stderr (a box with no sound card gets a dozen lines per
+/// call); while this lives, those of the current thread go to our log at debug level instead.
+struct AlsaMessages {
+    #[cfg(target_os = "linux")]
+    buffer: Option<std::rc::Rc<std::cell::RefCell<alsa::Output>>>,
+}
+
+impl AlsaMessages {
+    fn capture() -> AlsaMessages {
+        AlsaMessages {
+            #[cfg(target_os = "linux")]
+            buffer: alsa::Output::local_error_handler().ok(),
+        }
+    }
+
+    fn log(&self) {
+        #[cfg(target_os = "linux")]
+        if let Some(b) = &self.buffer {
+            for line in b.borrow().to_string().lines() {
+                log::debug!(target: "alsa", "{line}");
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    Input,
+    Output,
+}
+
+impl Direction {
+    fn key(self) -> &'static str {
+        match self {
+            Direction::Input => "audioInputDevice",
+            Direction::Output => "audioOutputDevice",
+        }
+    }
+}
+
+/// "'default' (Default Audio Device)": how logs name a device.
+fn device_label(dev: &cpal::Device) -> String {
+    let id = dev
+        .id()
+        .map(|i| i.id().to_string())
+        .unwrap_or_else(|_| "?".into());
+    match dev.description() {
+        Ok(d) if d.name() != id => format!("'{id}' ({})", d.name()),
+        _ => format!("'{id}'"),
+    }
+}
+
+/// Whether `name` (as written in MicroSIP.ini) names `dev`: its cpal id ("alsa:default"), its
+/// host-specific id ("default", "hw:CARD=PCH,DEV=0") or its description's name.
+fn matches_name(dev: &cpal::Device, name: &str) -> bool {
+    if let Ok(id) = dev.id() {
+        if id.id() == name || id.to_string() == name {
+            return true;
+        }
+    }
+    dev.description().is_ok_and(|d| d.name() == name)
+}
+
+/// The device `name` names, or the default one for "". A name that is not found falls back
+/// to the default device, with a warning that lists what exists.
+fn find_device(host: &cpal::Host, name: &str, dir: Direction) -> Result<cpal::Device, String> {
+    let default = || match dir {
+        Direction::Input => host.default_input_device(),
+        Direction::Output => host.default_output_device(),
+    };
+    if !name.is_empty() {
+        let found = host
+            .devices()
+            .ok()
+            .and_then(|mut all| all.find(|d| matches_name(d, name)));
+        if let Some(dev) = found {
+            return Ok(dev);
+        }
+        let known: Vec<String> = list_devices(host)
+            .into_iter()
+            .filter(|d| match dir {
+                Direction::Input => d.input,
+                Direction::Output => d.output,
+            })
+            .map(|d| format!("'{}'", d.id))
+            .collect();
+        log::warn!(
+            "audio: {}={name:?} is not a sound device here (known: {}); using the default device",
+            dir.key(),
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
+        );
+    }
+    default().ok_or_else(|| "the sound system has no default device".to_string())
+}
+
+/// One device, for `--list-audio-devices`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceListing {
+    /// What to write in MicroSIP.ini.
+    pub id: String,
+    pub description: String,
+    pub input: bool,
+    pub output: bool,
+}
+
+fn list_devices(host: &cpal::Host) -> Vec<DeviceListing> {
+    let Ok(devices) = host.devices() else {
+        return Vec::new();
+    };
+    devices
+        .map(|d| DeviceListing {
+            id: d
+                .id()
+                .map(|i| i.id().to_string())
+                .unwrap_or_else(|_| "?".into()),
+            description: d
+                .description()
+                .map(|x| x.name().to_string())
+                .unwrap_or_default(),
+            input: d.supports_input(),
+            output: d.supports_output(),
+        })
+        .collect()
+}
+
+/// The text of `microsip --list-audio-devices`.
+pub fn device_report() -> String {
+    let _quiet = AlsaMessages::capture();
+    let host = cpal::default_host();
+    let mut out = String::new();
+    let _ = writeln!(out, "audio host: {}", host.id().name());
+    let devices = list_devices(&host);
+    let mut section = |title: &str, pick: fn(&DeviceListing) -> bool, keys: &str| {
+        let _ = writeln!(out, "{title} (for {keys}):");
+        let _ = writeln!(out, "  \"\" = the default device");
+        let mut any = false;
+        for d in devices.iter().filter(|d| pick(d)) {
+            any = true;
+            if d.description.is_empty() || d.description == d.id {
+                let _ = writeln!(out, "  {}", d.id);
+            } else {
+                let _ = writeln!(out, "  {:<28} {}", d.id, d.description);
+            }
+        }
+        if !any {
+            let _ = writeln!(out, "  (none listed)");
+        }
+    };
+    section(
+        "output devices",
+        |d| d.output,
+        "audioOutputDevice, audioRingDevice",
+    );
+    section("input devices", |d| d.input, "audioInputDevice");
+    // What a call would open now.
+    for (what, dev, dir) in [
+        ("speaker", host.default_output_device(), Direction::Output),
+        ("microphone", host.default_input_device(), Direction::Input),
+    ] {
+        let status = match dev {
+            None => "no default device".to_string(),
+            Some(d) => match negotiate(&d, dir, 16000) {
+                Ok(cfg) => format!("{} opens: {}", device_label(&d), cfg.describe(16000)),
+                Err(e) => format!("{} cannot open: {e}", device_label(&d)),
+            },
+        };
+        let _ = writeln!(out, "default {what}: {status}");
+    }
+    out
+}
+
+/// What a stream is opened with.
+#[derive(Debug, Clone, PartialEq)]
+struct Chosen {
+    format: SampleFormat,
+    channels: u16,
+    rate: u32,
+    period: u32,
+}
+
+impl Chosen {
+    fn describe(&self, bridge_rate: u32) -> String {
+        let resampled = if self.rate == bridge_rate {
+            String::new()
+        } else {
+            format!(", resampled from {bridge_rate} Hz")
+        };
+        format!(
+            "{} Hz {} {} ch, period {} frames{resampled}",
+            self.rate, self.format, self.channels, self.period
+        )
+    }
+
+    fn stream_config(&self) -> StreamConfig {
+        StreamConfig {
+            channels: self.channels,
+            sample_rate: self.rate,
+            buffer_size: cpal::BufferSize::Fixed(self.period),
+        }
+    }
+}
+
+fn format_rank(f: SampleFormat) -> Option<u8> {
+    Some(match f {
+        SampleFormat::I16 => 0,
+        SampleFormat::F32 => 1,
+        SampleFormat::I32 => 2,
+        SampleFormat::F64 => 3,
+        SampleFormat::U16 => 4,
+        SampleFormat::I8 => 5,
+        SampleFormat::U8 => 6,
+        _ => return None,
+    })
+}
+
+/// Picks the best configuration among `ranges` for a bridge at `rate`: the bridge's rate
+/// when possible (no resampling), then the fewest channels, then i16 over other formats.
+/// Without the bridge's rate, a common rate the device supports (48000, 44100...) is taken
+/// and resampled to. The period is 10 ms, clamped to what the device allows.
+fn choose(ranges: &[SupportedStreamConfigRange], rate: u32) -> Option<Chosen> {
+    const COMMON: [u32; 7] = [48000, 44100, 32000, 16000, 96000, 22050, 8000];
+    let rate_for = |r: &SupportedStreamConfigRange| -> u32 {
+        let range = r.min_sample_rate()..=r.max_sample_rate();
+        if range.contains(&rate) {
+            return rate;
+        }
+        COMMON
+            .into_iter()
+            .find(|c| range.contains(c))
+            .unwrap_or(r.max_sample_rate())
+    };
+    let preference = |rate: u32| {
+        COMMON
+            .iter()
+            .position(|&c| c == rate)
+            .unwrap_or(COMMON.len())
+    };
+    let best = ranges
+        .iter()
+        .filter(|r| r.channels() > 0 && format_rank(r.sample_format()).is_some())
+        .min_by_key(|r| {
+            let chosen = rate_for(r);
+            (
+                chosen != rate,
+                r.channels(),
+                if chosen == rate {
+                    0
+                } else {
+                    preference(chosen)
+                },
+                format_rank(r.sample_format()),
+            )
+        })?;
+    let chosen_rate = rate_for(best);
+    let want = (chosen_rate * PERIOD_MS / 1000).max(1);
+    let period = match best.buffer_size() {
+        SupportedBufferSize::Range { min, max } => want.clamp(*min, (*max).max(*min)),
+        SupportedBufferSize::Unknown => want,
+    };
+    Some(Chosen {
+        format: best.sample_format(),
+        channels: best.channels(),
+        rate: chosen_rate,
+        period,
+    })
+}
+
+fn negotiate(dev: &cpal::Device, dir: Direction, rate: u32) -> Result<Chosen, String> {
+    let ranges: Vec<SupportedStreamConfigRange> = match dir {
+        Direction::Output => dev.supported_output_configs().map(|i| i.collect()),
+        Direction::Input => dev.supported_input_configs().map(|i| i.collect()),
+    }
+    .map_err(cpal_error)?;
+    choose(&ranges, rate).ok_or_else(|| "it offers no format we can use".to_string())
+}
+
+/// cpal's error text, without a final full stop (it goes inside longer sentences).
+fn cpal_error(e: cpal::Error) -> String {
+    e.to_string().trim_end().trim_end_matches('.').to_string()
+}
+
+fn error_callback(counters: Arc<AudioCounters>) -> impl FnMut(cpal::Error) + Send + 'static {
+    // No logging here (a pulse device can report hundreds of harmless errors a second): the
+    // count is logged when the call's audio stops.
+    move |_e| AudioCounters::bump(&counters.device_errors)
+}
+
+fn build_output(
+    dev: &cpal::Device,
+    cfg: &Chosen,
+    bridge_rate: u32,
+    reader: SpeakerReader,
+    levels: Arc<Levels>,
+    counters: Arc<AudioCounters>,
+) -> Result<cpal::Stream, String> {
+    macro_rules! build {
+        ($t:ty) => {
+            output_stream::<$t>(dev, cfg, bridge_rate, reader, levels, counters)
+        };
+    }
+    match cfg.format {
+        SampleFormat::I16 => build!(i16),
+        SampleFormat::F32 => build!(f32),
+        SampleFormat::I32 => build!(i32),
+        SampleFormat::F64 => build!(f64),
+        SampleFormat::U16 => build!(u16),
+        SampleFormat::I8 => build!(i8),
+        SampleFormat::U8 => build!(u8),
+        other => Err(format!("sample format {other} is not supported")),
+    }
+}
+
+fn output_stream<T>(
+    dev: &cpal::Device,
+    cfg: &Chosen,
+    bridge_rate: u32,
+    mut reader: SpeakerReader,
+    levels: Arc<Levels>,
+    counters: Arc<AudioCounters>,
+) -> Result<cpal::Stream, String>
+where
+    T: SizedSample + FromSample<i16>,
+{
+    let ch = usize::from(cfg.channels);
+    let mut scratch = vec![0i16; SCRATCH];
+    let mut up = (cfg.rate != bridge_rate).then(|| resample::Upstream::new(bridge_rate, cfg.rate));
+    let callback = move |data: &mut [T], _: &cpal::OutputCallbackInfo| {
+        let gain = levels.speaker_gain();
+        let frames = data.len() / ch;
+        match up.as_mut() {
+            None => {
+                for chunk in data.chunks_mut(ch * SCRATCH) {
+                    let n = chunk.len() / ch;
+                    let mono = &mut scratch[..n];
+                    reader.read(mono, frames);
+                    for (f, &s) in chunk.chunks_mut(ch).zip(mono.iter()) {
+                        f.fill(T::from_sample(apply_gain(s, gain)));
+                    }
+                }
+            }
+            Some(up) => {
+                let playing = reader.start(up.bridge_samples(frames));
+                for f in data.chunks_mut(ch) {
+                    let s = if playing {
+                        up.next(|| reader.next_sample())
+                    } else {
+                        0
+                    };
+                    f.fill(T::from_sample(apply_gain(s, gain)));
+                }
+            }
+        }
+    };
+    dev.build_output_stream::<T, _, _>(
+        cfg.stream_config(),
+        callback,
+        error_callback(counters),
+        None,
+    )
+    .map_err(cpal_error)
+}
+
+fn build_input(
+    dev: &cpal::Device,
+    cfg: &Chosen,
+    bridge_rate: u32,
+    writer: MicWriter,
+    levels: Arc<Levels>,
+    counters: Arc<AudioCounters>,
+) -> Result<cpal::Stream, String> {
+    macro_rules! build {
+        ($t:ty) => {
+            input_stream::<$t>(dev, cfg, bridge_rate, writer, levels, counters)
+        };
+    }
+    match cfg.format {
+        SampleFormat::I16 => build!(i16),
+        SampleFormat::F32 => build!(f32),
+        SampleFormat::I32 => build!(i32),
+        SampleFormat::F64 => build!(f64),
+        SampleFormat::U16 => build!(u16),
+        SampleFormat::I8 => build!(i8),
+        SampleFormat::U8 => build!(u8),
+        other => Err(format!("sample format {other} is not supported")),
+    }
+}
+
+fn input_stream<T>(
+    dev: &cpal::Device,
+    cfg: &Chosen,
+    bridge_rate: u32,
+    mut writer: MicWriter,
+    levels: Arc<Levels>,
+    counters: Arc<AudioCounters>,
+) -> Result<cpal::Stream, String>
+where
+    T: SizedSample,
+    i16: FromSample<T>,
+{
+    let ch = usize::from(cfg.channels);
+    let mut scratch = vec![0i16; SCRATCH];
+    let mut down =
+        (cfg.rate != bridge_rate).then(|| resample::Downstream::new(cfg.rate, bridge_rate));
+    let callback = move |data: &[T], _: &cpal::InputCallbackInfo| {
+        let gain = levels.mic_gain();
+        // Mono: the mean of the channels.
+        let mono = |f: &[T]| -> i16 {
+            if ch == 1 {
+                f[0].to_sample::<i16>()
+            } else {
+                let sum: i32 = f.iter().map(|&x| i32::from(x.to_sample::<i16>())).sum();
+                (sum / ch as i32) as i16
+            }
+        };
+        match down.as_mut() {
+            None => {
+                for chunk in data.chunks(ch * SCRATCH) {
+                    let n = chunk.len() / ch;
+                    for (dst, f) in scratch[..n].iter_mut().zip(chunk.chunks(ch)) {
+                        *dst = apply_gain(mono(f), gain);
+                    }
+                    writer.write(&scratch[..n]);
+                }
+            }
+            Some(down) => {
+                for f in data.chunks(ch) {
+                    down.push(apply_gain(mono(f), gain), |s| writer.push(s));
+                }
+            }
+        }
+    };
+    dev.build_input_stream::<T, _, _>(
+        cfg.stream_config(),
+        callback,
+        error_callback(counters),
+        None,
+    )
+    .map_err(cpal_error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn range(ch: u16, min: u32, max: u32, f: SampleFormat) -> SupportedStreamConfigRange {
+        SupportedStreamConfigRange::new(
+            ch,
+            min,
+            max,
+            SupportedBufferSize::Range { min: 32, max: 8192 },
+            f,
+        )
+    }
+
+    #[test]
+    fn the_bridge_rate_in_mono_i16_wins() {
+        let ranges = [
+            range(2, 8000, 48000, SampleFormat::F32),
+            range(1, 8000, 48000, SampleFormat::F32),
+            range(1, 8000, 48000, SampleFormat::I16),
+            range(2, 8000, 48000, SampleFormat::I16),
+        ];
+        let c = choose(&ranges, 16000).unwrap();
+        assert_eq!(
+            c,
+            Chosen {
+                format: SampleFormat::I16,
+                channels: 1,
+                rate: 16000,
+                period: 160
+            }
+        );
+    }
+
+    #[test]
+    fn a_device_without_the_bridge_rate_is_resampled_at_a_common_rate() {
+        // A raw hw: device: 44.1/48 kHz stereo only.
+        let ranges = [
+            range(2, 44100, 44100, SampleFormat::I16),
+            range(2, 48000, 48000, SampleFormat::I32),
+        ];
+        let c = choose(&ranges, 8000).unwrap();
+        assert_eq!(c.rate, 48000);
+        assert_eq!(c.channels, 2);
+        assert_eq!(c.format, SampleFormat::I32);
+        assert_eq!(c.period, 480);
+        assert!(c.describe(8000).contains("resampled from 8000 Hz"));
+    }
+
+    #[test]
+    fn rate_match_beats_channel_count_and_period_is_clamped() {
+        let ranges = [
+            SupportedStreamConfigRange::new(
+                2,
+                8000,
+                8000,
+                SupportedBufferSize::Range {
+                    min: 256,
+                    max: 4096,
+                },
+                SampleFormat::F32,
+            ),
+            range(1, 48000, 48000, SampleFormat::I16),
+        ];
+        let c = choose(&ranges, 8000).unwrap();
+        assert_eq!((c.rate, c.channels, c.period), (8000, 2, 256));
+    }
+
+    #[test]
+    fn nothing_usable_is_none() {
+        assert!(choose(&[], 8000).is_none());
+    }
+
+    #[test]
+    fn levels_mute_wins_over_volume() {
+        let l = Levels::default();
+        assert_eq!(l.speaker_gain(), 1.0);
+        l.set_speaker_volume(50);
+        assert_eq!(apply_gain(1000, l.speaker_gain()), 500);
+        l.set_speaker_mute(true);
+        assert_eq!(apply_gain(1000, l.speaker_gain()), 0);
+        l.set_mic_volume(250);
+        assert_eq!(l.mic_volume(), 100);
+    }
+}

@@ -1,0 +1,571 @@
+//! The contract between the media clock and a sound device: plain Rust, no FFI.
+//!
+//! While a call has audio, the engine's media clock drives PJSUA's conference bridge through
+//! our `pjmedia_port` (`port.rs`). That port only moves samples through two lock-free
+//! single-producer single-consumer rings of mono `i16` at the bridge's clock rate:
+//!
+//! ```text
+//!   cpal input callback  --mic ring-->      port get_frame  --> conference bridge
+//!   cpal output callback <--speaker ring--  port put_frame  <-- conference bridge
+//! ```
+//!
+//! The device side (an [`AudioDevice`], e.g. `crate::audio::CpalAudio`) gets the other ends
+//! of both rings in [`DeviceEnds`] when the clock starts, opens its streams, and closes them
+//! when the clock stops. Both sides count what went wrong in [`AudioCounters`] (atomics only:
+//! no locks, no allocation, no logging where audio flows).
+#![forbid(unsafe_code)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// The bridge's audio format: mono, signed 16-bit, `clock_rate` samples per second, one
+/// frame of `samples_per_frame` samples per media clock tick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BridgeFormat {
+    pub clock_rate: u32,
+    pub samples_per_frame: u32,
+}
+
+impl BridgeFormat {
+    /// The length of one frame in milliseconds.
+    pub fn frame_ms(&self) -> u32 {
+        self.samples_per_frame * 1000 / self.clock_rate.max(1)
+    }
+
+    /// Ring capacity in samples: eight frames (160 ms at a 20 ms ptime) of slack for jitter
+    /// between the two clocks.
+    pub fn ring_capacity(&self) -> usize {
+        self.samples_per_frame as usize * 8
+    }
+}
+
+/// Glitch and traffic counters shared by the port and the device callbacks.
+#[derive(Debug, Default)]
+pub struct AudioCounters {
+    /// The speaker wanted samples and the ring was empty (once primed): a gap was heard.
+    pub speaker_underruns: AtomicU64,
+    /// A bridge frame did not fit into the speaker ring: its excess was dropped.
+    pub speaker_overruns: AtomicU64,
+    /// The bridge wanted a frame and the microphone had not delivered enough: it was padded.
+    pub mic_underruns: AtomicU64,
+    /// The microphone delivered more than the ring holds: the excess was dropped.
+    pub mic_overruns: AtomicU64,
+    /// Speaker samples skipped to keep the latency bounded when the bridge's clock runs
+    /// ahead of the device's (drift).
+    pub speaker_dropped: AtomicU64,
+    /// Microphone samples skipped when the device's clock runs ahead of the bridge's.
+    pub mic_dropped: AtomicU64,
+    /// Samples the bridge sent to the speaker ring.
+    pub speaker_samples: AtomicU64,
+    /// Samples the bridge took from the microphone ring.
+    pub mic_samples: AtomicU64,
+    /// Errors the sound device reported on its streams.
+    pub device_errors: AtomicU64,
+    /// Output callbacks so far.
+    pub speaker_callbacks: AtomicU64,
+    /// Input callbacks so far.
+    pub mic_callbacks: AtomicU64,
+    /// Sum over output callbacks of the samples queued in the speaker ring when it started:
+    /// divided by `speaker_callbacks`, the mean latency the ring adds.
+    pub speaker_queued: AtomicU64,
+    /// Sum over the bridge's frames of the samples queued in the microphone ring.
+    pub mic_queued: AtomicU64,
+    /// Frames the bridge asked the microphone ring for.
+    pub mic_reads: AtomicU64,
+    /// The longest output callback, in bridge samples.
+    pub speaker_max_callback: AtomicU64,
+    /// The longest input callback, in bridge samples.
+    pub mic_max_callback: AtomicU64,
+}
+
+/// A snapshot of [`AudioCounters`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AudioStats {
+    pub speaker_underruns: u64,
+    pub speaker_overruns: u64,
+    pub mic_underruns: u64,
+    pub mic_overruns: u64,
+    pub speaker_dropped: u64,
+    pub mic_dropped: u64,
+    pub speaker_samples: u64,
+    pub mic_samples: u64,
+    pub device_errors: u64,
+    pub speaker_callbacks: u64,
+    pub mic_callbacks: u64,
+    pub speaker_queued: u64,
+    pub mic_queued: u64,
+    pub mic_reads: u64,
+    pub speaker_max_callback: u64,
+    pub mic_max_callback: u64,
+}
+
+impl AudioStats {
+    /// Underruns and overruns on both sides.
+    pub fn glitches(&self) -> u64 {
+        self.speaker_underruns + self.speaker_overruns + self.mic_underruns + self.mic_overruns
+    }
+}
+
+impl AudioCounters {
+    /// Adds one to a counter (relaxed: they are statistics, not synchronisation).
+    pub fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Raises a maximum to `n`.
+    pub fn max(counter: &AtomicU64, n: u64) {
+        counter.fetch_max(n, Ordering::Relaxed);
+    }
+
+    /// Adds `n` to a counter.
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn snapshot(&self) -> AudioStats {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        AudioStats {
+            speaker_underruns: get(&self.speaker_underruns),
+            speaker_overruns: get(&self.speaker_overruns),
+            mic_underruns: get(&self.mic_underruns),
+            mic_overruns: get(&self.mic_overruns),
+            speaker_dropped: get(&self.speaker_dropped),
+            mic_dropped: get(&self.mic_dropped),
+            speaker_samples: get(&self.speaker_samples),
+            mic_samples: get(&self.mic_samples),
+            device_errors: get(&self.device_errors),
+            speaker_callbacks: get(&self.speaker_callbacks),
+            mic_callbacks: get(&self.mic_callbacks),
+            speaker_queued: get(&self.speaker_queued),
+            mic_queued: get(&self.mic_queued),
+            mic_reads: get(&self.mic_reads),
+            speaker_max_callback: get(&self.speaker_max_callback),
+            mic_max_callback: get(&self.mic_max_callback),
+        }
+    }
+}
+
+/// A call recording (PJSUA's recorder id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RecorderId(pub i32);
+
+/// What a device gets when the media clock starts: its ends of the two rings.
+pub struct DeviceEnds {
+    pub format: BridgeFormat,
+    /// The input callback pushes captured samples here (mono, bridge rate).
+    pub mic: rtrb::Producer<i16>,
+    /// The output callback pops the samples to play here (mono, bridge rate).
+    pub speaker: rtrb::Consumer<i16>,
+    pub counters: Arc<AudioCounters>,
+}
+
+/// Open streams; dropping it stops and closes them. Created and dropped on the media
+/// supervisor thread, so it need not be `Send` (cpal streams are not on every platform).
+pub trait ActiveAudio {
+    /// One line for the log: which devices, rates and formats are playing.
+    fn describe(&self) -> String;
+}
+
+/// A sound device the media clock can play calls through.
+pub trait AudioDevice: Send {
+    /// Opens the streams for a call. An error (no device, unsupported format...) makes the
+    /// engine warn and fall back to a null device: the call goes on without local audio.
+    fn open(&mut self, ends: DeviceEnds) -> Result<Box<dyn ActiveAudio>, String>;
+}
+
+/// Creates the two rings for one run of the media clock: the port's ends and the device's.
+pub fn rings(format: BridgeFormat, counters: Arc<AudioCounters>) -> (BridgeSide, DeviceEnds) {
+    let (mic_tx, mic_rx) = rtrb::RingBuffer::new(format.ring_capacity());
+    let (spk_tx, spk_rx) = rtrb::RingBuffer::new(format.ring_capacity());
+    let spf = format.samples_per_frame as usize;
+    let bridge = BridgeSide {
+        mic: mic_rx,
+        speaker: spk_tx,
+        counters: counters.clone(),
+        spf,
+        mic_primed: false,
+        mic_drift: Drift::new(spf),
+    };
+    let device = DeviceEnds {
+        format,
+        mic: mic_tx,
+        speaker: spk_rx,
+        counters,
+    };
+    (bridge, device)
+}
+
+/// The port's ends of the rings, used from the media clock's thread only.
+pub struct BridgeSide {
+    mic: rtrb::Consumer<i16>,
+    speaker: rtrb::Producer<i16>,
+    counters: Arc<AudioCounters>,
+    spf: usize,
+    mic_primed: bool,
+    mic_drift: Drift,
+}
+
+/// Tells clock drift (a queue that stays long) from jitter (one that is long for a moment,
+/// after a late callback): only a queue above its high mark for half a second of audio is
+/// trimmed, so a scheduling hiccup costs no audio, and drift costs one small skip now and then.
+#[derive(Debug)]
+struct Drift {
+    high_for: usize,
+    patience: usize,
+}
+
+impl Drift {
+    fn new(spf: usize) -> Drift {
+        Drift {
+            high_for: 0,
+            patience: 25 * spf,
+        }
+    }
+
+    /// With `fill` samples queued and `used` about to be consumed: how many to skip so that
+    /// `target` remain.
+    fn skip(&mut self, fill: usize, high: usize, target: usize, used: usize) -> usize {
+        if fill <= high {
+            self.high_for = 0;
+            return 0;
+        }
+        self.high_for += used;
+        if self.high_for < self.patience {
+            return 0;
+        }
+        self.high_for = 0;
+        fill - target
+    }
+}
+
+impl BridgeSide {
+    /// The port's `get_frame`: fills `out` with the next captured samples. Until one and a
+    /// half frames are buffered (and again after an underrun) it gives silence, so the
+    /// microphone's periods and the clock's frames need not line up. When the microphone
+    /// keeps running ahead (its clock is faster), the oldest samples are skipped down to that
+    /// level.
+    pub fn read_mic(&mut self, out: &mut [i16]) {
+        let prime = self.spf + self.spf / 2;
+        let high = self.spf * 4;
+        let fill = self.mic.slots();
+        AudioCounters::add(&self.counters.mic_queued, fill as u64);
+        AudioCounters::bump(&self.counters.mic_reads);
+        if !self.mic_primed {
+            if fill < prime {
+                out.fill(0);
+                return;
+            }
+            self.mic_primed = true;
+        }
+        let skip = self.mic_drift.skip(fill, high, prime, out.len());
+        if skip > 0 {
+            if let Ok(chunk) = self.mic.read_chunk(skip) {
+                chunk.commit_all();
+            }
+            AudioCounters::add(&self.counters.mic_dropped, skip as u64);
+        }
+        let (got, rest) = self.mic.pop_partial_slice(out);
+        AudioCounters::add(&self.counters.mic_samples, got.len() as u64);
+        if !rest.is_empty() {
+            rest.fill(0);
+            AudioCounters::bump(&self.counters.mic_underruns);
+            self.mic_primed = false;
+        }
+    }
+
+    /// The port's `put_frame`: queues one frame for the speaker (`None`: a silent frame).
+    pub fn write_speaker(&mut self, frame: Option<&[i16]>) {
+        let dropped = match frame {
+            Some(samples) => {
+                let (_, rest) = self.speaker.push_partial_slice(samples);
+                AudioCounters::add(&self.counters.speaker_samples, samples.len() as u64);
+                rest.len()
+            }
+            None => {
+                let n = self.spf.min(self.speaker.slots());
+                if let Ok(mut chunk) = self.speaker.write_chunk(n) {
+                    let (a, b) = chunk.as_mut_slices();
+                    a.fill(0);
+                    b.fill(0);
+                    chunk.commit_all();
+                }
+                AudioCounters::add(&self.counters.speaker_samples, self.spf as u64);
+                self.spf - n
+            }
+        };
+        if dropped > 0 {
+            AudioCounters::bump(&self.counters.speaker_overruns);
+        }
+    }
+}
+
+/// The device's end of the speaker ring, for an output callback.
+pub struct SpeakerReader {
+    ring: rtrb::Consumer<i16>,
+    counters: Arc<AudioCounters>,
+    spf: usize,
+    capacity: usize,
+    primed: bool,
+    drift: Drift,
+}
+
+impl SpeakerReader {
+    pub fn new(ring: rtrb::Consumer<i16>, counters: Arc<AudioCounters>, spf: u32) -> Self {
+        SpeakerReader {
+            capacity: ring.buffer().capacity(),
+            ring,
+            counters,
+            spf: spf as usize,
+            primed: false,
+            drift: Drift::new(spf as usize),
+        }
+    }
+
+    /// Fills `out` (mono, bridge rate) for an output callback that plays `period` samples at
+    /// a time. Plays silence until a frame and a period are buffered; pads with silence and
+    /// counts an underrun when the ring runs dry; skips samples when the bridge keeps running
+    /// ahead of the device's clock, so the latency stays near one frame plus one period.
+    pub fn read(&mut self, out: &mut [i16], period: usize) {
+        if !self.start(period) {
+            out.fill(0);
+            return;
+        }
+        let (_, rest) = self.ring.pop_partial_slice(out);
+        if !rest.is_empty() {
+            rest.fill(0);
+            AudioCounters::bump(&self.counters.speaker_underruns);
+            self.primed = false;
+        }
+    }
+
+    /// Starts an output callback of `period` bridge samples: false while priming; trims the
+    /// queue when the bridge ran ahead.
+    pub fn start(&mut self, period: usize) -> bool {
+        AudioCounters::max(&self.counters.speaker_max_callback, period as u64);
+        AudioCounters::bump(&self.counters.speaker_callbacks);
+        // A device asking for more than the ring can hold at once still gets what is there.
+        let prime = self.spf + period.min(self.capacity / 2);
+        let high = prime + 2 * self.spf;
+        let fill = self.ring.slots();
+        AudioCounters::add(&self.counters.speaker_queued, fill as u64);
+        if !self.primed {
+            if fill < prime {
+                return false;
+            }
+            self.primed = true;
+        }
+        let skip = self.drift.skip(fill, high, prime, period);
+        if skip > 0 {
+            if let Ok(chunk) = self.ring.read_chunk(skip) {
+                chunk.commit_all();
+            }
+            AudioCounters::add(&self.counters.speaker_dropped, skip as u64);
+        }
+        true
+    }
+
+    /// One sample for a resampling callback, after [`start`](Self::start) returned true:
+    /// silence (and an underrun, counted once) when the ring runs dry.
+    pub fn next_sample(&mut self) -> i16 {
+        if !self.primed {
+            return 0;
+        }
+        match self.ring.pop() {
+            Ok(s) => s,
+            Err(_) => {
+                AudioCounters::bump(&self.counters.speaker_underruns);
+                self.primed = false;
+                0
+            }
+        }
+    }
+}
+
+/// The device's end of the microphone ring, for an input callback.
+pub struct MicWriter {
+    ring: rtrb::Producer<i16>,
+    counters: Arc<AudioCounters>,
+}
+
+impl MicWriter {
+    pub fn new(ring: rtrb::Producer<i16>, counters: Arc<AudioCounters>) -> Self {
+        MicWriter { ring, counters }
+    }
+
+    /// Queues captured samples (mono, bridge rate); what does not fit is dropped and counted.
+    pub fn write(&mut self, samples: &[i16]) {
+        AudioCounters::max(&self.counters.mic_max_callback, samples.len() as u64);
+        AudioCounters::bump(&self.counters.mic_callbacks);
+        let (_, rest) = self.ring.push_partial_slice(samples);
+        if !rest.is_empty() {
+            AudioCounters::bump(&self.counters.mic_overruns);
+        }
+    }
+
+    /// Queues one sample (for a resampling callback).
+    pub fn push(&mut self, sample: i16) {
+        if self.ring.push(sample).is_err() {
+            AudioCounters::bump(&self.counters.mic_overruns);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FMT: BridgeFormat = BridgeFormat {
+        clock_rate: 8000,
+        samples_per_frame: 160,
+    };
+
+    fn setup() -> (BridgeSide, SpeakerReader, MicWriter, Arc<AudioCounters>) {
+        let counters = Arc::new(AudioCounters::default());
+        let (bridge, ends) = rings(FMT, counters.clone());
+        let spk = SpeakerReader::new(ends.speaker, counters.clone(), FMT.samples_per_frame);
+        let mic = MicWriter::new(ends.mic, counters.clone());
+        (bridge, spk, mic, counters)
+    }
+
+    fn ramp(start: i16, n: usize) -> Vec<i16> {
+        (0..n).map(|i| start.wrapping_add(i as i16)).collect()
+    }
+
+    #[test]
+    fn speaker_plays_every_sample_in_order_once_primed() {
+        let (mut bridge, mut spk, _mic, counters) = setup();
+        let period = 80;
+        let mut out = vec![0i16; period];
+        // Nothing queued: silence, and no underrun counted while priming.
+        spk.read(&mut out, period);
+        assert!(out.iter().all(|&s| s == 0));
+        let mut played = Vec::new();
+        let mut next = 1i16;
+        // The bridge ticks every 160 samples, the device every 80: equal rates.
+        for tick in 0..100 {
+            if tick % 2 == 0 {
+                bridge.write_speaker(Some(&ramp(next, 160)));
+                next = next.wrapping_add(160);
+            }
+            spk.read(&mut out, period);
+            played.extend_from_slice(&out);
+        }
+        let s = counters.snapshot();
+        assert_eq!(s.speaker_underruns, 0, "{s:?}");
+        assert_eq!(s.speaker_overruns, 0);
+        let first = played.iter().position(|&v| v != 0).unwrap();
+        let audio = &played[first..];
+        assert!(audio.windows(2).all(|w| w[1] == w[0].wrapping_add(1)));
+        // Latency: one frame plus one period, no more.
+        assert!(first <= 160 + 80, "primed after {first} samples");
+    }
+
+    #[test]
+    fn speaker_underrun_is_counted_and_padded() {
+        let (mut bridge, mut spk, _mic, counters) = setup();
+        bridge.write_speaker(Some(&ramp(1, 160)));
+        bridge.write_speaker(Some(&ramp(161, 160)));
+        let mut out = vec![0i16; 400];
+        spk.read(&mut out, 80);
+        assert_eq!(&out[..320], &ramp(1, 320)[..]);
+        assert!(out[320..].iter().all(|&s| s == 0));
+        assert_eq!(counters.snapshot().speaker_underruns, 1);
+    }
+
+    #[test]
+    fn a_fast_bridge_is_trimmed_to_bounded_latency() {
+        let (mut bridge, mut spk, _mic, counters) = setup();
+        let mut out = vec![0i16; 80];
+        // A late device (a burst of 5 extra frames) is jitter: nothing is skipped at once.
+        let mut next = 0i16;
+        for _ in 0..7 {
+            bridge.write_speaker(Some(&ramp(next, 160)));
+            next = next.wrapping_add(160);
+        }
+        spk.read(&mut out, 80);
+        assert_eq!(counters.snapshot().speaker_dropped, 0);
+        // The queue stays long (the bridge's clock is ahead): trimmed after half a second.
+        let mut played = out.clone();
+        for tick in 0..100 {
+            if tick % 2 == 0 {
+                bridge.write_speaker(Some(&ramp(next, 160)));
+                next = next.wrapping_add(160);
+            }
+            spk.read(&mut out, 80);
+            played.extend_from_slice(&out);
+        }
+        let s = counters.snapshot();
+        assert!(s.speaker_dropped > 0, "{s:?}");
+        assert_eq!(s.speaker_underruns, 0);
+        // One skip, and in order otherwise.
+        let jumps = played
+            .windows(2)
+            .filter(|w| w[1] != w[0].wrapping_add(1))
+            .count();
+        assert_eq!(jumps, 1);
+    }
+
+    #[test]
+    fn microphone_reaches_the_bridge_in_order() {
+        let (mut bridge, _spk, mut mic, counters) = setup();
+        let mut frame = vec![0i16; 160];
+        let mut got = Vec::new();
+        let mut next = 1i16;
+        for tick in 0..50 {
+            // Device periods of 80 samples, two per bridge frame.
+            mic.write(&ramp(next, 80));
+            next = next.wrapping_add(80);
+            mic.write(&ramp(next, 80));
+            next = next.wrapping_add(80);
+            bridge.read_mic(&mut frame);
+            if tick > 0 {
+                got.extend_from_slice(&frame);
+            }
+        }
+        let s = counters.snapshot();
+        assert_eq!(s.mic_underruns, 0, "{s:?}");
+        assert_eq!(s.mic_overruns, 0);
+        assert!(got.windows(2).all(|w| w[1] == w[0].wrapping_add(1)));
+        assert_eq!(got.len(), 49 * 160);
+    }
+
+    #[test]
+    fn microphone_overrun_and_bridge_underrun_are_counted() {
+        let (mut bridge, _spk, mut mic, counters) = setup();
+        mic.write(&vec![1i16; 160 * 9]);
+        assert_eq!(counters.snapshot().mic_overruns, 1);
+        let mut frame = vec![0i16; 160];
+        for _ in 0..8 {
+            bridge.read_mic(&mut frame);
+            assert!(frame.iter().all(|&s| s == 1));
+        }
+        bridge.read_mic(&mut frame);
+        assert_eq!(counters.snapshot().mic_underruns, 1);
+        assert!(frame.iter().all(|&s| s == 0));
+    }
+
+    #[test]
+    fn a_fast_microphone_is_trimmed_once_it_stays_ahead() {
+        let (mut bridge, _spk, mut mic, counters) = setup();
+        let mut frame = vec![0i16; 160];
+        mic.write(&vec![1i16; 160 * 6]);
+        for _ in 0..40 {
+            mic.write(&[1i16; 160]);
+            bridge.read_mic(&mut frame);
+        }
+        let s = counters.snapshot();
+        assert!(s.mic_dropped > 0, "{s:?}");
+        assert_eq!(s.mic_underruns, 0);
+    }
+
+    #[test]
+    fn silent_bridge_frames_keep_the_speaker_fed() {
+        let (mut bridge, mut spk, _mic, counters) = setup();
+        bridge.write_speaker(None);
+        bridge.write_speaker(None);
+        let mut out = vec![7i16; 240];
+        spk.read(&mut out, 80);
+        assert!(out.iter().all(|&s| s == 0));
+        assert_eq!(counters.snapshot().speaker_underruns, 0);
+    }
+}

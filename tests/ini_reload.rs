@@ -1,0 +1,61 @@
+//! SIGHUP re-reads MicroSIP.ini and restarts the SIP stack with it (as MicroSIP does when its
+//! settings are saved), logging what changed; a broken edit is refused and the phone keeps
+//! running on the settings it had.
+
+mod support;
+
+use std::time::Duration;
+
+use support::{Phone, Sipp};
+
+const T: Duration = Duration::from_secs(15);
+const SIGHUP: i32 = 1;
+
+fn ini(port: u16, auto_answer: &str) -> String {
+    format!("[Settings]\naccountId=0\nsourcePort={port}\nautoAnswer={auto_answer}\n")
+}
+
+#[test]
+fn sighup_applies_the_edited_file_and_logs_the_change() {
+    let port = support::free_udp_port();
+    let phone = Phone::start(&ini(port, ""), &[]);
+    phone.wait_line("started: SIP on udp", T);
+    let target = format!("127.0.0.1:{port}");
+
+    // Before: calls ring (180) until cancelled.
+    Sipp::uac("uac_cancel.xml", &target)
+        .service("door")
+        .run(T)
+        .assert_success();
+
+    std::fs::write(phone.ini_path(), ini(port, "all")).unwrap();
+    let mark = phone.mark();
+    phone.signal(SIGHUP);
+    let changed = phone.wait_line_after(mark, "Settings.autoAnswer", T);
+    assert!(changed.contains("all"), "{changed}");
+    phone.wait_line_after(mark, "settings reloaded", T);
+
+    // After: the same call is answered.
+    Sipp::uac("uac_call_bye.xml", &target)
+        .service("door")
+        .run(T)
+        .assert_success();
+}
+
+#[test]
+fn a_broken_edit_is_refused_and_the_phone_keeps_its_settings() {
+    let port = support::free_udp_port();
+    let mut phone = Phone::start(&ini(port, "all"), &[]);
+    phone.wait_line("started: SIP on udp", T);
+    std::fs::write(phone.ini_path(), "[Settings]\nsourcePort=70000\n").unwrap();
+    let mark = phone.mark();
+    phone.signal(SIGHUP);
+    let refused = phone.wait_line_after(mark, "sourcePort", T);
+    assert!(refused.contains("keeping"), "{refused}");
+    assert!(phone.try_exit().is_none(), "the phone keeps running");
+    let target = format!("127.0.0.1:{port}");
+    Sipp::uac("uac_call_bye.xml", &target)
+        .service("door")
+        .run(T)
+        .assert_success();
+}
