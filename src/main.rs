@@ -135,6 +135,7 @@ fn main() -> ExitCode {
             gate,
             startup,
             server,
+            password_override: None,
         },
     )
 }

@@ -18,11 +18,14 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{never, Receiver};
 
 use super::setup::Setup;
+use crate::config;
 use crate::control::dispatch::{ControlRequest, Outcome, StackGate};
 use crate::control::grammar::{self, Command, Parsed};
 use crate::control::socket::Server;
 use crate::dial::{self, AccountChoice, DialInput, LocalAccount, MainAccount};
-use crate::engine::{AccountId, CallId, CallInfo, CallState, Engine, Event, MediaState, Role};
+use crate::engine::{
+    AccountId, CallId, CallInfo, CallState, DtmfVia, Engine, Event, MediaState, Role,
+};
 
 /// How much `msip:micup` / `msip:micdown` / `msip:speakup` / `msip:speakdown` move a level,
 /// in percent. The reference does not give MicroSIP's slider step; 5 is our choice.
@@ -39,6 +42,9 @@ pub struct Control {
     pub startup: Option<Parsed>,
     /// The control socket; removed when this is dropped.
     pub server: Option<Server>,
+    /// MicroSIP's `/password:` override: it outlives a restart of the SIP stack and is used
+    /// whenever the active account is added again (as MicroSIP's global `password`).
+    pub password_override: Option<String>,
 }
 
 impl Control {
@@ -49,6 +55,7 @@ impl Control {
             gate: StackGate::default(),
             startup: None,
             server: None,
+            password_override: None,
         }
     }
 }
@@ -64,6 +71,9 @@ pub enum Flow {
     /// (MicroSIP un-registers the old account and registers N); the rest of the command runs
     /// once the new stack is up ([`Commands::take_after_switch`]).
     SwitchAccount(u32),
+    /// `/account:N /password:PWD`: store PWD in `[AccountN]` (and re-register when N is the
+    /// active account); the password is in [`Commands::take_account_password`].
+    StoreAccountPassword(u32),
 }
 
 /// Mic and speaker state as MicroSIP's commands leave it.
@@ -103,6 +113,8 @@ pub trait AudioControl {
 /// The dial-related settings, copied out of MicroSIP.ini at start.
 #[derive(Debug, Clone, Default)]
 struct DialSettings {
+    /// `DTMFMethod`.
+    dtmf_method: config::DtmfMethod,
     /// `accountId` when that account was added to the engine.
     account_number: Option<u32>,
     domain: String,
@@ -148,6 +160,8 @@ pub struct Commands {
     password_override: Option<String>,
     /// The rest of an `/account:N ...` command, for after the switch.
     after_switch: Option<Command>,
+    /// `/account:N /password:PWD`, for the main loop to save.
+    account_password: Option<(u32, String)>,
 }
 
 impl Commands {
@@ -183,6 +197,7 @@ impl Commands {
             single_mode: cfg.settings.single_mode,
             loadable_accounts: cfg.accounts.keys().copied().filter(|&n| n > 0).collect(),
             ini: cfg.path.display().to_string(),
+            dtmf_method: cfg.settings.dtmf_method,
         };
         Commands {
             settings,
@@ -201,6 +216,7 @@ impl Commands {
             },
             audio_hook: None,
             after_switch: None,
+            account_password: None,
             password_override: None,
         }
     }
@@ -218,6 +234,11 @@ impl Commands {
     }
 
     /// The `/password:` override, if one was given (used when the account is added again).
+    /// Carries a `/password:` override over from an earlier run of the stack.
+    pub fn set_password_override(&mut self, password: Option<String>) {
+        self.password_override = password;
+    }
+
     pub fn password_override(&self) -> Option<&str> {
         self.password_override.as_deref()
     }
@@ -225,6 +246,11 @@ impl Commands {
     /// What remains of an `/account:N ...` command after the switch, to run on the new stack.
     pub fn take_after_switch(&mut self) -> Option<Command> {
         self.after_switch.take().filter(|c| *c != Command::Nothing)
+    }
+
+    /// The password of an `/account:N /password:PWD` command, to store.
+    pub fn take_account_password(&mut self) -> Option<(u32, String)> {
+        self.account_password.take()
     }
 
     /// Runs this process's own command line, once the stack is up.
@@ -301,7 +327,7 @@ impl Commands {
         let now = Instant::now();
         while self.dtmf_timers.first().is_some_and(|t| t.at <= now) {
             let timer = self.dtmf_timers.remove(0);
-            match engine.send_dtmf(timer.call, &timer.digits) {
+            match send_dtmf(engine, self.settings.dtmf_method, timer.call, &timer.digits) {
                 Ok(()) => log::info!("call {}: sent DTMF {}", timer.call, timer.digits),
                 Err(e) => log::warn!(
                     "call {}: could not send DTMF {}: {e}",
@@ -347,10 +373,12 @@ impl Commands {
             )),
             Command::Dtmf { digits, .. } => match self.selected_call(engine) {
                 None => Outcome::error(format!("DTMF {digits} not sent: no call is connected")),
-                Some(call) => match engine.send_dtmf(call.call, &digits) {
-                    Ok(()) => Outcome::ok(format!("sent DTMF {digits} on call {}", call.call)),
-                    Err(e) => Outcome::error(format!("DTMF {digits}: {e}")),
-                },
+                Some(call) => {
+                    match send_dtmf(engine, self.settings.dtmf_method, call.call, &digits) {
+                        Ok(()) => Outcome::ok(format!("sent DTMF {digits} on call {}", call.call)),
+                        Err(e) => Outcome::error(format!("DTMF {digits}: {e}")),
+                    }
+                }
             },
             Command::Transfer(number) => self.transfer(engine, &number),
             Command::Hold => match self.selected_call(engine) {
@@ -396,11 +424,21 @@ impl Commands {
                     );
                 }
             }
-            Command::AccountPassword { account, .. } => Outcome::error(format!(
-                "storing a password in [Account{account}] from the command line is not \
-                 supported yet: write password= in {}",
-                self.settings.ini
-            )),
+            Command::AccountPassword { account, password } => {
+                if !self.settings.loadable_accounts.contains(&account) {
+                    Outcome::error(format!(
+                        "[Account{account}] does not load (missing, or without domain) in {}: \
+                         password not stored",
+                        self.settings.ini
+                    ))
+                } else {
+                    self.account_password = Some((account, password));
+                    return (
+                        Outcome::ok(format!("storing the password of [Account{account}]")),
+                        Flow::StoreAccountPassword(account),
+                    );
+                }
+            }
             Command::Dial { .. } | Command::Message { .. } => self.dial_or_wait(engine, command),
             Command::MicMute => self.set_audio(|a| a.mic_muted = true),
             Command::MicUnmute => self.set_audio(|a| a.mic_muted = false),
@@ -657,5 +695,27 @@ fn log_outcome(source: &str, outcome: &Outcome) {
         log::info!("{source}: {}", outcome.text);
     } else {
         log::warn!("{source}: {}", outcome.text);
+    }
+}
+
+/// Sends DTMF as MicroSIP's `DTMFMethod` says: 0 (auto) RFC 2833 with SIP INFO when the call
+/// has no telephone-event, 2 RFC 2833, 3 SIP INFO. In-band tones (1) are not generated by this
+/// phone: RFC 2833 is used instead, with a warning.
+fn send_dtmf(
+    engine: &Engine,
+    method: config::DtmfMethod,
+    call: CallId,
+    digits: &str,
+) -> Result<(), crate::engine::Error> {
+    match method {
+        config::DtmfMethod::SipInfo => engine.send_dtmf(call, digits, DtmfVia::SipInfo),
+        config::DtmfMethod::Rfc2833 => engine.send_dtmf(call, digits, DtmfVia::Rfc2833),
+        config::DtmfMethod::InBand => {
+            log::warn!("DTMFMethod=1 (in-band) is not available; sending RFC 2833 events");
+            engine.send_dtmf(call, digits, DtmfVia::Rfc2833)
+        }
+        config::DtmfMethod::Auto => engine
+            .send_dtmf(call, digits, DtmfVia::Rfc2833)
+            .or_else(|_| engine.send_dtmf(call, digits, DtmfVia::SipInfo)),
     }
 }

@@ -17,6 +17,7 @@ use std::time::Instant;
 use crossbeam_channel::{after, never, select, unbounded, Receiver};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
+use crate::config;
 use crate::control::grammar::Parsed;
 use crate::engine::{AccountId, CallId, CallState, Engine, Event, IncomingAction, MediaState};
 use crate::policy::{self, Decision, Policy};
@@ -107,22 +108,56 @@ fn switch_account(
     current: &setup::Setup,
     n: u32,
 ) -> Option<Box<setup::Setup>> {
-    let mut cfg = current.config.clone();
-    let saved = cfg
-        .try_set_setting("accountId", &n.to_string())
-        .and_then(|()| cfg.save());
+    // Like WritePrivateProfileString: change one key of the file as it is on disk now.
+    let saved = config::load(&current.config.path).and_then(|mut cfg| {
+        cfg.try_set_setting("accountId", &n.to_string())?;
+        cfg.save()
+    });
     if let Err(e) = saved {
         log::error!("/account:{n}: {e}; staying on the current account");
         return None;
     }
     log::info!(
         "/account:{n}: accountId={n} saved in {}",
-        cfg.path.display()
+        current.config.path.display()
     );
     match setup::load(opts) {
         Ok(new) => Some(Box::new(new)),
         Err(msg) => {
             log::error!("/account:{n}: {msg}");
+            None
+        }
+    }
+}
+
+/// `/account:N /password:PWD`: stores PWD in `[AccountN]` (in plain text: MicroSIP's
+/// encryption key is not published) and, when N is the active account, reads the settings
+/// again so the stack restarts and re-registers with it. `None` when nothing restarts.
+fn store_account_password(
+    opts: &cli::Options,
+    current: &setup::Setup,
+    n: u32,
+    password: &str,
+) -> Option<Box<setup::Setup>> {
+    let saved = config::load(&current.config.path).and_then(|mut cfg| {
+        cfg.try_set_account_key(n, "password", password)?;
+        cfg.save()
+    });
+    if let Err(e) = saved {
+        log::error!("/account:{n} /password: {e}");
+        return None;
+    }
+    log::info!(
+        "[Account{n}] password saved in {}",
+        current.config.path.display()
+    );
+    if current.config.active_account().map(|(id, _)| id) != Some(n) {
+        return None;
+    }
+    match setup::load(opts) {
+        Ok(new) => Some(Box::new(new)),
+        Err(msg) => {
+            log::error!("/account:{n} /password: {msg}");
             None
         }
     }
@@ -148,6 +183,13 @@ fn run_stack(
     let mut reload_to = None;
     let policy = Arc::new(setup.policy.clone());
     let mut engine_settings = setup.engine.clone();
+    if let (Some(password), Some(account)) = (
+        control.password_override.as_ref(),
+        engine_settings.account.as_mut(),
+    ) {
+        log::info!("{}: using the /password: override", setup.account_name);
+        account.password = password.clone();
+    }
     let decide = policy.clone();
     engine_settings.incoming =
         Arc::new(move |call| policy::decide(&decide, call).immediate_action());
@@ -167,6 +209,7 @@ fn run_stack(
     phone.announce();
     // MicroSIP's commands (issue 5): the control socket's requests and our own command line.
     let mut commands = commands::Commands::new(&engine, setup);
+    commands.set_password_override(control.password_override.clone());
     commands.set_audio_control(Box::new(LevelsControl(audio_levels)));
     // Issue 6: ringtone, ringback and hang-up sounds.
     let mut sounds = sounds::CallSounds::new(&setup.config.settings);
@@ -177,6 +220,12 @@ fn run_stack(
             commands::Flow::Exit => true,
             commands::Flow::SwitchAccount(n) => {
                 reload_to = switch_account(opts, setup, n);
+                reload_to.is_some()
+            }
+            commands::Flow::StoreAccountPassword(_) => {
+                if let Some((n, password)) = commands.take_account_password() {
+                    reload_to = store_account_password(opts, setup, n, &password);
+                }
                 reload_to.is_some()
             }
             commands::Flow::Continue => false,
@@ -226,6 +275,12 @@ fn run_stack(
                         reload_to = switch_account(opts, setup, n);
                         exit_requested = reload_to.is_some();
                     }
+                    commands::Flow::StoreAccountPassword(_) => {
+                        if let Some((n, password)) = commands.take_account_password() {
+                            reload_to = store_account_password(opts, setup, n, &password);
+                            exit_requested = reload_to.is_some();
+                        }
+                    }
                     commands::Flow::Continue => {}
                 },
                 Err(_) => requests_open = false,
@@ -253,6 +308,7 @@ fn run_stack(
             });
         }
     }
+    control.password_override = commands.password_override().map(str::to_string);
     // From here on, commands are dropped (MicroSIP returns TRUE when the stack is not running).
     control.gate.set_running(false);
     // Un-REGISTER first and wait (briefly) for the registrar's answer, so it is logged.

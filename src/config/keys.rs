@@ -131,6 +131,13 @@ ini_enum! {
     }
 }
 
+impl Default for DtmfMethod {
+    /// MicroSIP's default, `0`.
+    fn default() -> Self {
+        DtmfMethod::Auto
+    }
+}
+
 ini_enum! {
     /// `recordingFormat`: file format of call recordings.
     pub enum RecordingFormat {

@@ -199,13 +199,36 @@ impl Config {
 
     /// [`Config::set_setting`], returning why a change was refused.
     pub fn try_set_setting(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
+        let name = known_name(SETTINGS_KEYS, key).unwrap_or(key);
+        self.try_set(SETTINGS, name, key, value)
+    }
+
+    /// Sets a key of `[AccountN]` (MicroSIP's `/account:N /password:PWD` stores a password
+    /// this way), with the same rules as [`Config::try_set_setting`]. The section is added at
+    /// the end of the file when it does not exist.
+    pub fn try_set_account_key(
+        &mut self,
+        account: u32,
+        key: &str,
+        value: &str,
+    ) -> Result<(), ConfigError> {
+        let name = known_name(ACCOUNT_KEYS, key).unwrap_or(key);
+        self.try_set(&format!("Account{account}"), name, key, value)
+    }
+
+    fn try_set(
+        &mut self,
+        section: &str,
+        name: &str,
+        key: &str,
+        value: &str,
+    ) -> Result<(), ConfigError> {
         check_key_name(key)?;
         let mut document = self.document.clone();
         if let Some(account) = &self.migration {
             move_legacy_account(&mut document, account);
         }
-        let name = known_name(SETTINGS_KEYS, key).unwrap_or(key);
-        document.set(SETTINGS, name, value);
+        document.set(section, name, value);
         let typed = Typed::derive(&self.path, &document)?;
         self.document = document;
         self.settings = typed.settings;

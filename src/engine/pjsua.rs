@@ -455,8 +455,8 @@ impl Engine {
         self.kick();
     }
 
-    /// Sends DTMF digits on a call (RFC 2833 events).
-    pub fn send_dtmf(&self, call: CallId, digits: &str) -> Result<()> {
+    /// Sends DTMF digits on a call, as RFC 2833 events or SIP INFO.
+    pub fn send_dtmf(&self, call: CallId, digits: &str, via: DtmfVia) -> Result<()> {
         self.require(call)?;
         if digits.is_empty()
             || !digits
@@ -468,11 +468,21 @@ impl Engine {
                 reason: format!("{digits:?}: use 0-9, *, #, A-D"),
             });
         }
-        let d = pj_str_ref(digits);
-        // SAFETY: d borrows `digits` for the call.
-        check("pjsua_call_dial_dtmf", unsafe {
-            ffi::pjsua_call_dial_dtmf(call.0, &d)
-        })
+        let param = ffi::pjsua_call_send_dtmf_param {
+            method: match via {
+                DtmfVia::Rfc2833 => ffi::PJSUA_DTMF_METHOD_RFC2833,
+                DtmfVia::SipInfo => ffi::PJSUA_DTMF_METHOD_SIP_INFO,
+            },
+            // MicroSIP's digit length (and its SIP INFO `Duration=160`).
+            duration: 160,
+            digits: pj_str_ref(digits),
+        };
+        // SAFETY: param borrows `digits` for the call; PJSUA copies what it keeps.
+        check("pjsua_call_send_dtmf", unsafe {
+            ffi::pjsua_call_send_dtmf(call.0, &param)
+        })?;
+        self.kick();
+        Ok(())
     }
 
     /// Blind transfer: sends REFER with `Refer-To: target` on `call` (issue 5, `/transfer:`).

@@ -41,6 +41,16 @@ pub enum TransportKind {
     Any,
 }
 
+/// How DTMF digits leave the phone (MicroSIP's `DTMFMethod`, resolved by the application).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DtmfVia {
+    /// RFC 2833 / 4733 telephone-events in the RTP stream.
+    #[default]
+    Rfc2833,
+    /// SIP INFO with an `application/dtmf-relay` body (`Signal=`, `Duration=`).
+    SipInfo,
+}
+
 /// A SIP account to register (MicroSIP's `[AccountN]`, already turned into URIs).
 #[derive(Debug, Clone, Default)]
 pub struct AccountSettings {
