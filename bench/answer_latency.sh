@@ -44,8 +44,10 @@ sipp 127.0.0.1:"$pport" -sf tests/sipp/uac_wait_bye.xml -s intercom -i 127.0.0.1
 sipp_pid=$(pgrep -n -f "sipp 127.0.0.1:$pport" || true)
 [ -n "$sipp_pid" ] && pids+=("$sipp_pid")
 
-XDG_RUNTIME_DIR="$work" python3 - "$bin" "$work" "$calls" "$pport" <<'PY'
+BENCH_DIR="$repo/bench" XDG_RUNTIME_DIR="$work" python3 - "$bin" "$work" "$calls" "$pport" <<'PY'
 import os, struct, subprocess, sys, time
+sys.path.insert(0, os.environ["BENCH_DIR"])
+from pcap_latency import packets  # noqa: E402  (the pcap reader of bench/run.sh)
 bin, work, calls, pport = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 ini = os.path.join(work, "MicroSIP.ini")
 log = os.path.join(work, "phone.log")
@@ -70,24 +72,6 @@ for i in range(calls):
     time.sleep(0.05)
     subprocess.run([bin, "--ini", ini, "/hangupall"], check=True)
 time.sleep(1)
-
-def packets(path):
-    with open(path, "rb") as f:
-        magic, _, _, _, _, _, link = struct.unpack("<IHHiIII", f.read(24))
-        nano = magic == 0xA1B23C4D
-        while True:
-            rec = f.read(16)
-            if len(rec) < 16:
-                return
-            sec, frac, incl, _ = struct.unpack("<IIII", rec)
-            data = f.read(incl)
-            off = {1: 14, 113: 16, 276: 20, 101: 0, 12: 0}[link]
-            ip = data[off:]
-            if not ip or ip[0] >> 4 != 4 or ip[9] != 17:
-                continue
-            ihl = (ip[0] & 15) * 4
-            sport = struct.unpack(">H", ip[ihl:ihl + 2])[0]
-            yield sec + frac / (1e9 if nano else 1e6), sport, ip[ihl + 8:]
 
 oks = [ts for ts, sport, payload in packets(os.path.join(work, "sip.pcap"))
        if sport == pport and payload.startswith(b"SIP/2.0 200")

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """INVITE-to-200 latency from a pcap (tcpdump -i lo -w), measured on the wire.
 
-Reads a classic little-endian pcap of SIP over UDP (link type LINUX_SLL2, LINUX_SLL,
+`packets()` is shared with answer_latency.sh. Reads a classic little-endian pcap of SIP over UDP (link type LINUX_SLL2, LINUX_SLL,
 EN10MB or RAW), pairs each INVITE with the 200 OK to it (same Call-ID and CSeq INVITE) and
 prints count, median, p90, p99 and max in milliseconds.
 """
@@ -28,7 +28,8 @@ def packets(path):
             if not ip or ip[0] >> 4 != 4 or ip[9] != 17:
                 continue
             ihl = (ip[0] & 15) * 4
-            yield ts, ip[ihl + 8:]
+            sport = struct.unpack(">H", ip[ihl:ihl + 2])[0]
+            yield ts, sport, ip[ihl + 8:]
 
 
 def header(msg, name):
@@ -44,7 +45,7 @@ def header(msg, name):
 def main(path):
     sent = {}
     lat = []
-    for ts, payload in packets(path):
+    for ts, _, payload in packets(path):
         try:
             msg = payload.decode("utf-8", "replace")
         except Exception:

@@ -108,26 +108,11 @@ fn switch_account(
     current: &setup::Setup,
     n: u32,
 ) -> Option<Box<setup::Setup>> {
-    // Like WritePrivateProfileString: change one key of the file as it is on disk now.
-    let saved = config::load(&current.config.path).and_then(|mut cfg| {
-        cfg.try_set_setting("accountId", &n.to_string())?;
-        cfg.save()
-    });
-    if let Err(e) = saved {
-        log::error!("/account:{n}: {e}; staying on the current account");
-        return None;
-    }
-    log::info!(
-        "/account:{n}: accountId={n} saved in {}",
-        current.config.path.display()
-    );
-    match setup::load(opts) {
-        Ok(new) => Some(Box::new(new)),
-        Err(msg) => {
-            log::error!("/account:{n}: {msg}");
-            None
-        }
-    }
+    let what = format!("/account:{n}: accountId={n}");
+    write_key(current, &what, |cfg| {
+        cfg.try_set_setting("accountId", &n.to_string())
+    })?;
+    restart_with(opts, &what)
 }
 
 /// `/account:N /password:PWD`: stores PWD in `[AccountN]` (in plain text: MicroSIP's
@@ -139,25 +124,46 @@ fn store_account_password(
     n: u32,
     password: &str,
 ) -> Option<Box<setup::Setup>> {
-    let saved = config::load(&current.config.path).and_then(|mut cfg| {
-        cfg.try_set_account_key(n, "password", password)?;
-        cfg.save()
-    });
-    if let Err(e) = saved {
-        log::error!("/account:{n} /password: {e}");
-        return None;
-    }
-    log::info!(
-        "[Account{n}] password saved in {}",
-        current.config.path.display()
-    );
+    let what = format!("[Account{n}] password");
+    write_key(current, &what, |cfg| {
+        cfg.try_set_account_key(n, "password", password)
+    })?;
     if current.config.active_account().map(|(id, _)| id) != Some(n) {
         return None;
     }
+    restart_with(opts, &what)
+}
+
+/// Changes one key of the settings file as it is on disk now (like MicroSIP's
+/// WritePrivateProfileString) and saves it; `None` (logged) when that fails.
+fn write_key(
+    current: &setup::Setup,
+    what: &str,
+    edit: impl FnOnce(&mut config::Config) -> Result<(), config::ConfigError>,
+) -> Option<()> {
+    let path = &current.config.path;
+    let saved = config::load(path).and_then(|mut cfg| {
+        edit(&mut cfg)?;
+        cfg.save()
+    });
+    match saved {
+        Ok(()) => {
+            log::info!("{what} saved in {}", path.display());
+            Some(())
+        }
+        Err(e) => {
+            log::error!("{what} not saved: {e}; nothing changes");
+            None
+        }
+    }
+}
+
+/// The settings read again for a restart of the stack; `None` (logged) when they cannot be.
+fn restart_with(opts: &cli::Options, what: &str) -> Option<Box<setup::Setup>> {
     match setup::load(opts) {
         Ok(new) => Some(Box::new(new)),
         Err(msg) => {
-            log::error!("/account:{n} /password: {msg}");
+            log::error!("{what}: {msg}");
             None
         }
     }
