@@ -353,6 +353,7 @@ fn bindings(manifest: &Path, install: &Path, pkg: &PkgConfig, out: &Path) {
         "pjmedia_frame.*",
         "pjmedia_master_port.*",
         "pjmedia_null_port.*",
+        "pjmedia_sdp_neg_set_prefer_remote_codec_order",
         "pjmedia_clock.*",
         "pj_pool_.*",
         "pj_caching_pool.*",

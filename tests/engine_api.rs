@@ -20,6 +20,7 @@ fn settings(answer: IncomingAction) -> EngineSettings {
         user_agent: "microsip-test".into(),
         codecs: vec!["PCMA/8000/1".into(), "PCMU/8000/1".into()],
         vad: false,
+        force_codec: false,
         max_calls: 8,
         pjsip_log_level: 1,
         log_file: None,

@@ -21,6 +21,7 @@ fn outgoing_call_rings_is_answered_and_we_hang_up() {
         user_agent: "microsip-test".into(),
         codecs: vec!["PCMA/8000/1".into(), "PCMU/8000/1".into()],
         vad: false,
+        force_codec: false,
         max_calls: 4,
         pjsip_log_level: 1,
         log_file: None,

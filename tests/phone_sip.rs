@@ -240,3 +240,37 @@ fn garbage_and_malformed_invites_do_not_crash_the_phone() {
         .run(T);
     out.assert_success();
 }
+
+/// The first payload type of the `m=audio` line in the phone's 200 OK to a caller offering
+/// PCMU before PCMA.
+fn answer_order(force_codec: u8) -> String {
+    let port = support::free_udp_port();
+    let phone = Phone::start(
+        &format!(
+            "[Settings]\naccountId=0\nsourcePort={port}\nautoAnswer=all\n\
+             audioCodecs=PCMA/8000/1 PCMU/8000/1\nforceCodec={force_codec}\n"
+        ),
+        &[],
+    );
+    phone.wait_line("started: SIP on udp", T);
+    let scenario = std::fs::read_to_string(support::tests_dir().join("sipp/uac_call_bye.xml"))
+        .unwrap()
+        .replace("RTP/AVP 8 0", "RTP/AVP 0 8")
+        .replace(r#"<exec play_pcap_audio="/usr/share/sip-tester/g711a.pcap"/>"#, "");
+    let dir = support::TempDir::new("scenario");
+    let path = dir.path().join("uac_pcmu_first.xml");
+    std::fs::write(&path, scenario).unwrap();
+    let out = Sipp::uac(path.to_str().unwrap(), &format!("127.0.0.1:{port}"))
+        .service("door")
+        .run(T);
+    out.assert_success();
+    let answer = out.messages.split("SIP/2.0 200 OK").nth(1).expect("a 200 OK");
+    let m = answer.lines().find(|l| l.starts_with("m=audio")).expect("an m=audio line");
+    m.split_whitespace().nth(3).unwrap().to_string()
+}
+
+#[test]
+fn force_codec_answers_in_our_order_and_otherwise_in_the_callers() {
+    assert_eq!(answer_order(0), "0", "forceCodec=0 keeps the caller's PCMU first");
+    assert_eq!(answer_order(1), "8", "forceCodec=1 puts our PCMA first");
+}

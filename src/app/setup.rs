@@ -125,6 +125,7 @@ fn build(cfg: Config, opts: &Options, log_file: Option<PathBuf>) -> Setup {
         },
         codecs: s.audio_codecs.clone(),
         vad: s.vad,
+        force_codec: s.force_codec,
         max_calls: crate::ffi::PJSUA_MAX_CALLS,
         pjsip_log_level: crate::logging::pjsip_level(
             opts.log_level.unwrap_or(log::LevelFilter::Info),

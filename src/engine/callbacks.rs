@@ -20,6 +20,8 @@ pub(super) struct Shared {
     pub incoming: Arc<dyn Fn(&IncomingCall) -> IncomingAction + Send + Sync>,
     /// Wakes the media supervisor, which starts or stops the media clock.
     pub media_changed: Sender<()>,
+    /// Answer offers in our codec order (MicroSIP's `forceCodec`).
+    pub force_codec: bool,
 }
 
 static SHARED: RwLock<Option<Arc<Shared>>> = RwLock::new(None);
@@ -75,6 +77,24 @@ unsafe fn header_value(msg: *mut ffi::pjsip_msg, name: &str) -> Option<String> {
     text.split_once(':').map(|(_, v)| v.trim().to_string())
 }
 
+/// MicroSIP's `forceCodec=1`: the answer follows our codec priority, not the caller's.
+///
+/// # Safety
+/// `rdata` must be the INVITE PJSUA passes to `on_incoming_call`.
+unsafe fn prefer_local_codec_order(rdata: *mut ffi::pjsip_rx_data) {
+    // SAFETY: per the contract, rdata is live; the lookups return null when absent.
+    unsafe {
+        let dlg = ffi::pjsip_rdata_get_dlg(rdata);
+        if dlg.is_null() {
+            return;
+        }
+        let inv = ffi::pjsip_dlg_get_inv_session(dlg);
+        if !inv.is_null() && !(*inv).neg.is_null() {
+            ffi::pjmedia_sdp_neg_set_prefer_remote_codec_order((*inv).neg, ffi::PJ_FALSE as i32);
+        }
+    }
+}
+
 unsafe extern "C" fn on_incoming_call(
     acc_id: ffi::pjsua_acc_id,
     call_id: ffi::pjsua_call_id,
@@ -111,6 +131,12 @@ unsafe extern "C" fn on_incoming_call(
             x_autoanswer,
             call_info: call_info_hdr,
         };
+        if shared.force_codec && !rdata.is_null() {
+            // SAFETY: rdata is the INVITE of this callback; its dialog and INVITE session
+            // exist (PJSUA created them before calling us) and the offer is not negotiated
+            // until we answer.
+            unsafe { prefer_local_codec_order(rdata) };
+        }
         let action = (shared.incoming)(&incoming);
         // Report the call before answering: answering runs the state and media callbacks.
         let _ = shared.events.send(Event::Incoming {

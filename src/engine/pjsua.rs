@@ -257,6 +257,7 @@ impl Engine {
             events: tx,
             incoming: settings.incoming.clone(),
             media_changed: media_tx,
+            force_codec: settings.force_codec,
         });
         // pjlib logs from pjsua_create on, before pjsua_init installs the configured writer.
         // SAFETY: plain setters of pjlib's static log state; usable before pj_init.

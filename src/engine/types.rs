@@ -87,6 +87,8 @@ pub struct EngineSettings {
     pub codecs: Vec<String>,
     /// Send RTP continuously (false) or suppress silence (true).
     pub vad: bool,
+    /// MicroSIP's `forceCodec`: answer incoming offers in our codec order, not the caller's.
+    pub force_codec: bool,
     pub max_calls: u32,
     /// PJSIP's own log level routed to the `log` facade (0..=6).
     pub pjsip_log_level: u32,
