@@ -256,7 +256,10 @@ fn answer_order(force_codec: u8) -> String {
     let scenario = std::fs::read_to_string(support::tests_dir().join("sipp/uac_call_bye.xml"))
         .unwrap()
         .replace("RTP/AVP 8 0", "RTP/AVP 0 8")
-        .replace(r#"<exec play_pcap_audio="/usr/share/sip-tester/g711a.pcap"/>"#, "");
+        .replace(
+            r#"<exec play_pcap_audio="/usr/share/sip-tester/g711a.pcap"/>"#,
+            "",
+        );
     let dir = support::TempDir::new("scenario");
     let path = dir.path().join("uac_pcmu_first.xml");
     std::fs::write(&path, scenario).unwrap();
@@ -264,13 +267,24 @@ fn answer_order(force_codec: u8) -> String {
         .service("door")
         .run(T);
     out.assert_success();
-    let answer = out.messages.split("SIP/2.0 200 OK").nth(1).expect("a 200 OK");
-    let m = answer.lines().find(|l| l.starts_with("m=audio")).expect("an m=audio line");
+    let answer = out
+        .messages
+        .split("SIP/2.0 200 OK")
+        .nth(1)
+        .expect("a 200 OK");
+    let m = answer
+        .lines()
+        .find(|l| l.starts_with("m=audio"))
+        .expect("an m=audio line");
     m.split_whitespace().nth(3).unwrap().to_string()
 }
 
 #[test]
 fn force_codec_answers_in_our_order_and_otherwise_in_the_callers() {
-    assert_eq!(answer_order(0), "0", "forceCodec=0 keeps the caller's PCMU first");
+    assert_eq!(
+        answer_order(0),
+        "0",
+        "forceCodec=0 keeps the caller's PCMU first"
+    );
     assert_eq!(answer_order(1), "8", "forceCodec=1 puts our PCMA first");
 }
