@@ -61,6 +61,23 @@ fn ini(extra: &str) -> String {
     text
 }
 
+/// The phone on the ALSA file plugin: its default speaker writes into `speaker`, its default
+/// microphone reads `mic` (none: a path that does not exist).
+fn phone_on_files(ini_text: &str, speaker: &Path, mic: Option<&Path>) -> Phone {
+    let mic = mic.map_or("/nonexistent/in.raw".to_string(), |m| {
+        m.display().to_string()
+    });
+    Phone::start_with_env(
+        ini_text,
+        &[],
+        &[
+            ("ALSA_CONFIG_PATH", audio::asoundrc().to_str().unwrap()),
+            ("AUDIO_OUT", speaker.to_str().unwrap()),
+            ("AUDIO_IN", &mic),
+        ],
+    )
+}
+
 fn phone_uri(phone: &Phone) -> String {
     let line = phone.wait_line("started: SIP on udp ", T);
     let addr = line.rsplit(' ').next().unwrap().trim();
@@ -143,15 +160,7 @@ fn caller_is_heard_on_the_speaker_and_the_microphone_reaches_the_caller() {
     let dir = TempDir::new("audio");
     let speaker = PacedSpeaker::start(&dir.path().join("speaker"));
     let mic = PacedMic::start(&dir.path().join("mic"), 8000, 440.0, AMP);
-    let phone = Phone::start_with_env(
-        &ini(""),
-        &[],
-        &[
-            ("ALSA_CONFIG_PATH", audio::asoundrc().to_str().unwrap()),
-            ("AUDIO_OUT", speaker.path().to_str().unwrap()),
-            ("AUDIO_IN", mic.path().to_str().unwrap()),
-        ],
-    );
+    let phone = phone_on_files(&ini(""), speaker.path(), Some(mic.path()));
     let play = tone_wav(dir.path(), 1000.0);
     let mut caller = PjsuaCaller::call(&phone_uri(&phone), &play, 5);
     let line = phone.wait_line("audio: speaker ", T);
@@ -219,14 +228,10 @@ fn an_unknown_device_name_falls_back_to_the_default_with_a_warning() {
     let _serial = serial();
     let dir = TempDir::new("audio-unknown");
     let speaker = PacedSpeaker::start(&dir.path().join("speaker"));
-    let phone = Phone::start_with_env(
+    let phone = phone_on_files(
         &ini("audioOutputDevice=Headset that was unplugged\n"),
-        &[],
-        &[
-            ("ALSA_CONFIG_PATH", audio::asoundrc().to_str().unwrap()),
-            ("AUDIO_OUT", speaker.path().to_str().unwrap()),
-            ("AUDIO_IN", "/nonexistent/in.raw"),
-        ],
+        speaker.path(),
+        None,
     );
     let play = tone_wav(dir.path(), 1000.0);
     let mut caller = PjsuaCaller::call(&phone_uri(&phone), &play, 3);
@@ -329,15 +334,7 @@ fn speakmute_silences_the_speaker_and_micmute_what_the_caller_hears() {
     let dir = TempDir::new("audio-mute");
     let speaker = PacedSpeaker::start(&dir.path().join("speaker"));
     let mic = PacedMic::start(&dir.path().join("mic"), 8000, 440.0, AMP);
-    let phone = Phone::start_with_env(
-        &ini(""),
-        &[],
-        &[
-            ("ALSA_CONFIG_PATH", audio::asoundrc().to_str().unwrap()),
-            ("AUDIO_OUT", speaker.path().to_str().unwrap()),
-            ("AUDIO_IN", mic.path().to_str().unwrap()),
-        ],
-    );
+    let phone = phone_on_files(&ini(""), speaker.path(), Some(mic.path()));
     let play = tone_wav(dir.path(), 1000.0);
     let mut caller = PjsuaCaller::call(&phone_uri(&phone), &play, 8);
     phone.wait_line("audio: speaker ", T);
@@ -440,15 +437,7 @@ fn a_hang_up_sound_plays_when_a_call_ends() {
     let _serial = serial();
     let dir = TempDir::new("audio-hangup");
     let speaker = PacedSpeaker::start(&dir.path().join("speaker"));
-    let phone = Phone::start_with_env(
-        &ini("localDTMF=1\n"),
-        &[],
-        &[
-            ("ALSA_CONFIG_PATH", audio::asoundrc().to_str().unwrap()),
-            ("AUDIO_OUT", speaker.path().to_str().unwrap()),
-            ("AUDIO_IN", "/nonexistent/in.raw"),
-        ],
-    );
+    let phone = phone_on_files(&ini("localDTMF=1\n"), speaker.path(), None);
     // The caller sends silence: what the speaker plays after the call is the sound alone.
     let play = dir.path().join("silence.wav");
     audio::write_wav(&play, 8000, &vec![0i16; 8000]);
@@ -478,14 +467,10 @@ fn auto_recording_writes_both_sides_under_microsips_file_name() {
     let dir = TempDir::new("audio-rec");
     let speaker = PacedSpeaker::start(&dir.path().join("speaker"));
     let mic = PacedMic::start(&dir.path().join("mic"), 8000, 440.0, AMP);
-    let phone = Phone::start_with_env(
+    let phone = phone_on_files(
         &ini("autoRecording=1\nrecordingFormat=wav\nrecordingPath=calls\n"),
-        &[],
-        &[
-            ("ALSA_CONFIG_PATH", audio::asoundrc().to_str().unwrap()),
-            ("AUDIO_OUT", speaker.path().to_str().unwrap()),
-            ("AUDIO_IN", mic.path().to_str().unwrap()),
-        ],
+        speaker.path(),
+        Some(mic.path()),
     );
     let play = tone_wav(dir.path(), 1000.0);
     let mut caller = PjsuaCaller::call(&phone_uri(&phone), &play, 3);
