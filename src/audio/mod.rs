@@ -11,6 +11,24 @@
 //! cpal threads never touch pjlib, and pjmedia threads never touch cpal.
 #![forbid(unsafe_code)]
 
+/// Calls the generic stream builder `f::<T>(args)` with `T` the sample type of `format`
+/// (cpal's formats, one arm each), or fails for a format cpal adds later.
+macro_rules! with_sample_type {
+    ($format:expr, $f:ident($($arg:expr),*)) => {
+        match $format {
+            cpal::SampleFormat::I16 => $f::<i16>($($arg),*),
+            cpal::SampleFormat::F32 => $f::<f32>($($arg),*),
+            cpal::SampleFormat::I32 => $f::<i32>($($arg),*),
+            cpal::SampleFormat::F64 => $f::<f64>($($arg),*),
+            cpal::SampleFormat::U16 => $f::<u16>($($arg),*),
+            cpal::SampleFormat::I8 => $f::<i8>($($arg),*),
+            cpal::SampleFormat::U8 => $f::<u8>($($arg),*),
+            other => Err(format!("sample format {other} is not supported")),
+        }
+    };
+}
+pub(crate) use with_sample_type;
+
 pub mod resample;
 pub mod sounds;
 
@@ -530,21 +548,10 @@ fn build_output(
     levels: Arc<Levels>,
     counters: Arc<AudioCounters>,
 ) -> Result<cpal::Stream, String> {
-    macro_rules! build {
-        ($t:ty) => {
-            output_stream::<$t>(dev, cfg, bridge_rate, reader, levels, counters)
-        };
-    }
-    match cfg.format {
-        SampleFormat::I16 => build!(i16),
-        SampleFormat::F32 => build!(f32),
-        SampleFormat::I32 => build!(i32),
-        SampleFormat::F64 => build!(f64),
-        SampleFormat::U16 => build!(u16),
-        SampleFormat::I8 => build!(i8),
-        SampleFormat::U8 => build!(u8),
-        other => Err(format!("sample format {other} is not supported")),
-    }
+    with_sample_type!(
+        cfg.format,
+        output_stream(dev, cfg, bridge_rate, reader, levels, counters)
+    )
 }
 
 fn output_stream<T>(
@@ -605,21 +612,10 @@ fn build_input(
     levels: Arc<Levels>,
     counters: Arc<AudioCounters>,
 ) -> Result<cpal::Stream, String> {
-    macro_rules! build {
-        ($t:ty) => {
-            input_stream::<$t>(dev, cfg, bridge_rate, writer, levels, counters)
-        };
-    }
-    match cfg.format {
-        SampleFormat::I16 => build!(i16),
-        SampleFormat::F32 => build!(f32),
-        SampleFormat::I32 => build!(i32),
-        SampleFormat::F64 => build!(f64),
-        SampleFormat::U16 => build!(u16),
-        SampleFormat::I8 => build!(i8),
-        SampleFormat::U8 => build!(u8),
-        other => Err(format!("sample format {other} is not supported")),
-    }
+    with_sample_type!(
+        cfg.format,
+        input_stream(dev, cfg, bridge_rate, writer, levels, counters)
+    )
 }
 
 fn input_stream<T>(

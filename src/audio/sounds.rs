@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use cpal::traits::{DeviceTrait, StreamTrait};
-use cpal::{FromSample, SampleFormat, SizedSample};
+use cpal::{FromSample, SizedSample};
 
 use super::{find_device, negotiate, AlsaMessages, Chosen, Direction};
 
@@ -213,21 +213,7 @@ fn build(
     looped: bool,
     finished: Arc<AtomicBool>,
 ) -> Result<cpal::Stream, String> {
-    macro_rules! build {
-        ($t:ty) => {
-            stream::<$t>(dev, cfg, samples, looped, finished)
-        };
-    }
-    match cfg.format {
-        SampleFormat::I16 => build!(i16),
-        SampleFormat::F32 => build!(f32),
-        SampleFormat::I32 => build!(i32),
-        SampleFormat::F64 => build!(f64),
-        SampleFormat::U16 => build!(u16),
-        SampleFormat::I8 => build!(i8),
-        SampleFormat::U8 => build!(u8),
-        other => Err(format!("sample format {other} is not supported")),
-    }
+    super::with_sample_type!(cfg.format, stream(dev, cfg, samples, looped, finished))
 }
 
 fn stream<T>(
