@@ -2,6 +2,8 @@
 //! restart after shutdown, and a real call through the engine's own local account.
 //! One test function: PJSUA is process-global, so this binary runs it alone.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,23 +13,7 @@ use microsip::engine::{
 };
 
 fn settings(answer: IncomingAction) -> EngineSettings {
-    EngineSettings {
-        bind: Some("127.0.0.1".parse().unwrap()),
-        sip_port: 0,
-        local_port: None,
-        rtp_port_min: 0,
-        rtp_port_max: 0,
-        user_agent: "microsip-test".into(),
-        codecs: vec!["PCMA/8000/1".into(), "PCMU/8000/1".into()],
-        vad: false,
-        force_codec: false,
-        max_calls: 8,
-        pjsip_log_level: 1,
-        log_file: None,
-        local_account: true,
-        account: None,
-        incoming: Arc::new(move |_| answer.clone()),
-    }
+    support::loopback_engine(0, Arc::new(move |_| answer.clone()))
 }
 
 fn wait_for(rx: &Receiver<Event>, what: &str, mut pred: impl FnMut(&Event) -> bool) -> Vec<Event> {
@@ -96,10 +82,14 @@ fn engine_lifecycle_and_self_call() {
         "DISCONNECTED",
         |e| matches!(e, Event::CallState { info } if info.state == CallState::Disconnected),
     );
-    assert!(matches!(
-        engine.hangup(out, 0, None),
-        Err(Error::NoSuchCall(_)) | Ok(())
-    ));
+    // Once both legs are gone, commands on the ended call are refused with a typed error.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !engine.calls().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(engine.calls().is_empty(), "both legs must end");
+    assert_eq!(engine.hangup(out, 0, None), Err(Error::NoSuchCall(out)));
+    assert_eq!(engine.call(out).err(), Some(Error::NoSuchCall(out)));
     engine.shutdown();
 
     // A start after a shutdown works.

@@ -6,29 +6,14 @@ mod support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use microsip::engine::{CallState, Engine, EngineSettings, Event, IncomingAction, Role};
+use microsip::engine::{CallState, Engine, Event, IncomingAction, Role};
 use support::Sipp;
 
 #[test]
 fn outgoing_call_rings_is_answered_and_we_hang_up() {
     let mut sipp = Sipp::uas("uas_answer.xml").spawn();
-    let settings = EngineSettings {
-        bind: Some("127.0.0.1".parse().unwrap()),
-        sip_port: support::free_udp_port(),
-        local_port: None,
-        rtp_port_min: 0,
-        rtp_port_max: 0,
-        user_agent: "microsip-test".into(),
-        codecs: vec!["PCMA/8000/1".into(), "PCMU/8000/1".into()],
-        vad: false,
-        force_codec: false,
-        max_calls: 4,
-        pjsip_log_level: 1,
-        log_file: None,
-        local_account: true,
-        account: None,
-        incoming: Arc::new(|_| IncomingAction::Ring),
-    };
+    let settings =
+        support::loopback_engine(support::free_udp_port(), Arc::new(|_| IncomingAction::Ring));
     let (engine, events) = Engine::start(settings).expect("engine");
     let acc = engine.info().local_account.unwrap();
     let call = engine

@@ -1110,3 +1110,30 @@ fn spawn_reader(stream: impl Read + Send + 'static, lines: Arc<Lines>) {
         lines.changed.notify_all();
     });
 }
+
+/// Engine settings for the Rust-API tests: SIP and RTP on 127.0.0.1, the local account,
+/// PCMA and PCMU, PJSIP's own log quiet; `incoming` decides what new calls get.
+pub fn loopback_engine(
+    sip_port: u16,
+    incoming: Arc<
+        dyn Fn(&microsip::engine::IncomingCall) -> microsip::engine::IncomingAction + Send + Sync,
+    >,
+) -> microsip::engine::EngineSettings {
+    microsip::engine::EngineSettings {
+        bind: Some(LOCALHOST.parse().unwrap()),
+        sip_port,
+        local_port: None,
+        rtp_port_min: 0,
+        rtp_port_max: 0,
+        user_agent: "microsip-test".into(),
+        codecs: vec!["PCMA/8000/1".into(), "PCMU/8000/1".into()],
+        vad: false,
+        force_codec: false,
+        max_calls: 8,
+        pjsip_log_level: 1,
+        log_file: None,
+        local_account: true,
+        account: None,
+        incoming,
+    }
+}
