@@ -73,8 +73,8 @@ fn reload(opts: &cli::Options, current: &setup::Setup) -> Option<Box<setup::Setu
             return None;
         }
     };
-    let old: HashMap<String, String> = split_lines(current.config.effective_lines());
-    let fresh = split_lines(new.config.effective_lines());
+    let old: HashMap<String, String> = current.config.effective_values().into_iter().collect();
+    let fresh: HashMap<String, String> = new.config.effective_values().into_iter().collect();
     let mut changes: Vec<String> = fresh
         .iter()
         .filter(|(k, v)| old.get(*k) != Some(v))
@@ -167,16 +167,6 @@ fn restart_with(opts: &cli::Options, what: &str) -> Option<Box<setup::Setup>> {
             None
         }
     }
-}
-
-fn split_lines(lines: Vec<String>) -> HashMap<String, String> {
-    lines
-        .into_iter()
-        .filter_map(|l| {
-            l.split_once('=')
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-        })
-        .collect()
 }
 
 /// Starts the SIP stack with `setup` and runs it until exit or reload.

@@ -163,22 +163,30 @@ impl Config {
     /// `Section.key=value` for every known `[Settings]` key and every key of each loaded
     /// account, effective values, sorted; passwords shown as `********` unless empty.
     pub fn effective_lines(&self) -> Vec<String> {
-        let mut lines = Vec::new();
+        self.effective_values()
+            .into_iter()
+            .map(|(key, value)| format!("{key}={value}"))
+            .collect()
+    }
+
+    /// The effective settings as (`Section.key`, value) pairs, sorted by key, passwords
+    /// masked: what [`Config::effective_lines`] prints, for comparing two configurations.
+    pub fn effective_values(&self) -> Vec<(String, String)> {
+        let mut values = Vec::new();
         for def in SETTINGS_KEYS {
-            lines.push(format!(
-                "{SETTINGS}.{}={}",
-                def.name,
-                (def.show)(&self.settings)
+            values.push((
+                format!("{SETTINGS}.{}", def.name),
+                (def.show)(&self.settings),
             ));
         }
         for (id, account) in &self.accounts {
             for def in ACCOUNT_KEYS {
                 let value = rules::shown_value(def.name, &(def.show)(account));
-                lines.push(format!("Account{id}.{}={value}", def.name));
+                values.push((format!("Account{id}.{}", def.name), value));
             }
         }
-        lines.sort();
-        lines
+        values.sort();
+        values
     }
 
     /// The text encoding of the file (kept on write-back).
