@@ -7,7 +7,8 @@
 //!
 //! - `loop_latency`: a click's round trip caller → phone's speaker → (the harness's loopback
 //!   sound card) → phone's microphone → caller, minus the same round trip through a pjsua
-//!   that loops the call's audio back inside its bridge: what our device path adds.
+//!   that loops the call's audio back inside its bridge, minus the harness's card alone
+//!   (measured too): what our device path adds, both ways; half of it is mouth-to-ear.
 //! - `long_call`: CPU of the phone per call with audio, and glitches (underruns, overruns)
 //!   over a long call, through PulseAudio null sinks (real-time, like a desktop).
 
@@ -40,6 +41,62 @@ fn round_trips(rate: u32, rec: &[i16]) -> Vec<f64> {
         .collect()
 }
 
+/// Round trips (ms) through the harness's loopback sound card alone, with no phone: a writer
+/// plays clicks into the speaker FIFO the way the ALSA file plugin does (48 kHz stereo S32,
+/// 10 ms periods, blocking writes: the pipe stays full, like a card's buffer), a reader takes
+/// the microphone FIFO in 10 ms periods. Each click is timed from the start of the write of
+/// its period to the end of the read that holds it, corrected by its place in that read.
+fn harness_round_trips(dir: &std::path::Path) -> Vec<f64> {
+    use std::io::{Read, Write};
+    let lb = PacedLoopback::start(&dir.join("h-spk"), &dir.join("h-mic"), 8000);
+    let mut spk = std::fs::OpenOptions::new()
+        .write(true)
+        .open(lb.speaker_path())
+        .unwrap();
+    let mut mic = std::fs::File::open(lb.mic_path()).unwrap();
+    let sent = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Instant>::new()));
+    let s = sent.clone();
+    let writer = std::thread::spawn(move || {
+        // 4 s of 10 ms periods; a 5 ms click at the start of every 50th.
+        for k in 0..400 {
+            let mut period = vec![0u8; 480 * 8];
+            if k % 50 == 10 {
+                for (i, f) in period.chunks_exact_mut(8).take(240).enumerate() {
+                    let v = ((i as f64 * 2.0 * std::f64::consts::PI * 1000.0 / 48000.0).sin()
+                        * 0.5
+                        * f64::from(i32::MAX)) as i32;
+                    f[..4].copy_from_slice(&v.to_le_bytes());
+                    f[4..].copy_from_slice(&v.to_le_bytes());
+                }
+                s.lock().unwrap().push(Instant::now());
+            }
+            spk.write_all(&period).unwrap();
+        }
+    });
+    let t_end = Instant::now() + Duration::from_secs(5);
+    let mut got = Vec::new();
+    let mut buf = [0u8; 160];
+    let mut loud_until: Option<Instant> = None;
+    while Instant::now() < t_end && got.len() < 8 {
+        let n = mic.read(&mut buf).unwrap();
+        let now = Instant::now();
+        let x = audio::s16le(&buf[..n - n % 2]);
+        if let Some(i) = x.iter().position(|v| v.unsigned_abs() > 3000) {
+            if loud_until.is_none_or(|t| now > t) {
+                let back = Duration::from_secs_f64((x.len() - i) as f64 / 8000.0);
+                got.push(now - back);
+                loud_until = Some(now + Duration::from_millis(200));
+            }
+        }
+    }
+    writer.join().unwrap();
+    let sent = sent.lock().unwrap();
+    sent.iter()
+        .zip(&got)
+        .map(|(a, b)| b.saturating_duration_since(*a).as_secs_f64() * 1000.0)
+        .collect()
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
@@ -60,15 +117,11 @@ fn ini() -> String {
 fn loop_latency() {
     let dir = TempDir::new("bench-latency");
     let play = clicks(dir.path(), 8);
-
-    let baseline = {
-        let lp = PjsuaLoop::start();
-        let mut caller = PjsuaCaller::call(&lp.uri(), &play, 8);
-        caller.wait_log("DISCONNECTED", T);
-        let (rate, rec) = caller.quit_and_recording();
-        round_trips(rate, &rec)
-    };
-
+    let rounds: usize = std::env::var("MICROSIP_BENCH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3);
+    let harness = harness_round_trips(dir.path());
     let lb = PacedLoopback::start(&dir.path().join("spk"), &dir.path().join("mic"), 8000);
     let phone = Phone::start_with_env(
         &ini(),
@@ -81,22 +134,41 @@ fn loop_latency() {
     );
     let line = phone.wait_line("started: SIP on udp ", T);
     let addr = line.rsplit(' ').next().unwrap().trim().to_string();
-    let mut caller = PjsuaCaller::call(&format!("sip:intercom@{addr}"), &play, 8);
-    phone.wait_line(": DISCONNECTED", T);
-    let stats = phone.wait_line("audio: stopped after", T);
-    let (rate, rec) = caller.quit_and_recording();
-    let ours = round_trips(rate, &rec);
 
-    let (b, o) = (median(baseline.clone()), median(ours.clone()));
-    eprintln!("round trips through pjsua's own loop (ms): {baseline:.0?}");
-    eprintln!("round trips through the phone and its sound card (ms): {ours:.0?}");
-    eprintln!("{stats}");
+    // Both jitter buffers adapt call by call, so the baseline and the phone take turns, and
+    // the medians over all rounds are compared.
+    let (mut baseline, mut ours) = (Vec::new(), Vec::new());
+    for round in 0..rounds {
+        let lp = PjsuaLoop::start();
+        let mut caller = PjsuaCaller::call(&lp.uri(), &play, 8);
+        caller.wait_log("DISCONNECTED", T);
+        let (rate, rec) = caller.quit_and_recording();
+        let b = round_trips(rate, &rec);
+        drop(lp);
+
+        let mark = phone.mark();
+        let mut caller = PjsuaCaller::call(&format!("sip:intercom@{addr}"), &play, 8);
+        phone.wait_line_after(mark, ": DISCONNECTED", T);
+        let stats = phone.wait_line_after(mark, "audio: stopped after", T);
+        let (rate, rec) = caller.quit_and_recording();
+        let o = round_trips(rate, &rec);
+        eprintln!("round {round}: pjsua's own loop (ms) {b:.0?}");
+        eprintln!("round {round}: through the phone and its sound card (ms) {o:.0?}");
+        eprintln!("round {round}: {}", &stats[stats.find("audio: stopped").unwrap_or(0)..]);
+        assert!(o.len() >= 5, "clicks came back: {o:?}");
+        baseline.extend(b);
+        ours.extend(o);
+    }
+
+    let (b, o, h) = (median(baseline), median(ours), median(harness.clone()));
+    eprintln!("round trips through the harness's sound card alone (ms): {harness:.1?}");
+    let added = o - b - h;
     eprintln!(
-        "median: {b:.0} ms baseline, {o:.0} ms through the phone: the device path adds {:.0} ms \
-         (both ways, including ~25-35 ms of the harness's loopback)",
-        o - b
+        "median over {rounds} rounds: {b:.0} ms baseline, {o:.0} ms through the phone, {h:.1} ms \
+         in the harness's card: the phone's device path adds {added:.0} ms round trip, {:.0} ms \
+         mouth-to-ear (one way)",
+        added / 2.0
     );
-    assert!(ours.len() >= 5, "clicks came back: {ours:?}");
 }
 
 #[test]

@@ -32,10 +32,10 @@ impl BridgeFormat {
         self.samples_per_frame * 1000 / self.clock_rate.max(1)
     }
 
-    /// Ring capacity in samples: eight frames (160 ms at a 20 ms ptime) of slack for jitter
-    /// between the two clocks.
+    /// Ring capacity in samples: 160 ms (and at least eight frames) of slack for jitter
+    /// between the two clocks and for a device that delivers a burst when it starts.
     pub fn ring_capacity(&self) -> usize {
-        self.samples_per_frame as usize * 8
+        (self.clock_rate as usize * 160 / 1000).max(self.samples_per_frame as usize * 8)
     }
 }
 

@@ -326,6 +326,9 @@ impl Engine {
         med.snd_clock_rate = med.clock_rate;
         med.channel_count = 1;
         med.ec_tail_len = 0;
+        // The bridge ticks every 10 ms (the codecs keep their own 20 ms ptime on the wire):
+        // each ring between the bridge and the sound device then holds half as much.
+        med.audio_frame_ptime = 10;
 
         // SAFETY: all strings referenced by the configs live until this call returns; PJSUA
         // copies them.
