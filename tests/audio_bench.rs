@@ -154,7 +154,10 @@ fn loop_latency() {
         let o = round_trips(rate, &rec);
         eprintln!("round {round}: pjsua's own loop (ms) {b:.0?}");
         eprintln!("round {round}: through the phone and its sound card (ms) {o:.0?}");
-        eprintln!("round {round}: {}", &stats[stats.find("audio: stopped").unwrap_or(0)..]);
+        eprintln!(
+            "round {round}: {}",
+            &stats[stats.find("audio: stopped").unwrap_or(0)..]
+        );
         assert!(o.len() >= 5, "clicks came back: {o:?}");
         baseline.extend(b);
         ours.extend(o);

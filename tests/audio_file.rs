@@ -321,11 +321,18 @@ fn list_audio_devices_names_what_microsip_ini_can_use() {
     );
 }
 
-/// Sends a MicroSIP command to the running phone (`microsip --send`).
-fn send(phone: &Phone, command: &str) {
+/// Sends a MicroSIP command to the running phone (`microsip --send`); returns the reply.
+fn send(phone: &Phone, command: &str) -> String {
+    let (ok, out) = try_send(phone, command);
+    assert!(ok, "--send {command}: {out}");
+    out
+}
+
+/// Sends a command that may be refused: (accepted, reply).
+fn try_send(phone: &Phone, command: &str) -> (bool, String) {
     let ini = phone.ini_path().to_str().unwrap().to_string();
     let (status, out) = Phone::run_to_exit(&["--ini", &ini, "--send", command], T);
-    assert!(status.success(), "--send {command}: {out}");
+    (status.success(), out)
 }
 
 #[test]
@@ -546,5 +553,104 @@ fn a_device_that_appears_later_is_used_from_the_next_call_on() {
         SPEAKER_RATE,
         1000.0,
         1.5,
+    );
+}
+
+/// Decodes an MP3 file: (rate, mono samples of the first channel).
+fn decode_mp3(path: &Path) -> (u32, Vec<i16>) {
+    use symphonia::core::audio::SampleBuffer;
+    use symphonia::core::codecs::DecoderOptions;
+    use symphonia::core::formats::FormatOptions;
+    use symphonia::core::io::MediaSourceStream;
+    use symphonia::core::meta::MetadataOptions;
+    use symphonia::core::probe::Hint;
+    let file = std::fs::File::open(path).unwrap();
+    let mss = MediaSourceStream::new(Box::new(file), Default::default());
+    let mut hint = Hint::new();
+    hint.with_extension("mp3");
+    let probed = symphonia::default::get_probe()
+        .format(
+            &hint,
+            mss,
+            &FormatOptions::default(),
+            &MetadataOptions::default(),
+        )
+        .expect("an MP3 stream");
+    let mut format = probed.format;
+    let track = format.default_track().expect("a track").clone();
+    let mut decoder = symphonia::default::get_codecs()
+        .make(&track.codec_params, &DecoderOptions::default())
+        .expect("an MP3 decoder");
+    let rate = track.codec_params.sample_rate.expect("a sample rate");
+    let channels = track.codec_params.channels.map_or(1, |c| c.count());
+    let mut out = Vec::new();
+    while let Ok(packet) = format.next_packet() {
+        let Ok(decoded) = decoder.decode(&packet) else {
+            continue;
+        };
+        let mut buf = SampleBuffer::<i16>::new(decoded.capacity() as u64, *decoded.spec());
+        buf.copy_interleaved_ref(decoded);
+        out.extend(buf.samples().iter().step_by(channels));
+    }
+    (rate, out)
+}
+
+#[test]
+fn record_commands_record_the_selected_call_into_an_mp3_file() {
+    let _serial = serial();
+    let dir = TempDir::new("audio-rec-cmd");
+    let speaker = PacedSpeaker::start(&dir.path().join("speaker"));
+    let mic = PacedMic::start(&dir.path().join("mic"), 8000, 440.0, AMP);
+    // recordingFormat is not set: MicroSIP's default, MP3.
+    let phone = phone_on_files(
+        &ini("recordingPath=calls\n"),
+        speaker.path(),
+        Some(mic.path()),
+    );
+    let (ok, reply) = try_send(&phone, "msip:recordstart");
+    assert!(!ok && reply.contains("no call"), "{reply}");
+    let play = tone_wav(dir.path(), 1000.0);
+    let mut caller = PjsuaCaller::call(&phone_uri(&phone), &play, 6);
+    phone.wait_line(": CONFIRMED", T);
+    std::thread::sleep(Duration::from_millis(1500));
+    let reply = send(&phone, "msip:recordclick");
+    assert!(
+        reply.contains("recording to") && reply.contains(".mp3"),
+        "{reply}"
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let reply = send(&phone, "msip:recordstop");
+    assert!(reply.contains("recording stopped"), "{reply}");
+    let (ok, reply) = try_send(&phone, "msip:recordstop");
+    assert!(!ok && reply.contains("not being recorded"), "{reply}");
+    let line = phone.wait_line("call 0: recorded in", T);
+    phone.wait_line(": DISCONNECTED", T);
+    caller.quit_and_recording();
+
+    let files: Vec<_> = std::fs::read_dir(phone.dir().join("calls"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(files.len(), 1, "one MP3 and no WAV left behind: {files:?}");
+    let name = &files[0];
+    let re =
+        regex::Regex::new(r"^\d{8}-\d{6}-127_0_0_1-incoming-Local_\(call_by_IP_address\)\.mp3$")
+            .unwrap();
+    assert!(re.is_match(name), "MicroSIP's file name rule: {name}");
+    assert!(line.contains(name.as_str()), "{line}");
+    let (rate, rec) = decode_mp3(&phone.dir().join("calls").join(name));
+    let seconds = rec.len() as f64 / f64::from(rate);
+    assert!(
+        (1.5..3.0).contains(&seconds),
+        "about the 2 s between start and stop were recorded, got {seconds:.2} s"
+    );
+    let mid = &rec[rec.len() / 4..rec.len() * 3 / 4];
+    let (caller_level, mic_level) = (
+        audio::goertzel(mid, rate, 1000.0),
+        audio::goertzel(mid, rate, 440.0),
+    );
+    assert!(
+        caller_level > 0.3 && mic_level > 0.3,
+        "the recording holds the caller ({caller_level:.3}) and the microphone ({mic_level:.3})"
     );
 }

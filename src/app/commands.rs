@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{never, Receiver};
 
+use super::recording::Recording;
 use super::setup::Setup;
 use crate::config;
 use crate::control::dispatch::{ControlRequest, Outcome, StackGate};
@@ -162,6 +163,8 @@ pub struct Commands {
     after_switch: Option<Command>,
     /// `/account:N /password:PWD`, for the main loop to save.
     account_password: Option<(u32, String)>,
+    /// Call recordings: `autoRecording` and the `msip:record*` commands.
+    recording: Recording,
 }
 
 impl Commands {
@@ -218,6 +221,7 @@ impl Commands {
             after_switch: None,
             account_password: None,
             password_override: None,
+            recording: Recording::new(engine, &setup.config),
         }
     }
 
@@ -272,6 +276,7 @@ impl Commands {
     /// Follows the engine's events: registration (the waiting number), call states (DTMF
     /// groups, the selected call).
     pub fn on_event(&mut self, engine: &Engine, event: &Event) {
+        self.recording.on_event(engine, event);
         match event {
             Event::Registration {
                 account,
@@ -456,6 +461,9 @@ impl Commands {
             Command::SpeakDown => {
                 self.set_audio(|a| a.speaker_level = a.speaker_level.saturating_sub(LEVEL_STEP))
             }
+            Command::RecordStart => self.record(engine, Some(true)),
+            Command::RecordStop => self.record(engine, Some(false)),
+            Command::RecordToggle => self.record(engine, None),
             Command::Activate | Command::Minimize | Command::Minimized | Command::Nothing => {
                 Outcome::ok("nothing to do: microsip has no window to show or hide")
             }
@@ -466,6 +474,30 @@ impl Commands {
             )),
         };
         (outcome, Flow::Continue)
+    }
+
+    /// `msip:recordstart` (`Some(true)`), `msip:recordstop` (`Some(false)`) and
+    /// `msip:recordclick` (`None`: toggle) on the selected call.
+    fn record(&mut self, engine: &Engine, on: Option<bool>) -> Outcome {
+        let Some(call) = self.selected_call(engine) else {
+            return Outcome::error("no call is connected: nothing to record");
+        };
+        let id = call.call;
+        let on = on.unwrap_or(!self.recording.is_recording(id));
+        if on {
+            match self.recording.start(engine, &call) {
+                Ok(path) => Outcome::ok(format!("call {id}: recording to {}", path.display())),
+                Err(e) => Outcome::error(format!("call {id}: cannot record: {e}")),
+            }
+        } else {
+            match self.recording.stop(engine, id) {
+                Some(path) => Outcome::ok(format!(
+                    "call {id}: recording stopped; it is in {}",
+                    path.display()
+                )),
+                None => Outcome::error(format!("call {id} is not being recorded")),
+            }
+        }
     }
 
     fn set_audio(&mut self, change: impl FnOnce(&mut AudioState)) -> Outcome {

@@ -209,8 +209,6 @@ fn run_stack(
     commands.set_audio_control(Box::new(LevelsControl(audio_levels)));
     // Issue 6: ringtone, ringback and hang-up sounds.
     let mut sounds = sounds::CallSounds::new(&setup.config.settings);
-    // Issue 6: autoRecording.
-    let mut recording = recording::Recording::new(&engine, &setup.config);
     let mut exit_requested = match control.startup.take() {
         Some(parsed) => match commands.run_startup(&engine, parsed) {
             commands::Flow::Exit => true,
@@ -253,7 +251,6 @@ fn run_stack(
                     phone.on_event(ev.clone());
                     commands.on_event(&engine, &ev);
                     sounds.on_event(&ev);
-                    recording.on_event(&engine, &ev);
                 }
                 Err(_) => break,
             },

@@ -1,9 +1,13 @@
 //! Call recording (issue 6, reference §10): with `autoRecording=1` every call is recorded from
-//! CONFIRMED to its end, its audio and the microphone, into `recordingPath` (relative to the
+//! CONFIRMED to its end; `msip:recordstart`, `msip:recordstop` and `msip:recordclick` (a
+//! toggle, like MicroSIP's record button) do the same for the selected call on demand. A
+//! recording holds the call's audio and the microphone, in `recordingPath` (relative to the
 //! settings file's folder) under MicroSIP's name
-//! `YYYYMMDD-HHMMSS-<remote user>-<incoming|outgoing>-<label or local user>.wav`.
-//! Only WAV is written: `recordingFormat=mp3` (MicroSIP's default) is reported once and
-//! recorded as WAV.
+//! `YYYYMMDD-HHMMSS-<remote user>-<incoming|outgoing>-<label or local user>.<wav|mp3>`.
+//!
+//! PJSUA's recorder writes WAV. For `recordingFormat` other than `wav` (MicroSIP's default is
+//! MP3) the call is recorded into a hidden `.wav` beside the target and encoded to MP3 with
+//! LAME when the recording ends, on a thread of its own; the WAV is then removed.
 #![forbid(unsafe_code)]
 
 use std::collections::HashMap;
@@ -13,12 +17,30 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::config::{self, RecordingFormat};
 use crate::engine::{AccountId, CallId, CallInfo, CallState, Engine, Event, RecorderId, Role};
 
+/// One call being recorded: PJSUA's recorder, the file it writes, and the file the user gets.
+struct Active {
+    recorder: RecorderId,
+    wav: PathBuf,
+    target: PathBuf,
+}
+
 pub struct Recording {
-    enabled: bool,
+    auto: bool,
+    mp3: bool,
     dir: PathBuf,
     /// The label used in file names, per account.
     labels: HashMap<AccountId, String>,
-    active: HashMap<CallId, (RecorderId, PathBuf)>,
+    active: HashMap<CallId, Active>,
+    /// MP3 encoders still at work; the phone waits for them before it exits.
+    encoders: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Recording {
+    fn drop(&mut self) {
+        for handle in self.encoders.drain(..) {
+            let _ = handle.join();
+        }
+    }
 }
 
 impl Recording {
@@ -45,52 +67,54 @@ impl Recording {
                 .unwrap_or_else(|| config::LOCAL_ACCOUNT_LABEL.to_string());
             labels.insert(id, l);
         }
+        let mp3 = s.recording_format == RecordingFormat::Mp3;
         if s.auto_recording {
-            if s.recording_format == RecordingFormat::Mp3 {
-                log::warn!(
-                    "recordingFormat: MP3 is not supported; calls are recorded as WAV in {}",
-                    dir.display()
-                );
-            } else {
-                log::info!("autoRecording=1: calls are recorded in {}", dir.display());
-            }
+            log::info!(
+                "autoRecording=1: calls are recorded in {} as {}",
+                dir.display(),
+                if mp3 { "MP3" } else { "WAV" }
+            );
         }
         Recording {
-            enabled: s.auto_recording,
+            auto: s.auto_recording,
+            mp3,
             dir,
             labels,
             active: HashMap::new(),
+            encoders: Vec::new(),
         }
     }
 
-    /// Starts recording at CONFIRMED and stops at the end of each call.
+    /// Starts recording at CONFIRMED (with `autoRecording=1`) and stops at the end of each call.
     pub fn on_event(&mut self, engine: &Engine, ev: &Event) {
         let Event::CallState { info } = ev else {
             return;
         };
         match info.state {
-            CallState::Confirmed if self.enabled && !self.active.contains_key(&info.call) => {
-                self.start(engine, info);
+            CallState::Confirmed if self.auto && !self.active.contains_key(&info.call) => {
+                if let Err(e) = self.start(engine, info) {
+                    log::warn!("call {}: cannot record: {e}", info.call);
+                }
             }
             CallState::Disconnected => {
-                if let Some((rec, path)) = self.active.remove(&info.call) {
-                    engine.stop_recording(rec);
-                    log::info!("call {}: recorded in {}", info.call, path.display());
-                }
+                self.stop(engine, info.call);
             }
             _ => {}
         }
     }
 
-    fn start(&mut self, engine: &Engine, info: &CallInfo) {
-        if let Err(e) = std::fs::create_dir_all(&self.dir) {
-            log::warn!(
-                "call {}: cannot record: cannot create {}: {e}",
-                info.call,
-                self.dir.display()
-            );
-            return;
+    /// Whether `call` is being recorded.
+    pub fn is_recording(&self, call: CallId) -> bool {
+        self.active.contains_key(&call)
+    }
+
+    /// Starts recording `info`'s call; returns the file it will be in.
+    pub fn start(&mut self, engine: &Engine, info: &CallInfo) -> Result<PathBuf, String> {
+        if let Some(a) = self.active.get(&info.call) {
+            return Ok(a.target.clone());
         }
+        std::fs::create_dir_all(&self.dir)
+            .map_err(|e| format!("cannot create {}: {e}", self.dir.display()))?;
         let label = self
             .labels
             .get(&info.account)
@@ -105,15 +129,113 @@ impl Recording {
             info.role == Role::Callee,
             &label,
         );
-        let path = self.dir.join(format!("{name}.wav"));
-        match engine.start_recording(info.call, &path) {
-            Ok(rec) => {
-                log::info!("call {}: recording to {}", info.call, path.display());
-                self.active.insert(info.call, (rec, path));
-            }
-            Err(e) => log::warn!("call {}: cannot record: {e}", info.call),
-        }
+        let (wav, target) = if self.mp3 {
+            (
+                self.dir.join(format!(".{name}.recording.wav")),
+                self.dir.join(format!("{name}.mp3")),
+            )
+        } else {
+            let p = self.dir.join(format!("{name}.wav"));
+            (p.clone(), p)
+        };
+        let recorder = engine
+            .start_recording(info.call, &wav)
+            .map_err(|e| e.to_string())?;
+        log::info!("call {}: recording to {}", info.call, target.display());
+        self.active.insert(
+            info.call,
+            Active {
+                recorder,
+                wav,
+                target: target.clone(),
+            },
+        );
+        Ok(target)
     }
+
+    /// Stops recording `call`, if it is recorded; returns the file it is (or will be, once
+    /// encoded) in.
+    pub fn stop(&mut self, engine: &Engine, call: CallId) -> Option<PathBuf> {
+        let a = self.active.remove(&call)?;
+        engine.stop_recording(a.recorder);
+        if a.wav == a.target {
+            log::info!("call {call}: recorded in {}", a.target.display());
+        } else {
+            let target = a.target.clone();
+            let spawned = std::thread::Builder::new()
+                .name("mp3-encoder".into())
+                .spawn(move || match encode_mp3(&a.wav, &a.target) {
+                    Ok(()) => {
+                        let _ = std::fs::remove_file(&a.wav);
+                        log::info!("call {call}: recorded in {}", a.target.display());
+                    }
+                    Err(e) => log::warn!(
+                        "call {call}: cannot encode {} to MP3 ({e}); the recording stays in {}",
+                        a.target.display(),
+                        a.wav.display()
+                    ),
+                });
+            match spawned {
+                Ok(handle) => {
+                    self.encoders.retain(|h| !h.is_finished());
+                    self.encoders.push(handle);
+                }
+                Err(e) => log::warn!("call {call}: cannot start the MP3 encoder: {e}"),
+            }
+            return Some(target);
+        }
+        Some(a.target)
+    }
+}
+
+/// Encodes a 16-bit mono or stereo WAV file into an MP3 file with LAME (CBR; 32 kbit/s per
+/// channel up to 16 kHz, which is what calls are, 64 above).
+pub fn encode_mp3(wav: &Path, mp3: &Path) -> Result<(), String> {
+    use mp3lame_encoder::{Bitrate, Builder, FlushNoGap, InterleavedPcm, MonoPcm, Quality};
+    let mut reader = hound::WavReader::open(wav).map_err(|e| e.to_string())?;
+    let spec = reader.spec();
+    if spec.bits_per_sample != 16 || spec.sample_format != hound::SampleFormat::Int {
+        return Err(format!(
+            "{} is not 16-bit PCM ({} bits)",
+            wav.display(),
+            spec.bits_per_sample
+        ));
+    }
+    let samples: Vec<i16> = reader
+        .samples::<i16>()
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())?;
+    let channels = spec.channels.clamp(1, 2);
+    let bitrate = match (spec.sample_rate <= 16_000, channels) {
+        (true, 1) => Bitrate::Kbps32,
+        (true, _) | (false, 1) => Bitrate::Kbps64,
+        (false, _) => Bitrate::Kbps128,
+    };
+    let err = |e: mp3lame_encoder::BuildError| format!("LAME: {e}");
+    let mut builder = Builder::new().ok_or("LAME cannot start")?;
+    builder.set_num_channels(channels as u8).map_err(err)?;
+    builder.set_sample_rate(spec.sample_rate).map_err(err)?;
+    builder.set_brate(bitrate).map_err(err)?;
+    builder.set_quality(Quality::Good).map_err(err)?;
+    let mut encoder = builder.build().map_err(err)?;
+    let frames = samples.len() / usize::from(channels);
+    let mut out = Vec::with_capacity(mp3lame_encoder::max_required_buffer_size(frames));
+    let enc = |e: mp3lame_encoder::EncodeError| format!("LAME: {e}");
+    if channels == 1 {
+        encoder
+            .encode_to_vec(MonoPcm(&samples), &mut out)
+            .map_err(enc)?;
+    } else {
+        encoder
+            .encode_to_vec(InterleavedPcm(&samples), &mut out)
+            .map_err(enc)?;
+    }
+    encoder.flush_to_vec::<FlushNoGap>(&mut out).map_err(enc)?;
+    // Under a temporary name first: a file with the final name is always complete.
+    let part = mp3.with_extension("mp3.part");
+    std::fs::write(&part, &out)
+        .and_then(|()| std::fs::rename(&part, mp3))
+        .map_err(|e| format!("cannot write {}: {e}", mp3.display()))
 }
 
 /// The user part of a SIP URI in a header value (`"Bob" <sip:bob@host>` → `bob`), or its host

@@ -122,6 +122,14 @@ pub enum Command {
     SpeakUp,
     /// `msip:speakdown`: one step down on the output level.
     SpeakDown,
+    /// `msip:recordstart`: start recording the selected call (ours: MicroSIP has only its
+    /// record button).
+    RecordStart,
+    /// `msip:recordstop`: stop recording the selected call (ours).
+    RecordStop,
+    /// `msip:recordclick`: toggle recording of the selected call, like MicroSIP's record
+    /// button (ours).
+    RecordToggle,
 }
 
 /// The result of [`parse`]: the command and, if the text used an alias from popular docs
@@ -324,6 +332,9 @@ fn command_line(params: &str) -> Command {
         "micdown" => Command::MicDown,
         "speakup" => Command::SpeakUp,
         "speakdown" => Command::SpeakDown,
+        "recordstart" => Command::RecordStart,
+        "recordstop" => Command::RecordStop,
+        "recordclick" => Command::RecordToggle,
         _ => match cmd.strip_prefix("transfer_") {
             Some("") => Command::Nothing,
             Some(number) => Command::Transfer(number.to_string()),
@@ -646,6 +657,9 @@ mod tests {
             ("msip:micdown", Command::MicDown),
             ("msip:speakup", Command::SpeakUp),
             ("msip:speakdown", Command::SpeakDown),
+            ("msip:recordstart", Command::RecordStart),
+            ("msip:recordstop", Command::RecordStop),
+            ("msip:recordclick", Command::RecordToggle),
             ("msip:transfer_300", Command::Transfer("300".into())),
             ("msip:transfer_", Command::Nothing),
             ("msip:", Command::Nothing),
