@@ -654,3 +654,126 @@ fn record_commands_record_the_selected_call_into_an_mp3_file() {
         "the recording holds the caller ({caller_level:.3}) and the microphone ({mic_level:.3})"
     );
 }
+
+/// 50 ms blocks of `x` (at the speaker's rate) holding `hz` above `level`: their indices.
+fn blocks_with(x: &[i16], hz: f64, level: f64) -> Vec<usize> {
+    let block = SPEAKER_RATE as usize / 20;
+    x.chunks_exact(block)
+        .enumerate()
+        .filter(|(_, b)| audio::goertzel(b, SPEAKER_RATE, hz) > level)
+        .map(|(i, _)| i)
+        .collect()
+}
+
+#[test]
+fn the_auto_answer_beep_plays_before_the_call_is_answered() {
+    let _serial = serial();
+    let dir = TempDir::new("audio-beep");
+    let speaker = PacedSpeaker::start(&dir.path().join("speaker"));
+    let phone = phone_on_files(
+        &ini("autoAnswerDelay=1\nlocalDTMF=1\n"),
+        speaker.path(),
+        None,
+    );
+    let play = tone_wav(dir.path(), 1000.0);
+    let mut caller = PjsuaCaller::call(&phone_uri(&phone), &play, 2);
+    let line = phone.wait_line("auto-answer beep: playing on", T);
+    assert!(line.contains("'default'"), "{line}");
+    phone.wait_line(": CONFIRMED", T);
+    phone.wait_line(": DISCONNECTED", T);
+    caller.quit_and_recording();
+
+    // The built-in beep: two 120 ms beeps of 880 Hz; then the caller's 1 kHz.
+    let played = speaker.samples();
+    let beep = blocks_with(&played, 880.0, 0.1);
+    let voice = blocks_with(&played, 1000.0, 0.3);
+    assert!(
+        beep.len() >= 3,
+        "the beep reaches the speaker: {} ms of 880 Hz",
+        beep.len() * 50
+    );
+    assert!(!voice.is_empty(), "the call is answered after the beep");
+    assert!(
+        beep.last() < voice.first(),
+        "the call is answered when the beep has played (beep blocks {beep:?}, first caller \
+         block {:?})",
+        voice.first()
+    );
+}
+
+#[test]
+fn without_local_dtmf_the_auto_answer_has_no_beep() {
+    let _serial = serial();
+    let dir = TempDir::new("audio-nobeep");
+    let speaker = PacedSpeaker::start(&dir.path().join("speaker"));
+    let phone = phone_on_files(
+        &ini("autoAnswerDelay=1\nlocalDTMF=0\n"),
+        speaker.path(),
+        None,
+    );
+    let play = tone_wav(dir.path(), 1000.0);
+    let mut caller = PjsuaCaller::call(&phone_uri(&phone), &play, 2);
+    phone.wait_line(": CONFIRMED", T);
+    phone.wait_line(": DISCONNECTED", T);
+    caller.quit_and_recording();
+    let played = speaker.samples();
+    assert!(
+        !blocks_with(&played, 1000.0, 0.3).is_empty(),
+        "the call was heard"
+    );
+    assert!(
+        blocks_with(&played, 880.0, 0.1).is_empty(),
+        "localDTMF=0: no beep"
+    );
+    assert!(
+        !phone.log().contains("auto-answer beep"),
+        "no beep was started"
+    );
+}
+
+#[test]
+fn a_call_during_another_is_announced_by_a_beep_instead_of_the_ringtone() {
+    let _serial = serial();
+    let dir = TempDir::new("audio-waiting");
+    let speaker = PacedSpeaker::start(&dir.path().join("speaker"));
+    let ring = PacedSpeaker::start(&dir.path().join("ring"));
+    let mic = PacedMic::start(&dir.path().join("mic"), 8000, 440.0, 0.0);
+    let phone = Phone::start_with_env(
+        &ini("autoAnswer=\naudioRingDevice=speaker2\nlocalDTMF=1\n"),
+        &[],
+        &[
+            ("ALSA_CONFIG_PATH", audio::asoundrc().to_str().unwrap()),
+            ("AUDIO_OUT", speaker.path().to_str().unwrap()),
+            ("AUDIO_OUT2", ring.path().to_str().unwrap()),
+            ("AUDIO_IN", mic.path().to_str().unwrap()),
+        ],
+    );
+    let uri = phone_uri(&phone);
+    let silence = dir.path().join("silence.wav");
+    audio::write_wav(&silence, 8000, &vec![0i16; 8000]);
+    let mut first = PjsuaCaller::call(&uri, &silence, 10);
+    phone.wait_line("ringtone: playing on", T);
+    send(&phone, "/answer");
+    phone.wait_line(": CONFIRMED", T);
+    std::thread::sleep(Duration::from_millis(500));
+    let ring_mark = ring.samples().len();
+    let speaker_mark = speaker.samples().len();
+
+    let mut second = PjsuaCaller::call(&uri, &silence, 2);
+    let line = phone.wait_line("call-waiting beep: playing on", T);
+    assert!(line.contains("'default'"), "{line}");
+    std::thread::sleep(Duration::from_millis(1500));
+    let rung = ring.samples()[ring_mark..].to_vec();
+    let played = speaker.samples()[speaker_mark..].to_vec();
+    second.quit_and_recording();
+    first.quit_and_recording();
+
+    assert!(
+        blocks_with(&rung, 400.0, 0.05).is_empty(),
+        "no ringtone on the ring device for a call during another"
+    );
+    assert!(
+        !blocks_with(&played, 880.0, 0.05).is_empty(),
+        "the beep (880 Hz) reaches the speaker"
+    );
+}

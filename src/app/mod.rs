@@ -254,7 +254,7 @@ fn run_stack(
                 }
                 Err(_) => break,
             },
-            recv(timer) -> _ => phone.on_auto_answer_timer(),
+            recv(timer) -> _ => phone.on_auto_answer_timer(&mut sounds),
             recv(command_timer) -> _ => commands.on_timer(&engine),
             recv(sound_timer) -> _ => sounds.on_timer(),
             recv(requests) -> request => match request {
@@ -358,6 +358,8 @@ struct Phone<'e> {
     account_names: HashMap<AccountId, String>,
     /// MicroSIP's single auto-answer timer: only the first pending call gets one.
     auto_answer: Option<(CallId, Instant)>,
+    /// The auto-answer beep plays for the timer's call; it is answered when the beep ends.
+    beeping: bool,
     registered: HashMap<AccountId, bool>,
 }
 
@@ -376,6 +378,7 @@ impl<'e> Phone<'e> {
             policy,
             account_names: names,
             auto_answer: None,
+            beeping: false,
             registered: HashMap::new(),
         }
     }
@@ -387,6 +390,7 @@ impl<'e> Phone<'e> {
             policy: Arc::new(Policy::default()),
             account_names: names,
             auto_answer: None,
+            beeping: false,
             registered: HashMap::new(),
         }
     }
@@ -425,6 +429,7 @@ impl<'e> Phone<'e> {
                 {
                     if self.auto_answer.is_none() {
                         self.auto_answer = Some((call, Instant::now() + delay));
+                        self.beeping = false;
                     }
                 }
             }
@@ -438,19 +443,32 @@ impl<'e> Phone<'e> {
         }
     }
 
-    fn on_auto_answer_timer(&mut self) {
+    /// The auto-answer timer (MicroSIP's `IDT_TIMER_AUTOANSWER` and `onPlayerStop`): with
+    /// `localDTMF=1` the beep (`ringing2.wav`) plays first and the call is answered when it
+    /// has played; the timer then polls for its end.
+    fn on_auto_answer_timer(&mut self, sounds: &mut sounds::CallSounds) {
         let Some((call, _)) = self.auto_answer.take() else {
             return;
         };
         let Some(engine) = self.engine else { return };
-        match engine.call(call) {
-            Ok(info) if matches!(info.state, CallState::Incoming | CallState::Early) => {
-                log::info!("call {call}: auto-answer");
-                if let Err(e) = engine.answer(call, 200) {
-                    log::warn!("call {call}: auto-answer failed: {e}");
-                }
-            }
-            _ => {}
+        let ringing = engine
+            .call(call)
+            .is_ok_and(|info| matches!(info.state, CallState::Incoming | CallState::Early));
+        if !ringing {
+            self.beeping = false;
+            return;
+        }
+        if !self.beeping && sounds.start_beep() {
+            self.beeping = true;
+        }
+        if self.beeping && !sounds.beep_finished() {
+            self.auto_answer = Some((call, Instant::now() + std::time::Duration::from_millis(20)));
+            return;
+        }
+        self.beeping = false;
+        log::info!("call {call}: auto-answer");
+        if let Err(e) = engine.answer(call, 200) {
+            log::warn!("call {call}: auto-answer failed: {e}");
         }
     }
 

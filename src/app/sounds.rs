@@ -1,7 +1,9 @@
 //! When MicroSIP's sounds play (issue 6, reference §5.3, §10): the ringtone on
 //! `audioRingDevice` while an incoming call rings, the ringback on `audioOutputDevice` while an
-//! outgoing call rings without early media, and the hang-up sound when a connected call ends
-//! (`localDTMF=1`). All at `volumeRing`. Driven by the engine's events on the main thread.
+//! outgoing call rings without early media, and with `localDTMF=1` the hang-up sound when a
+//! connected call ends, the beep (`ringing2.wav`) before an auto-answer and instead of the
+//! ringtone when a call comes in during another one. All at `volumeRing`. Driven by the
+//! engine's events and the auto-answer timer on the main thread.
 #![forbid(unsafe_code)]
 
 use std::collections::BTreeSet;
@@ -18,6 +20,7 @@ pub struct CallSounds {
     local_dtmf: bool,
     ringtone: Sound,
     ringback: Sound,
+    beep: Sound,
     hangup: Sound,
     ringing_in: BTreeSet<CallId>,
     ringing_out: BTreeSet<CallId>,
@@ -26,6 +29,8 @@ pub struct CallSounds {
     ringback_player: Option<Player>,
     /// A sound played once, and when to close its stream.
     once: Option<(Player, Instant)>,
+    /// The auto-answer beep, and when to stop waiting for its end.
+    beep_player: Option<(Player, Instant)>,
 }
 
 impl CallSounds {
@@ -41,6 +46,7 @@ impl CallSounds {
             local_dtmf: s.local_dtmf,
             ringtone: Sound::load(Kind::Ringtone, &s.ringing_sound, dir),
             ringback: Sound::load(Kind::Ringback, "", dir),
+            beep: Sound::load(Kind::Beep, "", dir),
             hangup: Sound::load(Kind::Hangup, "", dir),
             ringing_in: BTreeSet::new(),
             ringing_out: BTreeSet::new(),
@@ -48,7 +54,41 @@ impl CallSounds {
             ring: None,
             ringback_player: None,
             once: None,
+            beep_player: None,
         }
+    }
+
+    /// The auto-answer beep (MicroSIP's `AutoAnswer` with `localDTMF=1`): plays `ringing2.wav`
+    /// once on the output device; false when it does not play (`localDTMF=0`, no device), and
+    /// the call is then answered at once.
+    pub fn start_beep(&mut self) -> bool {
+        if !self.local_dtmf {
+            return false;
+        }
+        // Not cut short by the ringtone's update: it has a player of its own.
+        let end = Instant::now() + Duration::from_secs_f64(self.beep.seconds() + 2.0);
+        self.beep_player = start(
+            "auto-answer beep",
+            &self.output_device,
+            &self.beep,
+            self.volume,
+            false,
+        )
+        .map(|p| (p, end));
+        self.beep_player.is_some()
+    }
+
+    /// Whether the auto-answer beep has played to its end (or never started). A device that
+    /// stalls does not hold the answer up for more than two seconds past the beep's length.
+    pub fn beep_finished(&mut self) -> bool {
+        let done = self
+            .beep_player
+            .as_ref()
+            .is_none_or(|(p, end)| p.finished() || Instant::now() >= *end);
+        if done {
+            self.beep_player = None;
+        }
+        done
     }
 
     /// Follows the calls; starts and stops the sounds.
@@ -58,7 +98,11 @@ impl CallSounds {
                 info,
                 action: IncomingAction::Ring,
             } => {
-                if let Some(call) = info.call {
+                // MicroSIP: while another call is connected, a new call is announced by a
+                // beep (`ringing2.wav`, with localDTMF=1) instead of the ringtone.
+                if !self.confirmed.is_empty() && self.local_dtmf {
+                    self.play_once(Kind::Beep);
+                } else if let Some(call) = info.call {
                     self.ringing_in.insert(call);
                 }
             }
@@ -151,19 +195,13 @@ impl CallSounds {
     }
 
     fn play_once(&mut self, kind: Kind) {
-        let sound = match kind {
-            Kind::Hangup => &self.hangup,
+        let (what, sound) = match kind {
+            Kind::Hangup => ("hang-up sound", &self.hangup),
+            Kind::Beep => ("call-waiting beep", &self.beep),
             _ => return,
         };
         let end = Instant::now() + Duration::from_secs_f64(sound.seconds() + 0.3);
-        self.once = start(
-            "hang-up sound",
-            &self.output_device,
-            sound,
-            self.volume,
-            false,
-        )
-        .map(|p| (p, end));
+        self.once = start(what, &self.output_device, sound, self.volume, false).map(|p| (p, end));
     }
 }
 
