@@ -354,6 +354,8 @@ fn bindings(manifest: &Path, install: &Path, pkg: &PkgConfig, out: &Path) {
         "pjmedia_master_port.*",
         "pjmedia_null_port.*",
         "pjmedia_sdp_neg_set_prefer_remote_codec_order",
+        "pjmedia_tonegen_.*",
+        "pjmedia_echo_.*",
         "pjmedia_clock.*",
         "pj_pool_.*",
         "pj_caching_pool.*",

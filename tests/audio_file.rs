@@ -777,3 +777,52 @@ fn a_call_during_another_is_announced_by_a_beep_instead_of_the_ringtone() {
         "the beep (880 Hz) reaches the speaker"
     );
 }
+
+#[test]
+fn dtmf_digits_are_played_locally_with_or_without_a_call() {
+    let _serial = serial();
+    let dir = TempDir::new("audio-dtmf");
+    let speaker = PacedSpeaker::start(&dir.path().join("speaker"));
+    let mic = PacedMic::start(&dir.path().join("mic"), 8000, 440.0, 0.0);
+    let phone = phone_on_files(&ini("localDTMF=1\n"), speaker.path(), Some(mic.path()));
+    let uri = phone_uri(&phone);
+
+    // No call: MicroSIP's dialer only plays the tones, on the sound device.
+    let reply = send(&phone, "/dtmf:5");
+    assert!(reply.contains("only played here"), "{reply}");
+    std::thread::sleep(Duration::from_millis(1200));
+    let idle = speaker.samples();
+    let five = blocks_with(&idle, 1336.0, 0.05);
+    assert!(
+        (2..=5).contains(&five.len()) && !blocks_with(&idle, 770.0, 0.05).is_empty(),
+        "digit 5 (770 + 1336 Hz, 160 ms) on the speaker with no call: {} ms",
+        five.len() * 50
+    );
+
+    // In a call: the digits go to the caller (RFC 2833) and are heard here too.
+    let silence = dir.path().join("silence.wav");
+    audio::write_wav(&silence, 8000, &vec![0i16; 8000]);
+    let mut caller = PjsuaCaller::call(&uri, &silence, 4);
+    phone.wait_line(": CONFIRMED", T);
+    std::thread::sleep(Duration::from_millis(500));
+    let mark = speaker.samples().len();
+    let reply = send(&phone, "/dtmf:19");
+    assert!(reply.contains("sent DTMF 19"), "{reply}");
+    std::thread::sleep(Duration::from_millis(1000));
+    let played = speaker.samples()[mark..].to_vec();
+    phone.wait_line(": DISCONNECTED", T);
+    caller.quit_and_recording();
+    // 1 = 697 + 1209 Hz, then 9 = 852 + 1477 Hz.
+    let (one, nine) = (
+        blocks_with(&played, 1209.0, 0.05),
+        blocks_with(&played, 1477.0, 0.05),
+    );
+    assert!(
+        !one.is_empty() && !nine.is_empty() && one[0] < nine[0],
+        "digits 1 then 9 on the speaker during the call: {one:?} {nine:?}"
+    );
+    assert!(
+        blocks_with(&played, 697.0, 0.05).len() <= 5,
+        "each tone lasts MicroSIP's 160 ms"
+    );
+}

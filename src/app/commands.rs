@@ -116,6 +116,10 @@ pub trait AudioControl {
 struct DialSettings {
     /// `DTMFMethod`.
     dtmf_method: config::DtmfMethod,
+    /// `localDTMF`: play the digits of `/dtmf:` on our own sound device too.
+    local_dtmf: bool,
+    /// `volumeRing`: the level of local tones, in percent.
+    volume_ring: u32,
     /// `accountId` when that account was added to the engine.
     account_number: Option<u32>,
     domain: String,
@@ -201,6 +205,8 @@ impl Commands {
             loadable_accounts: cfg.accounts.keys().copied().filter(|&n| n > 0).collect(),
             ini: cfg.path.display().to_string(),
             dtmf_method: cfg.settings.dtmf_method,
+            local_dtmf: cfg.settings.local_dtmf,
+            volume_ring: cfg.settings.volume_ring.min(100),
         };
         Commands {
             settings,
@@ -376,15 +382,27 @@ impl Commands {
                 "DTMF {digits} not sent: a trailing '?' asks for confirmation in MicroSIP's \
                  dialer, which this phone does not have; send /dtmf:{digits}"
             )),
-            Command::Dtmf { digits, .. } => match self.selected_call(engine) {
-                None => Outcome::error(format!("DTMF {digits} not sent: no call is connected")),
-                Some(call) => {
-                    match send_dtmf(engine, self.settings.dtmf_method, call.call, &digits) {
-                        Ok(()) => Outcome::ok(format!("sent DTMF {digits} on call {}", call.call)),
-                        Err(e) => Outcome::error(format!("DTMF {digits}: {e}")),
+            Command::Dtmf { digits, .. } => {
+                // MicroSIP's dialer plays the digits locally (localDTMF=1), with or without
+                // a call.
+                if self.settings.local_dtmf {
+                    engine.play_local_tones(&digits, self.settings.volume_ring as f32 / 100.0);
+                }
+                match self.selected_call(engine) {
+                    None if self.settings.local_dtmf => Outcome::ok(format!(
+                        "no call is connected: DTMF {digits} only played here"
+                    )),
+                    None => Outcome::error(format!("DTMF {digits} not sent: no call is connected")),
+                    Some(call) => {
+                        match send_dtmf(engine, self.settings.dtmf_method, call.call, &digits) {
+                            Ok(()) => {
+                                Outcome::ok(format!("sent DTMF {digits} on call {}", call.call))
+                            }
+                            Err(e) => Outcome::error(format!("DTMF {digits}: {e}")),
+                        }
                     }
                 }
-            },
+            }
             Command::Transfer(number) => self.transfer(engine, &number),
             Command::Hold => match self.selected_call(engine) {
                 None => Outcome::error("nothing to hold: no call is connected"),

@@ -10,7 +10,9 @@
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use crossbeam_channel::{bounded, select, unbounded, Receiver, Sender};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{after, bounded, never, select, unbounded, Receiver, Sender};
 
 use super::device::{self, ActiveAudio, AudioCounters, AudioDevice, AudioStats, BridgeFormat};
 use super::pjsua::PjThread;
@@ -36,6 +38,24 @@ struct MediaClock {
     active: Option<Box<dyn ActiveAudio>>,
     /// Counters when the current run started, for the per-run summary.
     run_start: AudioStats,
+    /// The local DTMF tone generator, joined to the bridge the first time it is needed.
+    tones: Option<ToneGenerator>,
+}
+
+/// A `pjmedia_tonegen` port in the conference bridge, connected to slot 0 (the sound device):
+/// MicroSIP's local DTMF tones, heard here and not sent to the caller.
+struct ToneGenerator {
+    port: *mut ffi::pjmedia_port,
+    slot: ffi::pjsua_conf_port_id,
+}
+
+/// What MicroSIP plays for a digit: 160 ms of tone, 50 ms of silence (reference §10).
+const TONE_ON_MS: i16 = 160;
+const TONE_OFF_MS: i16 = 50;
+
+/// The digits a tone generator has tones for, in pjmedia's default digit map.
+pub(super) fn is_tone_digit(c: char) -> bool {
+    c.is_ascii_digit() || matches!(c.to_ascii_uppercase(), 'A'..='D' | '*' | '#')
 }
 
 impl MediaClock {
@@ -94,6 +114,7 @@ impl MediaClock {
             device: None,
             active: None,
             run_start: AudioStats::default(),
+            tones: None,
         };
         // SAFETY: pool is live; the port parameters come from the bridge itself.
         let status = unsafe {
@@ -186,6 +207,89 @@ impl MediaClock {
         self.run_start = self.counters.snapshot();
     }
 
+    /// Queues local DTMF tones for `digits` at `level` (1.0: unchanged); returns how long
+    /// they take to play, or `None` when no tone can play.
+    fn play_tones(&mut self, digits: &str, level: f32) -> Option<std::time::Duration> {
+        let tone_digits: Vec<ffi::pjmedia_tone_digit> = digits
+            .chars()
+            .filter(|&c| is_tone_digit(c))
+            .map(|c| ffi::pjmedia_tone_digit {
+                digit: c.to_ascii_uppercase() as u8 as std::os::raw::c_char,
+                on_msec: TONE_ON_MS,
+                off_msec: TONE_OFF_MS,
+                volume: 0,
+            })
+            .collect();
+        if tone_digits.is_empty() {
+            return None;
+        }
+        let tones = match self.tones.as_ref() {
+            Some(t) => t,
+            None => match self.create_tones() {
+                Ok(t) => self.tones.insert(t),
+                Err(e) => {
+                    log::warn!("local DTMF tones: {e}");
+                    return None;
+                }
+            },
+        };
+        // SAFETY: the slot is ours and live; PJSUA checks it.
+        unsafe { ffi::pjsua_conf_adjust_rx_level(tones.slot, level.max(0.0)) };
+        for chunk in tone_digits.chunks(ffi::PJMEDIA_TONEGEN_MAX_DIGITS as usize) {
+            // SAFETY: the port is a live tone generator; `chunk` is valid for the call (pjmedia
+            // copies the digits); the generator locks itself against the clock thread.
+            let status = unsafe {
+                ffi::pjmedia_tonegen_play_digits(tones.port, chunk.len() as u32, chunk.as_ptr(), 0)
+            };
+            if status != PJ_OK {
+                log::warn!(
+                    "local DTMF tones: cannot queue {} digit(s) (PJSIP status {status})",
+                    chunk.len()
+                );
+                break;
+            }
+        }
+        let per_digit = u64::from((TONE_ON_MS + TONE_OFF_MS) as u16);
+        Some(std::time::Duration::from_millis(
+            per_digit * tone_digits.len() as u64,
+        ))
+    }
+
+    fn create_tones(&mut self) -> Result<ToneGenerator> {
+        let mut port: *mut ffi::pjmedia_port = std::ptr::null_mut();
+        // SAFETY: the pool lives until Drop, which destroys the port first; the format is the
+        // bridge's own (mono, 16-bit).
+        let status = unsafe {
+            ffi::pjmedia_tonegen_create(
+                self.pool,
+                self.format.clock_rate,
+                1,
+                self.format.samples_per_frame,
+                16,
+                0,
+                &mut port,
+            )
+        };
+        if status != PJ_OK {
+            return Err(pj_error("pjmedia_tonegen_create", status));
+        }
+        let mut slot: ffi::pjsua_conf_port_id = -1;
+        // SAFETY: the port is live; PJSUA keeps the pointer until pjsua_conf_remove_port
+        // (in Drop, before the port is destroyed).
+        let status = unsafe { ffi::pjsua_conf_add_port(self.pool, port, &mut slot) };
+        if status != PJ_OK {
+            // SAFETY: the port was created above and is not in the bridge.
+            unsafe { ffi::pjmedia_port_destroy(port) };
+            return Err(pj_error("pjsua_conf_add_port", status));
+        }
+        // SAFETY: both slots exist.
+        let status = unsafe { ffi::pjsua_conf_connect(slot, 0) };
+        if status != PJ_OK {
+            log::warn!("local DTMF tones: cannot reach the sound device (PJSIP status {status})");
+        }
+        Ok(ToneGenerator { port, slot })
+    }
+
     /// Runs the bridge for a few ticks when it is stopped, on the null port: PJSUA queues
     /// conference changes (a recorder's removal, which finishes its file) and carries them
     /// out on the clock's next tick.
@@ -254,6 +358,15 @@ impl Drop for MediaClock {
     fn drop(&mut self) {
         self.set_running(false);
         self.close_device();
+        if let Some(t) = self.tones.take() {
+            // SAFETY: the slot and port are ours; the port leaves the bridge before it is
+            // destroyed (the clock is stopped, so no tick is using it).
+            unsafe { ffi::pjsua_conf_remove_port(t.slot) };
+            // The bridge removes the port on its next tick: let one happen.
+            self.flush();
+            // SAFETY: the port is out of the bridge now, and ours.
+            unsafe { ffi::pjmedia_port_destroy(t.port) };
+        }
         // SAFETY: each pointer is either null or owned by us; the master port does not destroy
         // the ports it joins (PJ_FALSE), the conference port belongs to PJSUA. Our BridgePort
         // is freed after this body, once the master port that could call it is gone.
@@ -302,6 +415,7 @@ fn audio_needed() -> bool {
 pub(super) struct MediaSupervisor {
     stop: Sender<()>,
     devices: Sender<Box<dyn AudioDevice>>,
+    tones: Sender<(String, f32)>,
     flush: Sender<Sender<()>>,
     counters: Arc<AudioCounters>,
     handle: JoinHandle<()>,
@@ -313,6 +427,7 @@ impl MediaSupervisor {
         let (stop, stop_rx) = bounded::<()>(1);
         let (devices, devices_rx) = unbounded::<Box<dyn AudioDevice>>();
         let (flush, flush_rx) = unbounded::<Sender<()>>();
+        let (tones, tones_rx) = unbounded::<(String, f32)>();
         let counters = Arc::new(AudioCounters::default());
         let clock_counters = counters.clone();
         let (ready_tx, ready_rx) = bounded::<Option<Error>>(1);
@@ -331,26 +446,43 @@ impl MediaSupervisor {
                         return;
                     }
                 };
+                // Local tones keep the clock (and the device) running until they have played.
+                let mut tones_until: Option<Instant> = None;
                 loop {
+                    let tones_timer = match tones_until {
+                        Some(t) => after(t.saturating_duration_since(Instant::now())),
+                        None => never(),
+                    };
                     select! {
                         recv(changed) -> msg => {
                             if msg.is_err() { break; }
                             // Coalesce a burst of notifications into one check.
                             while changed.try_recv().is_ok() {}
-                            clock.set_running(audio_needed());
                         }
+                        recv(tones_rx) -> msg => {
+                            let Ok((digits, level)) = msg else { break };
+                            if let Some(d) = clock.play_tones(&digits, level) {
+                                let from = tones_until.map_or(Instant::now(), |t| t.max(Instant::now()));
+                                // A little longer: the device plays what the bridge queued.
+                                tones_until = Some(from + d + Duration::from_millis(300));
+                            }
+                        }
+                        recv(tones_timer) -> _ => tones_until = None,
                         recv(flush_rx) -> msg => {
                             if let Ok(done) = msg {
                                 clock.flush();
                                 let _ = done.send(());
                             }
+                            continue;
                         }
                         recv(devices_rx) -> dev => {
                             // Used from the next start of the clock (the next call) on.
                             if let Ok(dev) = dev { clock.device = Some(dev); }
+                            continue;
                         }
                         recv(stop_rx) -> _ => break,
                     }
+                    clock.set_running(audio_needed() || tones_until.is_some());
                 }
                 drop(clock);
             })
@@ -363,6 +495,7 @@ impl MediaSupervisor {
             Ok(None) => Ok(MediaSupervisor {
                 stop,
                 devices,
+                tones,
                 flush,
                 counters,
                 handle,
@@ -377,6 +510,12 @@ impl MediaSupervisor {
                 message: "it exited".into(),
             }),
         }
+    }
+
+    /// Plays MicroSIP's local DTMF tones for `digits` on the sound device at `level` (1.0:
+    /// unchanged), during a call or not.
+    pub(super) fn play_tones(&self, digits: &str, level: f32) {
+        let _ = self.tones.send((digits.to_string(), level));
     }
 
     /// Plays call audio through `device` from the next start of the clock on.

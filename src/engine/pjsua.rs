@@ -588,6 +588,15 @@ impl Engine {
         }
     }
 
+    /// Plays MicroSIP's local DTMF tones (160 ms on, 50 ms off per digit) for the digits of
+    /// `digits` on the sound device, at `level` (1.0: unchanged), whether a call has audio or
+    /// not (issue 6). Other characters are skipped.
+    pub fn play_local_tones(&self, digits: &str, level: f32) {
+        if let Some(m) = &self.media {
+            m.play_tones(digits, level);
+        }
+    }
+
     /// Audio glitch and traffic counters since the engine started (issue 6).
     pub fn audio_stats(&self) -> super::device::AudioStats {
         self.media.as_ref().map(|m| m.stats()).unwrap_or_default()
