@@ -826,3 +826,29 @@ fn dtmf_digits_are_played_locally_with_or_without_a_call() {
         "each tone lasts MicroSIP's 160 ms"
     );
 }
+
+#[test]
+fn mic_amplification_boosts_a_quiet_microphone_as_microsip_does() {
+    let _serial = serial();
+    let dir = TempDir::new("audio-micamp");
+    let speaker = PacedSpeaker::start(&dir.path().join("speaker"));
+    // A quiet microphone: 440 Hz at 0.05 of full scale (-26 dBFS).
+    let mic = PacedMic::start(&dir.path().join("mic"), 8000, 440.0, 0.05);
+    let phone = phone_on_files(
+        &ini("micAmplification=1\nvolumeInput=100\n"),
+        speaker.path(),
+        Some(mic.path()),
+    );
+    let silence = dir.path().join("silence.wav");
+    audio::write_wav(&silence, 8000, &vec![0i16; 8000]);
+    let mut caller = PjsuaCaller::call(&phone_uri(&phone), &silence, 3);
+    phone.wait_line(": DISCONNECTED", T);
+    let (rate, received) = caller.quit_and_recording();
+    let mid = &received[received.len() / 4..received.len() * 3 / 4];
+    let level = audio::goertzel(mid, rate, 440.0);
+    // MicroSIP's curve at 100 %: 50 + 50^1.7 = 823 %, so 0.05 becomes about 0.41.
+    assert!(
+        (0.33..0.50).contains(&level),
+        "micAmplification=1 at volumeInput=100 gives the caller 440 Hz at {level:.3} (want ~0.41)"
+    );
+}

@@ -564,6 +564,7 @@ fn audio_device(engine: &Engine, setup: &setup::Setup) -> Arc<crate::audio::Leve
     let levels = Arc::new(crate::audio::Levels::default());
     levels.set_speaker_volume(s.volume_output);
     levels.set_mic_volume(s.volume_input);
+    levels.set_mic_amplification(s.mic_amplification);
     let names = crate::audio::DeviceNames::from_settings(s);
     engine.set_audio_device(Box::new(crate::audio::CpalAudio::new(
         names,

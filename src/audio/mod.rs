@@ -82,6 +82,8 @@ pub struct Levels {
     speaker_volume: AtomicU32,
     /// Percent, 0..=100 (MicroSIP's `volumeInput`).
     mic_volume: AtomicU32,
+    /// MicroSIP's `micAmplification`: the upper half of the input level boosts the signal.
+    mic_amplification: AtomicBool,
 }
 
 impl Default for Levels {
@@ -91,6 +93,7 @@ impl Default for Levels {
             mic_mute: AtomicBool::new(false),
             speaker_volume: AtomicU32::new(100),
             mic_volume: AtomicU32::new(100),
+            mic_amplification: AtomicBool::new(false),
         }
     }
 }
@@ -115,6 +118,9 @@ impl Levels {
     pub fn set_mic_volume(&self, percent: u32) {
         self.mic_volume.store(percent.min(100), Ordering::Relaxed);
     }
+    pub fn set_mic_amplification(&self, on: bool) {
+        self.mic_amplification.store(on, Ordering::Relaxed);
+    }
     pub fn speaker_volume(&self) -> u32 {
         self.speaker_volume.load(Ordering::Relaxed)
     }
@@ -134,8 +140,25 @@ impl Levels {
         if self.mic_muted() {
             0.0
         } else {
-            self.mic_volume() as f32 / 100.0
+            mic_level_percent(
+                self.mic_volume(),
+                self.mic_amplification.load(Ordering::Relaxed),
+            ) / 100.0
         }
+    }
+}
+
+/// MicroSIP's software microphone level for the input slider at `volume` percent
+/// (`msip_audio_input_set_volume` when the device's own volume cannot be set, which is always
+/// the case here: cpal has no mixer control, so `swLevelAdjustment` makes no difference).
+/// Without `micAmplification` the level is the slider's; with it, the upper half of the
+/// slider boosts: `50 + (volume - 50)^1.7` percent above 50 (8.2× at 100).
+pub fn mic_level_percent(volume: u32, amplification: bool) -> f32 {
+    let v = volume.min(100) as f32;
+    if amplification && v > 50.0 {
+        50.0 + (v - 50.0).powf(1.7)
+    } else {
+        v
     }
 }
 
@@ -683,6 +706,22 @@ mod tests {
             SupportedBufferSize::Range { min: 32, max: 8192 },
             f,
         )
+    }
+
+    #[test]
+    fn microsips_mic_amplification_curve() {
+        assert_eq!(mic_level_percent(30, false), 30.0);
+        assert_eq!(mic_level_percent(100, false), 100.0);
+        assert_eq!(mic_level_percent(30, true), 30.0);
+        assert_eq!(mic_level_percent(50, true), 50.0);
+        assert!((mic_level_percent(60, true) - (50.0 + 10f32.powf(1.7))).abs() < 1e-3);
+        assert!((mic_level_percent(100, true) - 823.12).abs() < 0.01);
+        let l = Levels::default();
+        l.set_mic_volume(100);
+        l.set_mic_amplification(true);
+        assert!((l.mic_gain() - 8.2312).abs() < 1e-3);
+        l.set_mic_mute(true);
+        assert_eq!(l.mic_gain(), 0.0);
     }
 
     #[test]
