@@ -356,6 +356,7 @@ fn bindings(manifest: &Path, install: &Path, pkg: &PkgConfig, out: &Path) {
         "pjmedia_sdp_neg_set_prefer_remote_codec_order",
         "pjmedia_tonegen_.*",
         "pjmedia_echo_.*",
+        "pjmedia_codec_opus_.*",
         "pjmedia_clock.*",
         "pj_pool_.*",
         "pj_caching_pool.*",

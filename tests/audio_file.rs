@@ -852,3 +852,36 @@ fn mic_amplification_boosts_a_quiet_microphone_as_microsip_does() {
         "micAmplification=1 at volumeInput=100 gives the caller 440 Hz at {level:.3} (want ~0.41)"
     );
 }
+
+#[test]
+fn opus_stereo_calls_run_a_stereo_bridge_and_still_reach_the_mono_devices() {
+    let _serial = serial();
+    let dir = TempDir::new("audio-opus");
+    let speaker = PacedSpeaker::start(&dir.path().join("speaker"));
+    let mic = PacedMic::start(&dir.path().join("mic"), 24000, 440.0, AMP);
+    let phone = phone_on_files(
+        &ini("audioCodecs=opus/48000/2\nopusStereo=1\n"),
+        speaker.path(),
+        Some(mic.path()),
+    );
+    phone.wait_line("opusStereo=1: opus/48000/2 in stereo at 96 kbit/s", T);
+    let play = tone_wav(dir.path(), 1000.0);
+    let mut caller = PjsuaCaller::call(&phone_uri(&phone), &play, 4);
+    let line = phone.wait_line("audio: speaker ", T);
+    // MicroSIP's clock-rate rule: opus counts as 24 kHz.
+    assert!(line.contains("24000 Hz"), "{line}");
+    phone.wait_line(": DISCONNECTED", T);
+    let log = caller.log();
+    let (rate, received) = caller.quit_and_recording();
+    assert!(
+        log.contains("opus/48000/2") && log.contains("stereo=1"),
+        "our answer offers opus in stereo (stereo=1 in the SDP)"
+    );
+    assert_tone("speaker", &speaker.samples(), SPEAKER_RATE, 1000.0, 2.5);
+    let mid = &received[received.len() / 4..received.len() * 3 / 4];
+    let level = audio::goertzel(mid, rate, 440.0);
+    assert!(
+        level > 0.3,
+        "the microphone reaches the caller over opus: {level:.3}"
+    );
+}

@@ -126,6 +126,8 @@ fn build(cfg: Config, opts: &Options, log_file: Option<PathBuf>) -> Setup {
         codecs: s.audio_codecs.clone(),
         vad: s.vad,
         force_codec: s.force_codec,
+        opus_stereo: s.opus_stereo,
+        echo_canceller: s.ec,
         max_calls: crate::ffi::PJSUA_MAX_CALLS,
         pjsip_log_level: crate::logging::pjsip_level(
             opts.log_level.unwrap_or(log::LevelFilter::Info),

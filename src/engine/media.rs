@@ -28,7 +28,10 @@ struct MediaClock {
     null_port: *mut ffi::pjmedia_port,
     master: *mut ffi::pjmedia_master_port,
     running: bool,
+    /// The rings' format (mono).
     format: BridgeFormat,
+    /// The bridge's channel count (2 with opusStereo; the port mixes to and from mono).
+    channels: u32,
     /// Our port; joined to the master port instead of the null port while `active` is open.
     port: BridgePort,
     counters: Arc<AudioCounters>,
@@ -83,19 +86,21 @@ impl MediaClock {
             clock_rate: info.clock_rate,
             samples_per_frame: info.samples_per_frame / info.channel_count.max(1),
         };
-        if info.channel_count != 1 || info.bits_per_sample != 16 {
+        let channels = info.channel_count;
+        if !(1..=2).contains(&channels) || info.bits_per_sample != 16 {
             // SAFETY: the pool was created above and nothing uses it yet.
             unsafe { ffi::pj_pool_release(pool) };
             return Err(Error::Pj {
                 op: "set up the audio bridge",
                 status: -1,
                 message: format!(
-                    "the conference bridge is {} channel(s) of {} bits; only mono 16-bit is supported",
-                    info.channel_count, info.bits_per_sample
+                    "the conference bridge is {channels} channel(s) of {} bits; only mono or \
+                     stereo 16-bit is supported",
+                    info.bits_per_sample
                 ),
             });
         }
-        let port = match BridgePort::new(format) {
+        let port = match BridgePort::new(format, channels) {
             Ok(p) => p,
             Err(e) => {
                 // SAFETY: as above.
@@ -109,6 +114,7 @@ impl MediaClock {
             master: std::ptr::null_mut(),
             running: false,
             format,
+            channels,
             port,
             counters,
             device: None,
@@ -258,13 +264,13 @@ impl MediaClock {
     fn create_tones(&mut self) -> Result<ToneGenerator> {
         let mut port: *mut ffi::pjmedia_port = std::ptr::null_mut();
         // SAFETY: the pool lives until Drop, which destroys the port first; the format is the
-        // bridge's own (mono, 16-bit).
+        // bridge's own (16-bit, its channel count).
         let status = unsafe {
             ffi::pjmedia_tonegen_create(
                 self.pool,
                 self.format.clock_rate,
-                1,
-                self.format.samples_per_frame,
+                self.channels,
+                self.format.samples_per_frame * self.channels,
                 16,
                 0,
                 &mut port,

@@ -324,7 +324,9 @@ impl Engine {
         med.no_vad = if s.vad { ffi::PJ_FALSE } else { ffi::PJ_TRUE } as i32;
         med.clock_rate = media_clock_rate(&s.codecs);
         med.snd_clock_rate = med.clock_rate;
-        med.channel_count = 1;
+        med.channel_count = media_channel_count(&s.codecs, s.opus_stereo, s.echo_canceller);
+        // PJSUA's own echo canceller only runs with its sound device, which we do not use;
+        // EC=1 is applied to our device port instead (media.rs).
         med.ec_tail_len = 0;
         // The bridge ticks every 10 ms (the codecs keep their own 20 ms ptime on the wire):
         // each ring between the bridge and the sound device then holds half as much.
@@ -361,6 +363,9 @@ impl Engine {
         }
 
         set_codec_priorities(&s.codecs)?;
+        if s.opus_stereo {
+            set_opus_stereo();
+        }
 
         // SAFETY: PJSUA is initialised and has transports.
         check("pjsua_start", unsafe { ffi::pjsua_start() })?;
@@ -695,6 +700,21 @@ impl Drop for Engine {
     }
 }
 
+/// MicroSIP's channel-count rule (reference §10): 2 with `opusStereo`; else 2 only when a
+/// non-opus codec with 2 channels is enabled and the echo canceller is off; else 1.
+pub fn media_channel_count(codecs: &[String], opus_stereo: bool, ec: bool) -> u32 {
+    let stereo_codec = codecs.iter().any(|c| {
+        let mut parts = c.split('/');
+        let name = parts.next().unwrap_or_default();
+        !name.eq_ignore_ascii_case("opus") && parts.nth(1) == Some("2")
+    });
+    if opus_stereo || (stereo_codec && !ec) {
+        2
+    } else {
+        1
+    }
+}
+
 /// MicroSIP's clock-rate rule: the highest rate among the enabled codecs (opus counts as
 /// 24000), at least 8000.
 pub fn media_clock_rate(codecs: &[String]) -> u32 {
@@ -796,6 +816,36 @@ fn set_codec_priorities(codecs: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// MicroSIP's `opusStereo`: opus/48000/2 with two channels (`stereo=1` in the SDP) at 96
+/// kbit/s.
+fn set_opus_stereo() {
+    let id = pj_str_ref("opus/48000/2");
+    let mut param = ffi::pjmedia_codec_param::default();
+    let mut cfg = ffi::pjmedia_codec_opus_config::default();
+    // SAFETY: id borrows a static string for the call; param and cfg are ours.
+    let status = unsafe {
+        match ffi::pjsua_codec_get_param(&id, &mut param) {
+            PJ_OK => match ffi::pjmedia_codec_opus_get_config(&mut cfg) {
+                PJ_OK => {
+                    cfg.channel_cnt = 2;
+                    cfg.bit_rate = 96_000;
+                    ffi::pjmedia_codec_opus_set_default_param(&cfg, &mut param)
+                }
+                e => e,
+            },
+            e => e,
+        }
+    };
+    if status == PJ_OK {
+        log::info!("opusStereo=1: opus/48000/2 in stereo at 96 kbit/s");
+    } else {
+        log::warn!(
+            "opusStereo=1: cannot set opus to stereo ({})",
+            status_text(status)
+        );
+    }
+}
+
 fn add_account(
     a: &AccountSettings,
     udp: ffi::pjsua_transport_id,
@@ -872,4 +922,34 @@ pub fn pjproject_version() -> String {
     unsafe { CStr::from_ptr(ffi::pj_get_version()) }
         .to_string_lossy()
         .into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn microsips_clock_rate_rule() {
+        assert_eq!(media_clock_rate(&list("PCMA/8000/1 PCMU/8000/1")), 8000);
+        assert_eq!(media_clock_rate(&list("PCMA/8000/1 G722/16000/1")), 16000);
+        assert_eq!(media_clock_rate(&list("opus/48000/2 PCMA/8000/1")), 24000);
+        assert_eq!(media_clock_rate(&list("L16/44100/1")), 44100);
+        assert_eq!(media_clock_rate(&[]), 8000);
+    }
+
+    #[test]
+    fn microsips_channel_count_rule() {
+        let mono = list("PCMA/8000/1 opus/48000/2");
+        let l16_stereo = list("PCMA/8000/1 L16/16000/2");
+        assert_eq!(media_channel_count(&mono, false, true), 1);
+        assert_eq!(media_channel_count(&mono, true, true), 2);
+        assert_eq!(media_channel_count(&l16_stereo, false, true), 1);
+        assert_eq!(media_channel_count(&l16_stereo, false, false), 2);
+        // opus/48000/2 alone does not count as a stereo codec.
+        assert_eq!(media_channel_count(&mono, false, false), 1);
+    }
 }

@@ -25,7 +25,12 @@ const PJ_EBUG: ffi::pj_status_t = 70008;
 struct DevicePort {
     base: ffi::pjmedia_port,
     rings: Option<BridgeSide>,
+    /// Samples per frame and channel.
     spf: usize,
+    /// The bridge's channels: 1, or 2 (mixed down for the speaker, the microphone on both).
+    channels: usize,
+    /// Room for one mono frame while a stereo frame is mixed down (allocated once).
+    mono: Vec<i16>,
 }
 
 /// An owned `pjmedia_port` whose frames go to and come from a device's rings. Lives at a fixed
@@ -35,12 +40,16 @@ pub(super) struct BridgePort {
 }
 
 impl BridgePort {
-    /// A mono 16-bit port of the bridge's format.
-    pub(super) fn new(format: BridgeFormat) -> Result<BridgePort> {
+    /// A 16-bit port of the bridge's format with `channels` (1 or 2) channels; the rings are
+    /// mono in any case.
+    pub(super) fn new(format: BridgeFormat, channels: u32) -> Result<BridgePort> {
+        let spf = format.samples_per_frame as usize;
         let mut port = Box::new(DevicePort {
             base: ffi::pjmedia_port::default(),
             rings: None,
-            spf: format.samples_per_frame as usize,
+            spf,
+            channels: channels.clamp(1, 2) as usize,
+            mono: vec![0; spf],
         });
         // pjmedia keeps this pointer, not a copy: the name must be static.
         let name = ffi::pj_str_t {
@@ -55,9 +64,9 @@ impl BridgePort {
                 &name,
                 signature,
                 format.clock_rate,
-                1,
+                channels.clamp(1, 2),
                 16,
-                format.samples_per_frame,
+                format.samples_per_frame * channels.clamp(1, 2),
             )
         };
         if status != PJ_OK {
@@ -115,16 +124,25 @@ unsafe extern "C" fn get_frame(
         let port = unsafe { &mut *this.cast::<DevicePort>() };
         // SAFETY: the master port passes its own frame, valid for this call.
         let frame = unsafe { &mut *frame };
+        let ch = port.channels;
         // SAFETY: `buf` is the master port's buffer of `size` bytes.
-        let Some(out) = (unsafe { frame_samples(frame, port.spf) }) else {
+        let Some(out) = (unsafe { frame_samples(frame, port.spf * ch) }) else {
             frame.type_ = ffi::PJMEDIA_FRAME_TYPE_NONE;
             return PJ_EINVAL;
         };
+        let n = out.len() / ch;
         match port.rings.as_mut() {
-            Some(rings) => rings.read_mic(out),
-            None => out.fill(0),
+            Some(rings) => rings.read_mic(&mut out[..n]),
+            None => out[..n].fill(0),
         }
-        frame.size = out.len() * 2;
+        // Stereo: the microphone on both channels (from the end, in place).
+        if ch == 2 {
+            for i in (0..n).rev() {
+                out[2 * i + 1] = out[i];
+                out[2 * i] = out[i];
+            }
+        }
+        frame.size = n * ch * 2;
         frame.type_ = ffi::PJMEDIA_FRAME_TYPE_AUDIO;
         PJ_OK
     }))
@@ -149,7 +167,15 @@ unsafe extern "C" fn put_frame(
         };
         if frame.type_ == ffi::PJMEDIA_FRAME_TYPE_AUDIO {
             // SAFETY: `buf` holds the `size` bytes the bridge produced.
-            match unsafe { frame_samples(frame, port.spf) } {
+            match unsafe { frame_samples(frame, port.spf * port.channels) } {
+                Some(samples) if port.channels == 2 => {
+                    // Stereo: the speaker gets the mean of both channels.
+                    let n = (samples.len() / 2).min(port.mono.len());
+                    for (m, lr) in port.mono[..n].iter_mut().zip(samples.chunks_exact(2)) {
+                        *m = ((i32::from(lr[0]) + i32::from(lr[1])) / 2) as i16;
+                    }
+                    rings.write_speaker(Some(&port.mono[..n]));
+                }
                 Some(samples) => rings.write_speaker(Some(samples)),
                 None => rings.write_speaker(None),
             }

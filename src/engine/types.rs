@@ -89,6 +89,10 @@ pub struct EngineSettings {
     pub vad: bool,
     /// MicroSIP's `forceCodec`: answer incoming offers in our codec order, not the caller's.
     pub force_codec: bool,
+    /// MicroSIP's `opusStereo`: opus/48000/2 in stereo at 96 kbit/s, a stereo bridge, no EC.
+    pub opus_stereo: bool,
+    /// MicroSIP's `EC`: the echo canceller (speex, 20 ms tail) on the sound device's audio.
+    pub echo_canceller: bool,
     pub max_calls: u32,
     /// PJSIP's own log level routed to the `log` facade (0..=6).
     pub pjsip_log_level: u32,

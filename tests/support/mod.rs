@@ -1129,6 +1129,8 @@ pub fn loopback_engine(
         codecs: vec!["PCMA/8000/1".into(), "PCMU/8000/1".into()],
         vad: false,
         force_codec: false,
+        opus_stereo: false,
+        echo_canceller: false,
         max_calls: 8,
         pjsip_log_level: 1,
         log_file: None,
