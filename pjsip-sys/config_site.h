@@ -18,3 +18,9 @@
 /* Answer an offer with every codec both sides have (MicroSIP's peers see PCMA and PCMU),
  * not only the first. */
 #define PJMEDIA_SDP_NEG_ANSWER_MULTIPLE_CODECS 1
+
+/* EC=1 (speex, 20 ms tail) cancels the echo and nothing else: PJSIP's speex canceller would
+ * also run speex's automatic gain control and noise suppressor on the microphone, which
+ * change its level and take steady sounds (a tone, a hum the caller should hear) away. */
+#define PJMEDIA_SPEEX_AEC_USE_AGC 0
+#define PJMEDIA_SPEEX_AEC_USE_DENOISE 0

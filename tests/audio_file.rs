@@ -13,7 +13,7 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use support::audio::{self, PacedMic, PacedSpeaker, PjsuaCaller, SPEAKER_RATE};
+use support::audio::{self, PacedLoopback, PacedMic, PacedSpeaker, PjsuaCaller, SPEAKER_RATE};
 use support::{Phone, Sipp, TempDir};
 
 const T: Duration = Duration::from_secs(20);
@@ -607,10 +607,11 @@ fn record_commands_record_the_selected_call_into_an_mp3_file() {
         speaker.path(),
         Some(mic.path()),
     );
+    let uri = phone_uri(&phone);
     let (ok, reply) = try_send(&phone, "msip:recordstart");
     assert!(!ok && reply.contains("no call"), "{reply}");
     let play = tone_wav(dir.path(), 1000.0);
-    let mut caller = PjsuaCaller::call(&phone_uri(&phone), &play, 6);
+    let mut caller = PjsuaCaller::call(&uri, &play, 6);
     phone.wait_line(": CONFIRMED", T);
     std::thread::sleep(Duration::from_millis(1500));
     let reply = send(&phone, "msip:recordclick");
@@ -883,5 +884,80 @@ fn opus_stereo_calls_run_a_stereo_bridge_and_still_reach_the_mono_devices() {
     assert!(
         level > 0.3,
         "the microphone reaches the caller over opus: {level:.3}"
+    );
+}
+
+/// White noise (a fixed pseudo-random sequence) at `amp` of full scale: what an echo
+/// canceller adapts to best, like speech.
+fn noise(n: usize, amp: f64) -> Vec<i16> {
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let u = (x >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0;
+            (u * amp * 32767.0) as i16
+        })
+        .collect()
+}
+
+fn rms(x: &[i16]) -> f64 {
+    (x.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / x.len().max(1) as f64).sqrt() / 32768.0
+}
+
+/// What the caller hears back when the phone's speaker is heard by its microphone (the
+/// harness's card loops one into the other) while someone in the room says a steady 440 Hz
+/// at 0.1 of full scale: (the echo of the caller's noise in dBFS, the 440 Hz level), over the
+/// call's last seconds.
+fn echo_and_voice(ec: bool) -> (f64, f64) {
+    let dir = TempDir::new("audio-echo");
+    let lb = PacedLoopback::with_voice(
+        &dir.path().join("spk"),
+        &dir.path().join("mic"),
+        8000,
+        Some((440.0, 0.1)),
+    );
+    let phone = Phone::start_with_env(
+        &ini(&format!("EC={}\n", u8::from(ec))),
+        &[],
+        &[
+            ("ALSA_CONFIG_PATH", audio::asoundrc().to_str().unwrap()),
+            ("AUDIO_OUT", lb.speaker_path().to_str().unwrap()),
+            ("AUDIO_IN", lb.mic_path().to_str().unwrap()),
+        ],
+    );
+    let play = dir.path().join("noise.wav");
+    audio::write_wav(&play, 8000, &noise(8000 * 10, 0.25));
+    let mut caller = PjsuaCaller::call(&phone_uri(&phone), &play, 8);
+    phone.wait_line(": DISCONNECTED", T);
+    let (rate, rec) = caller.quit_and_recording();
+    let tail = &rec[rec.len().saturating_sub(rate as usize * 4)..rec.len() - rate as usize / 2];
+    let voice = audio::goertzel(tail, rate, 440.0);
+    // The echo: all the energy but the voice's.
+    let echo = (rms(tail).powi(2) - voice * voice / 2.0).max(1e-12).sqrt();
+    (20.0 * echo.log10(), voice)
+}
+
+#[test]
+fn the_echo_canceller_removes_the_speakers_echo_and_keeps_the_room() {
+    let _serial = serial();
+    let (off, voice_off) = echo_and_voice(false);
+    let (on, voice_on) = echo_and_voice(true);
+    eprintln!(
+        "echo heard by the caller: EC=0 {off:.1} dBFS, EC=1 {on:.1} dBFS; the room's 440 Hz: \
+         {voice_off:.3} / {voice_on:.3}"
+    );
+    assert!(
+        off > -20.0,
+        "without EC the caller hears its own voice back ({off:.1} dBFS)"
+    );
+    assert!(
+        on < off - 15.0,
+        "EC=1 takes at least 15 dB off the echo, while the room talks: {off:.1} -> {on:.1} dBFS"
+    );
+    assert!(
+        (voice_on / voice_off - 1.0).abs() < 0.25,
+        "the room is still heard with EC=1: 440 Hz at {voice_on:.3} (EC=0: {voice_off:.3})"
     );
 }

@@ -189,11 +189,20 @@ struct OpenStreams {
     _input: Option<cpal::Stream>,
     _host: cpal::Host,
     description: String,
+    /// The speaker's and the microphone's periods, in ms.
+    periods_ms: (f64, Option<f64>),
 }
 
 impl ActiveAudio for OpenStreams {
     fn describe(&self) -> String {
         self.description.clone()
+    }
+
+    /// The output buffer (two periods, cpal's `Fixed` layout, half full on average plus the
+    /// period being written) and one input period.
+    fn echo_delay_ms(&self) -> Option<u32> {
+        let (out, input) = self.periods_ms;
+        input.map(|i| (out * 2.0 + i).round() as u32)
     }
 }
 
@@ -240,17 +249,20 @@ impl CpalAudio {
                 .map_err(|e| format!("no usable microphone ({name}): {e}"))?;
             let stream = build_input(&dev, &cfg, rate, writer, self.levels.clone(), counters)
                 .map_err(|e| format!("no usable microphone ({name}): {e}"))?;
-            Ok((stream, format!("microphone {name}: {}", cfg.describe(rate))))
+            let text = format!("microphone {name}: {}", cfg.describe(rate));
+            Ok((stream, text, cfg.period_ms()))
         }) {
-            Ok((stream, text)) => {
+            Ok((stream, text, ms)) => {
                 let _ = write!(description, "; {text}");
-                Some(stream)
+                Some((stream, ms))
             }
             Err(e) => {
                 log::warn!("audio: {e}; the caller hears silence");
                 None
             }
         };
+        let in_period_ms = input.as_ref().map(|(_, ms)| *ms);
+        let input = input.map(|(stream, _)| stream);
         // Both streams start together, once both are built (opening one can take a while on
         // a sound server: the other would run dry or overflow meanwhile).
         output
@@ -263,11 +275,13 @@ impl CpalAudio {
                 None
             }
         });
+        let periods_ms = (out_cfg.period_ms(), input.as_ref().and(in_period_ms));
         Ok(Box::new(OpenStreams {
             _output: output,
             _input: input,
             _host: host,
             description,
+            periods_ms,
         }))
     }
 }
@@ -457,6 +471,10 @@ struct Chosen {
 }
 
 impl Chosen {
+    fn period_ms(&self) -> f64 {
+        f64::from(self.period) * 1000.0 / f64::from(self.rate.max(1))
+    }
+
     fn describe(&self, bridge_rate: u32) -> String {
         let resampled = if self.rate == bridge_rate {
             String::new()

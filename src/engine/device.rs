@@ -164,6 +164,13 @@ pub struct DeviceEnds {
 pub trait ActiveAudio {
     /// One line for the log: which devices, rates and formats are playing.
     fn describe(&self) -> String;
+
+    /// When both a speaker and a microphone are open: the time their buffers add between
+    /// a sample leaving the speaker ring and its echo entering the microphone ring, in ms
+    /// (the echo canceller's latency). `None` without a microphone.
+    fn echo_delay_ms(&self) -> Option<u32> {
+        None
+    }
 }
 
 /// A sound device the media clock can play calls through.

@@ -16,7 +16,7 @@ use crossbeam_channel::{after, bounded, never, select, unbounded, Receiver, Send
 
 use super::device::{self, ActiveAudio, AudioCounters, AudioDevice, AudioStats, BridgeFormat};
 use super::pjsua::PjThread;
-use super::port::BridgePort;
+use super::port::{BridgePort, EchoPath};
 use super::types::{Error, Result};
 use crate::ffi;
 
@@ -43,7 +43,18 @@ struct MediaClock {
     run_start: AudioStats,
     /// The local DTMF tone generator, joined to the bridge the first time it is needed.
     tones: Option<ToneGenerator>,
+    /// MicroSIP's `EC`: cancel the speaker's echo in the microphone while a device is open.
+    echo_wanted: bool,
+    /// The echo canceller of the open device, the pool it lives in, and its delay estimator.
+    echo: Option<(
+        *mut ffi::pjmedia_echo_state,
+        *mut ffi::pj_pool_t,
+        super::echo_delay::Estimator,
+    )>,
 }
+
+/// MicroSIP's echo canceller tail (reference §10: `ec_tail_len` 20 ms).
+const EC_TAIL_MS: u32 = 20;
 
 /// A `pjmedia_tonegen` port in the conference bridge, connected to slot 0 (the sound device):
 /// MicroSIP's local DTMF tones, heard here and not sent to the caller.
@@ -63,7 +74,7 @@ pub(super) fn is_tone_digit(c: char) -> bool {
 
 impl MediaClock {
     /// Creates the clock for the bridge's master port, stopped.
-    fn new(counters: Arc<AudioCounters>) -> Result<MediaClock> {
+    fn new(counters: Arc<AudioCounters>, echo_wanted: bool) -> Result<MediaClock> {
         // SAFETY: PJSUA is initialised (the engine starts us after pjsua_init); the returned
         // port belongs to PJSUA and stays valid until pjsua_destroy, which happens after this
         // clock is destroyed.
@@ -121,6 +132,8 @@ impl MediaClock {
             active: None,
             run_start: AudioStats::default(),
             tones: None,
+            echo_wanted,
+            echo: None,
         };
         // SAFETY: pool is live; the port parameters come from the bridge itself.
         let status = unsafe {
@@ -186,6 +199,9 @@ impl MediaClock {
             match dev.open(ends) {
                 Ok(active) => {
                     log::info!("audio: {}", active.describe());
+                    if let Some(device_ms) = active.echo_delay_ms().filter(|_| self.echo_wanted) {
+                        self.start_echo_canceller(device_ms);
+                    }
                     self.active = Some(active);
                     use_device = true;
                 }
@@ -207,6 +223,7 @@ impl MediaClock {
             log::warn!("audio: cannot join the sound device to the bridge (PJSIP status {status})");
             self.active = None;
             self.port.set_rings(None);
+            self.stop_echo_canceller();
             // SAFETY: as above; the null port always fits.
             unsafe { ffi::pjmedia_master_port_set_dport(self.master, self.null_port) };
         }
@@ -296,6 +313,97 @@ impl MediaClock {
         Ok(ToneGenerator { port, slot })
     }
 
+    /// Creates the speex echo canceller (20 ms tail) for this run of the device and hands it
+    /// to our port. Its latency is the time between a frame going to the speaker ring and
+    /// its echo coming out of the microphone ring: both rings' usual fill plus the device's
+    /// buffers (`device_ms`).
+    fn start_echo_canceller(&mut self, device_ms: u32) {
+        if self.channels != 1 {
+            return;
+        }
+        let frame_ms = self.format.frame_ms();
+        // Speaker ring: a frame and a device period; microphone ring: a frame and a half;
+        // the reference starts 10 ms early, so that the 20 ms tail covers the estimate's error
+        // both ways.
+        let expected_ms = device_ms + frame_ms * 5 / 2 + 10;
+        let delay_ms = expected_ms.saturating_sub(10);
+        // SAFETY: a pool of its own, released with the canceller in stop_echo_canceller.
+        let pool = unsafe { ffi::pjsua_pool_create(c"echo".as_ptr(), 4096, 4096) };
+        if pool.is_null() {
+            log::warn!("EC: no memory for the echo canceller; the call goes on without it");
+            return;
+        }
+        let mut state: *mut ffi::pjmedia_echo_state = std::ptr::null_mut();
+        // SAFETY: the pool is live; mono frames of the bridge's size, as our port passes. We
+        // align the reference ourselves (latency 0) and call pjmedia_echo_cancel directly.
+        let status = unsafe {
+            ffi::pjmedia_echo_create2(
+                pool,
+                self.format.clock_rate,
+                1,
+                self.format.samples_per_frame,
+                EC_TAIL_MS,
+                0,
+                ffi::PJMEDIA_ECHO_SPEEX | ffi::PJMEDIA_ECHO_NO_LOCK,
+                &mut state,
+            )
+        };
+        if status != PJ_OK || state.is_null() {
+            // SAFETY: nothing uses the pool.
+            unsafe { ffi::pj_pool_release(pool) };
+            log::warn!(
+                "EC: cannot create the echo canceller (PJSIP status {status}); the call goes \
+                 on without it"
+            );
+            return;
+        }
+        let rate = self.format.clock_rate;
+        let to_samples = |ms: u32| (ms * rate / 1000) as usize;
+        let (tap, estimator) = match super::echo_delay::start(rate) {
+            Ok(v) => v,
+            Err(e) => {
+                // SAFETY: nothing uses the canceller or its pool yet.
+                unsafe {
+                    ffi::pjmedia_echo_destroy(state);
+                    ffi::pj_pool_release(pool);
+                }
+                log::warn!(
+                    "EC: cannot start the echo delay estimator ({e}); the call goes on without EC"
+                );
+                return;
+            }
+        };
+        log::debug!("EC: speex, tail {EC_TAIL_MS} ms, reference delayed {delay_ms} ms to start");
+        let spf = self.port.samples_per_frame();
+        let path = EchoPath::new(state, to_samples(delay_ms), to_samples(5), spf, rate, tap);
+        // The clock is stopped: its thread is not inside our port's callbacks.
+        if let Some(refused) = self.port.set_echo(Some(path)) {
+            drop(refused);
+            drop(estimator);
+            // SAFETY: the port did not take it; nothing else refers to it.
+            unsafe {
+                ffi::pjmedia_echo_destroy(state);
+                ffi::pj_pool_release(pool);
+            }
+            return;
+        }
+        self.echo = Some((state, pool, estimator));
+    }
+
+    /// Takes the echo canceller out of the port and destroys it (the clock is stopped).
+    fn stop_echo_canceller(&mut self) {
+        if let Some((state, pool, estimator)) = self.echo.take() {
+            drop(self.port.set_echo(None));
+            drop(estimator);
+            // SAFETY: the port no longer refers to it and the clock is stopped; the pool held
+            // only the canceller.
+            unsafe {
+                ffi::pjmedia_echo_destroy(state);
+                ffi::pj_pool_release(pool);
+            }
+        }
+    }
+
     /// Runs the bridge for a few ticks when it is stopped, on the null port: PJSUA queues
     /// conference changes (a recorder's removal, which finishes its file) and carries them
     /// out on the clock's next tick.
@@ -327,6 +435,7 @@ impl MediaClock {
         drop(active);
         // The clock is stopped: its thread is not inside our port's callbacks.
         self.port.set_rings(None);
+        self.stop_echo_canceller();
         let now = self.counters.snapshot();
         let d = |a: u64, b: u64| a.saturating_sub(b);
         let rate = f64::from(self.format.clock_rate);
@@ -429,7 +538,7 @@ pub(super) struct MediaSupervisor {
 
 impl MediaSupervisor {
     /// Starts the supervisor; `changed` is signalled by the callbacks on every media change.
-    pub(super) fn start(changed: Receiver<()>) -> Result<MediaSupervisor> {
+    pub(super) fn start(changed: Receiver<()>, echo_canceller: bool) -> Result<MediaSupervisor> {
         let (stop, stop_rx) = bounded::<()>(1);
         let (devices, devices_rx) = unbounded::<Box<dyn AudioDevice>>();
         let (flush, flush_rx) = unbounded::<Sender<()>>();
@@ -441,7 +550,7 @@ impl MediaSupervisor {
             .name("media-clock".into())
             .spawn(move || {
                 let setup = PjThread::register(c"media-clock")
-                    .and_then(|reg| Ok((reg, MediaClock::new(clock_counters)?)));
+                    .and_then(|reg| Ok((reg, MediaClock::new(clock_counters, echo_canceller)?)));
                 let (_reg, mut clock) = match setup {
                     Ok(v) => {
                         let _ = ready_tx.send(None);

@@ -8,6 +8,7 @@
 #[allow(unsafe_code)]
 mod callbacks;
 pub mod device;
+mod echo_delay;
 #[allow(unsafe_code)]
 mod media;
 #[allow(unsafe_code)]

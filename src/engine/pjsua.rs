@@ -370,7 +370,10 @@ impl Engine {
         // SAFETY: PJSUA is initialised and has transports.
         check("pjsua_start", unsafe { ffi::pjsua_start() })?;
 
-        self.media = Some(MediaSupervisor::start(media_rx)?);
+        self.media = Some(MediaSupervisor::start(
+            media_rx,
+            s.echo_canceller && !s.opus_stereo,
+        )?);
         self.poller = Some(Poller::start(sip_addr)?);
 
         if s.local_account {

@@ -3,13 +3,17 @@
 //! The media clock (a `pjmedia_master_port`) calls `get_frame` (microphone samples for the
 //! bridge) and `put_frame` (the bridge's mix for the speaker) once per tick, from its own
 //! thread. Both callbacks only move samples through the lock-free rings of
-//! [`BridgeSide`](super::device::BridgeSide): no allocation, no lock, no logging, no pjlib
-//! call, and no panic crosses into C. The rings are installed only while the clock is stopped,
+//! [`BridgeSide`](super::device::BridgeSide) and, with `EC=1`, through pjmedia's echo
+//! canceller (created without a lock: only this thread uses it) and its delay line: no
+//! allocation, no lock, no logging, and no panic crosses into C. The rings are installed only while the clock is stopped,
 //! so the clock thread is the only one that touches them while it runs.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use std::sync::atomic::Ordering;
+
 use super::device::{BridgeFormat, BridgeSide};
+use super::echo_delay::{EchoTap, MAX_DELAY_MS};
 use super::types::{Error, Result};
 use crate::ffi;
 
@@ -31,6 +35,112 @@ struct DevicePort {
     channels: usize,
     /// Room for one mono frame while a stereo frame is mixed down (allocated once).
     mono: Vec<i16>,
+    /// MicroSIP's `EC=1`, or `None`. Mono bridges only.
+    echo: Option<EchoPath>,
+}
+
+/// The echo canceller and what it needs: each speaker frame goes into a delay line as long
+/// as the way from the speaker ring to the microphone ring (the devices' buffers, the air and
+/// the rings' fill), so that the frame the canceller gets as reference with a microphone frame
+/// is the one whose echo that microphone frame can hold (within the canceller's tail). The
+/// line starts at an estimate and follows what [`echo_delay`](super::echo_delay) measures.
+pub(super) struct EchoPath {
+    /// A live pjmedia echo canceller for mono frames of `spf` samples, created without a lock
+    /// (only the clock thread uses it, through this port).
+    state: *mut ffi::pjmedia_echo_state,
+    /// The delay line: `delay` samples of history plus the current frame (capacity reserved
+    /// up front for the longest delay: it never reallocates in a callback).
+    line: std::collections::VecDeque<i16>,
+    delay: usize,
+    /// Where the reference starts before the measured echo (the tail covers the rest).
+    lead: usize,
+    /// One reference frame taken out of the line.
+    reference: Vec<i16>,
+    /// Copies for the delay estimator, and what it found.
+    tap: EchoTap,
+}
+
+impl EchoPath {
+    /// A delay line of `delay` samples (`lead` ahead of the echo) for frames of `spf`
+    /// samples at `rate`, around `state`, with the estimator's `tap`.
+    pub(super) fn new(
+        state: *mut ffi::pjmedia_echo_state,
+        delay: usize,
+        lead: usize,
+        spf: usize,
+        rate: u32,
+        tap: EchoTap,
+    ) -> Self {
+        let max = MAX_DELAY_MS * rate as usize / 1000;
+        let mut line = std::collections::VecDeque::with_capacity(max + 2 * spf);
+        let delay = delay.min(max);
+        line.resize(delay, 0);
+        EchoPath {
+            state,
+            line,
+            delay,
+            lead,
+            reference: vec![0; spf],
+            tap,
+        }
+    }
+
+    /// A frame went to the speaker (`None`: silence).
+    fn played(&mut self, frame: Option<&[i16]>, spf: usize) {
+        self.follow_estimate(spf);
+        // Never grows past its reserved room, even if the clock calls put twice in a row.
+        if self.line.len() + spf > self.line.capacity() {
+            self.line.drain(..spf);
+        }
+        match frame {
+            Some(f) => {
+                self.tap.played(f);
+                self.line.extend(f.iter().copied());
+            }
+            None => {
+                self.reference.fill(0);
+                self.tap.played(&self.reference);
+                self.line.extend(std::iter::repeat_n(0, spf));
+            }
+        }
+    }
+
+    /// Moves the delay line to the estimator's latest finding, if it moved by more than a
+    /// millisecond or so; the canceller starts learning afresh then.
+    fn follow_estimate(&mut self, spf: usize) {
+        let found = self.tap.found.load(Ordering::Relaxed);
+        if found == 0 {
+            return;
+        }
+        let max = self.line.capacity() - 2 * spf;
+        let target = found.saturating_sub(self.lead).min(max);
+        if target.abs_diff(self.delay) * 1000 <= spf * 100 {
+            return;
+        }
+        if target > self.delay {
+            for _ in self.delay..target {
+                self.line.push_front(0);
+            }
+        } else {
+            self.line
+                .drain(..(self.delay - target).min(self.line.len()));
+        }
+        self.delay = target;
+        // SAFETY: `state` is live and only this thread uses it.
+        unsafe { ffi::pjmedia_echo_reset(self.state) };
+    }
+
+    /// The microphone captured `frame`; the reference frame that goes with it.
+    fn captured(&mut self, frame: &[i16]) -> &mut [i16] {
+        self.tap.captured(frame);
+        let n = self.reference.len();
+        let have = n.min(self.line.len());
+        for (dst, src) in self.reference.iter_mut().zip(self.line.drain(..have)) {
+            *dst = src;
+        }
+        self.reference[have..].fill(0);
+        &mut self.reference
+    }
 }
 
 /// An owned `pjmedia_port` whose frames go to and come from a device's rings. Lives at a fixed
@@ -50,6 +160,7 @@ impl BridgePort {
             spf,
             channels: channels.clamp(1, 2) as usize,
             mono: vec![0; spf],
+            echo: None,
         });
         // pjmedia keeps this pointer, not a copy: the name must be static.
         let name = ffi::pj_str_t {
@@ -91,6 +202,20 @@ impl BridgePort {
     /// inside a callback and will not enter one.
     pub(super) fn set_rings(&mut self, rings: Option<BridgeSide>) {
         self.port.rings = rings;
+    }
+
+    /// Installs (or with `None` removes, handing it back) the echo canceller, under the same
+    /// rule as [`set_rings`](Self::set_rings). Refused (handed back) on a stereo bridge.
+    pub(super) fn set_echo(&mut self, echo: Option<EchoPath>) -> Option<EchoPath> {
+        if self.port.channels != 1 {
+            return echo;
+        }
+        std::mem::replace(&mut self.port.echo, echo)
+    }
+
+    /// The samples per frame (and channel) of this port.
+    pub(super) fn samples_per_frame(&self) -> usize {
+        self.port.spf
     }
 }
 
@@ -135,6 +260,22 @@ unsafe extern "C" fn get_frame(
             Some(rings) => rings.read_mic(&mut out[..n]),
             None => out[..n].fill(0),
         }
+        if let Some(echo) = port.echo.as_mut().filter(|_| n == port.spf) {
+            let state = echo.state;
+            let reference = echo.captured(&out[..n]);
+            // SAFETY: `state` is a live canceller for frames of `spf` samples (EchoPath's
+            // contract), used by this thread only; `out` and `reference` hold one frame each.
+            // On failure the frame simply stays as captured.
+            unsafe {
+                ffi::pjmedia_echo_cancel(
+                    state,
+                    out.as_mut_ptr(),
+                    reference.as_ptr(),
+                    0,
+                    std::ptr::null_mut(),
+                )
+            };
+        }
         // Stereo: the microphone on both channels (from the end, in place).
         if ch == 2 {
             for i in (0..n).rev() {
@@ -176,11 +317,25 @@ unsafe extern "C" fn put_frame(
                     }
                     rings.write_speaker(Some(&port.mono[..n]));
                 }
-                Some(samples) => rings.write_speaker(Some(samples)),
-                None => rings.write_speaker(None),
+                Some(samples) => {
+                    rings.write_speaker(Some(samples));
+                    if let Some(echo) = port.echo.as_mut() {
+                        let full = (samples.len() == port.spf).then_some(&*samples);
+                        echo.played(full, port.spf);
+                    }
+                }
+                None => {
+                    rings.write_speaker(None);
+                    if let Some(echo) = port.echo.as_mut() {
+                        echo.played(None, port.spf);
+                    }
+                }
             }
         } else {
             rings.write_speaker(None);
+            if let Some(echo) = port.echo.as_mut() {
+                echo.played(None, port.spf);
+            }
         }
         PJ_OK
     }))

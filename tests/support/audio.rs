@@ -736,6 +736,17 @@ pub struct PacedLoopback {
 
 impl PacedLoopback {
     pub fn start(speaker: &Path, mic: &Path, mic_rate: u32) -> PacedLoopback {
+        PacedLoopback::with_voice(speaker, mic, mic_rate, None)
+    }
+
+    /// As [`start`](Self::start), with someone in the room: a tone of (`hz`, `amp`) added to
+    /// what the microphone hears besides the speaker.
+    pub fn with_voice(
+        speaker: &Path,
+        mic: &Path,
+        mic_rate: u32,
+        voice: Option<(f64, f64)>,
+    ) -> PacedLoopback {
         mkfifo(speaker);
         mkfifo(mic);
         let mut out = open_fifo(speaker);
@@ -750,6 +761,7 @@ impl PacedLoopback {
             let mut pending: Vec<u8> = Vec::new();
             let mut mono: Vec<u8> = Vec::new();
             let mut phase = 0usize;
+            let mut voiced = 0u64;
             while !s.load(Ordering::Relaxed) {
                 let due = (t0.elapsed().as_secs_f64() * f64::from(SPEAKER_RATE)) as u64
                     * SPEAKER_FRAME as u64;
@@ -766,7 +778,14 @@ impl PacedLoopback {
                 let frames = pending.len() / SPEAKER_FRAME;
                 for f in pending[..frames * SPEAKER_FRAME].chunks_exact(SPEAKER_FRAME) {
                     if phase == 0 {
-                        let v = (i32::from_le_bytes([f[0], f[1], f[2], f[3]]) >> 16) as i16;
+                        let mut v = i32::from_le_bytes([f[0], f[1], f[2], f[3]]) >> 16;
+                        if let Some((hz, amp)) = voice {
+                            let t = voiced as f64 / f64::from(mic_rate);
+                            v += ((2.0 * std::f64::consts::PI * hz * t).sin() * amp * 32767.0)
+                                as i32;
+                            voiced += 1;
+                        }
+                        let v = v.clamp(-32768, 32767) as i16;
                         mono.extend_from_slice(&v.to_le_bytes());
                     }
                     phase = (phase + 1) % step;
