@@ -961,3 +961,37 @@ fn the_echo_canceller_removes_the_speakers_echo_and_keeps_the_room() {
         "the room is still heard with EC=1: 440 Hz at {voice_on:.3} (EC=0: {voice_off:.3})"
     );
 }
+
+#[test]
+fn ringback_plays_while_an_outgoing_call_rings_without_early_media() {
+    let _serial = serial();
+    let dir = TempDir::new("audio-ringback");
+    let speaker = PacedSpeaker::start(&dir.path().join("speaker"));
+    let phone = phone_on_files(&ini("volumeRing=100\n"), speaker.path(), None);
+    phone_uri(&phone);
+    // A callee that answers 180 (no SDP: no early media) and rings until cancelled.
+    let mut sipp = Sipp::uas("uas_ring_cancel.xml").spawn();
+    let reply = send(&phone, &format!("sip:ring@127.0.0.1:{}", sipp.port()));
+    assert!(reply.starts_with("ok"), "{reply}");
+    phone.wait_line(": EARLY", T);
+    let line = phone.wait_line("ringback: playing on", T);
+    assert!(line.contains("'default'"), "{line}");
+    std::thread::sleep(Duration::from_millis(1500));
+    send(&phone, "/hangupcalling");
+    sipp.wait(T).assert_success();
+    let at_cancel = speaker.samples().len();
+    std::thread::sleep(Duration::from_millis(1500));
+    let played = speaker.samples();
+    // The built-in ringback: 425 Hz, 1 s on, 4 s off.
+    let ringing = blocks_with(&played[..at_cancel], 425.0, 0.1);
+    assert!(
+        ringing.len() >= 8,
+        "the ringback reaches the speaker while the call rings: {} ms of 425 Hz",
+        ringing.len() * 50
+    );
+    let after = &played[(at_cancel + SPEAKER_RATE as usize / 2).min(played.len())..];
+    assert!(
+        blocks_with(after, 425.0, 0.05).is_empty(),
+        "the ringback stops when the call ends"
+    );
+}
