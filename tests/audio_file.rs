@@ -995,3 +995,41 @@ fn ringback_plays_while_an_outgoing_call_rings_without_early_media() {
         "the ringback stops when the call ends"
     );
 }
+
+#[test]
+fn dtmf_method_in_band_puts_the_tones_into_the_call_audio() {
+    let _serial = serial();
+    let dir = TempDir::new("audio-inband");
+    let speaker = PacedSpeaker::start(&dir.path().join("speaker"));
+    let mic = PacedMic::start(&dir.path().join("mic"), 8000, 440.0, 0.0);
+    let phone = phone_on_files(&ini("DTMFMethod=1\n"), speaker.path(), Some(mic.path()));
+    let silence = dir.path().join("silence.wav");
+    audio::write_wav(&silence, 8000, &vec![0i16; 8000]);
+    let mut caller = PjsuaCaller::call(&phone_uri(&phone), &silence, 3);
+    phone.wait_line(": CONFIRMED", T);
+    std::thread::sleep(Duration::from_millis(500));
+    let reply = send(&phone, "/dtmf:3#");
+    assert!(reply.contains("sent DTMF 3#"), "{reply}");
+    phone.wait_line(": DISCONNECTED", T);
+    let (rate, received) = caller.quit_and_recording();
+    // 3 = 697 + 1477 Hz, # = 941 + 1477 Hz; 160 ms each.
+    let block = rate as usize / 20;
+    let with = |hz: f64| -> Vec<usize> {
+        received
+            .chunks_exact(block)
+            .enumerate()
+            .filter(|(_, b)| audio::goertzel(b, rate, hz) > 0.05)
+            .map(|(i, _)| i)
+            .collect()
+    };
+    let (low3, low_hash, high) = (with(697.0), with(941.0), with(1477.0));
+    assert!(
+        !low3.is_empty() && !low_hash.is_empty() && low3[0] < low_hash[0],
+        "the caller hears 3 then #: 697 Hz in {low3:?}, 941 Hz in {low_hash:?}"
+    );
+    assert!(
+        (4..=10).contains(&high.len()),
+        "two tones of 160 ms share 1477 Hz: {} ms of it",
+        high.len() * 50
+    );
+}

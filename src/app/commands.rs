@@ -760,12 +760,10 @@ fn send_dtmf(
     match method {
         config::DtmfMethod::SipInfo => engine.send_dtmf(call, digits, DtmfVia::SipInfo),
         config::DtmfMethod::Rfc2833 => engine.send_dtmf(call, digits, DtmfVia::Rfc2833),
-        config::DtmfMethod::InBand => {
-            log::warn!("DTMFMethod=1 (in-band) is not available; sending RFC 2833 events");
-            engine.send_dtmf(call, digits, DtmfVia::Rfc2833)
-        }
+        config::DtmfMethod::InBand => engine.send_dtmf(call, digits, DtmfVia::InBand),
+        // MicroSIP: RFC 2833, in-band when the call has no telephone-event.
         config::DtmfMethod::Auto => engine
             .send_dtmf(call, digits, DtmfVia::Rfc2833)
-            .or_else(|_| engine.send_dtmf(call, digits, DtmfVia::SipInfo)),
+            .or_else(|_| engine.send_dtmf(call, digits, DtmfVia::InBand)),
     }
 }

@@ -43,6 +43,8 @@ struct MediaClock {
     run_start: AudioStats,
     /// The local DTMF tone generator, joined to the bridge the first time it is needed.
     tones: Option<ToneGenerator>,
+    /// The in-band DTMF tone generator (`DTMFMethod=1`), and the call slot it feeds.
+    inband: Option<(ToneGenerator, ffi::pjsua_conf_port_id)>,
     /// MicroSIP's `EC`: cancel the speaker's echo in the microphone while a device is open.
     echo_wanted: bool,
     /// The echo canceller of the open device, the pool it lives in, and its delay estimator.
@@ -61,6 +63,15 @@ const EC_TAIL_MS: u32 = 20;
 struct ToneGenerator {
     port: *mut ffi::pjmedia_port,
     slot: ffi::pjsua_conf_port_id,
+}
+
+/// Where DTMF tones go.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum ToneTarget {
+    /// The sound device (MicroSIP's local tones), at this level (1.0: unchanged).
+    Local(f32),
+    /// Into a call's audio (in-band DTMF): the call's conference slot.
+    Call(ffi::pjsua_conf_port_id),
 }
 
 /// What MicroSIP plays for a digit: 160 ms of tone, 50 ms of silence (reference §10).
@@ -132,6 +143,7 @@ impl MediaClock {
             active: None,
             run_start: AudioStats::default(),
             tones: None,
+            inband: None,
             echo_wanted,
             echo: None,
         };
@@ -230,9 +242,10 @@ impl MediaClock {
         self.run_start = self.counters.snapshot();
     }
 
-    /// Queues local DTMF tones for `digits` at `level` (1.0: unchanged); returns how long
-    /// they take to play, or `None` when no tone can play.
-    fn play_tones(&mut self, digits: &str, level: f32) -> Option<std::time::Duration> {
+    /// Queues DTMF tones for `digits`: on the sound device at `level` (1.0: unchanged) for
+    /// [`ToneTarget::Local`], or into a call's audio for [`ToneTarget::Call`]. Returns how
+    /// long they take to play, or `None` when no tone can play.
+    fn play_tones(&mut self, target: ToneTarget, digits: &str) -> Option<Duration> {
         let tone_digits: Vec<ffi::pjmedia_tone_digit> = digits
             .chars()
             .filter(|&c| is_tone_digit(c))
@@ -246,39 +259,66 @@ impl MediaClock {
         if tone_digits.is_empty() {
             return None;
         }
-        let tones = match self.tones.as_ref() {
-            Some(t) => t,
-            None => match self.create_tones() {
-                Ok(t) => self.tones.insert(t),
-                Err(e) => {
-                    log::warn!("local DTMF tones: {e}");
-                    return None;
+        let (what, port) = match target {
+            ToneTarget::Local(level) => {
+                let tones = match self.tones.as_ref() {
+                    Some(t) => t,
+                    None => match self.create_tones(0) {
+                        Ok(t) => self.tones.insert(t),
+                        Err(e) => {
+                            log::warn!("local DTMF tones: {e}");
+                            return None;
+                        }
+                    },
+                };
+                // SAFETY: the slot is ours and live; PJSUA checks it.
+                unsafe { ffi::pjsua_conf_adjust_rx_level(tones.slot, level.max(0.0)) };
+                ("local DTMF tones", tones.port)
+            }
+            ToneTarget::Call(call_slot) => {
+                let (tones, fed) = match self.inband.take() {
+                    Some(v) => v,
+                    None => match self.create_tones(call_slot) {
+                        Ok(t) => (t, call_slot),
+                        Err(e) => {
+                            log::warn!("in-band DTMF: {e}");
+                            return None;
+                        }
+                    },
+                };
+                if fed != call_slot {
+                    // SAFETY: our slot and the calls' slots are checked by PJSUA; a call that
+                    // ended took its connections with it.
+                    unsafe {
+                        ffi::pjsua_conf_disconnect(tones.slot, fed);
+                        ffi::pjsua_conf_connect(tones.slot, call_slot);
+                    }
                 }
-            },
+                let port = tones.port;
+                self.inband = Some((tones, call_slot));
+                ("in-band DTMF", port)
+            }
         };
-        // SAFETY: the slot is ours and live; PJSUA checks it.
-        unsafe { ffi::pjsua_conf_adjust_rx_level(tones.slot, level.max(0.0)) };
         for chunk in tone_digits.chunks(ffi::PJMEDIA_TONEGEN_MAX_DIGITS as usize) {
             // SAFETY: the port is a live tone generator; `chunk` is valid for the call (pjmedia
             // copies the digits); the generator locks itself against the clock thread.
             let status = unsafe {
-                ffi::pjmedia_tonegen_play_digits(tones.port, chunk.len() as u32, chunk.as_ptr(), 0)
+                ffi::pjmedia_tonegen_play_digits(port, chunk.len() as u32, chunk.as_ptr(), 0)
             };
             if status != PJ_OK {
                 log::warn!(
-                    "local DTMF tones: cannot queue {} digit(s) (PJSIP status {status})",
+                    "{what}: cannot queue {} digit(s) (PJSIP status {status})",
                     chunk.len()
                 );
                 break;
             }
         }
         let per_digit = u64::from((TONE_ON_MS + TONE_OFF_MS) as u16);
-        Some(std::time::Duration::from_millis(
-            per_digit * tone_digits.len() as u64,
-        ))
+        Some(Duration::from_millis(per_digit * tone_digits.len() as u64))
     }
 
-    fn create_tones(&mut self) -> Result<ToneGenerator> {
+    /// A tone generator in the bridge, feeding slot `to` (0: the sound device).
+    fn create_tones(&mut self, to: ffi::pjsua_conf_port_id) -> Result<ToneGenerator> {
         let mut port: *mut ffi::pjmedia_port = std::ptr::null_mut();
         // SAFETY: the pool lives until Drop, which destroys the port first; the format is the
         // bridge's own (16-bit, its channel count).
@@ -305,10 +345,10 @@ impl MediaClock {
             unsafe { ffi::pjmedia_port_destroy(port) };
             return Err(pj_error("pjsua_conf_add_port", status));
         }
-        // SAFETY: both slots exist.
-        let status = unsafe { ffi::pjsua_conf_connect(slot, 0) };
+        // SAFETY: PJSUA checks both slots.
+        let status = unsafe { ffi::pjsua_conf_connect(slot, to) };
         if status != PJ_OK {
-            log::warn!("local DTMF tones: cannot reach the sound device (PJSIP status {status})");
+            log::warn!("DTMF tones: cannot reach conference slot {to} (PJSIP status {status})");
         }
         Ok(ToneGenerator { port, slot })
     }
@@ -473,7 +513,12 @@ impl Drop for MediaClock {
     fn drop(&mut self) {
         self.set_running(false);
         self.close_device();
-        if let Some(t) = self.tones.take() {
+        for t in self
+            .tones
+            .take()
+            .into_iter()
+            .chain(self.inband.take().map(|(t, _)| t))
+        {
             // SAFETY: the slot and port are ours; the port leaves the bridge before it is
             // destroyed (the clock is stopped, so no tick is using it).
             unsafe { ffi::pjsua_conf_remove_port(t.slot) };
@@ -530,7 +575,7 @@ fn audio_needed() -> bool {
 pub(super) struct MediaSupervisor {
     stop: Sender<()>,
     devices: Sender<Box<dyn AudioDevice>>,
-    tones: Sender<(String, f32)>,
+    tones: Sender<(ToneTarget, String)>,
     flush: Sender<Sender<()>>,
     counters: Arc<AudioCounters>,
     handle: JoinHandle<()>,
@@ -542,7 +587,7 @@ impl MediaSupervisor {
         let (stop, stop_rx) = bounded::<()>(1);
         let (devices, devices_rx) = unbounded::<Box<dyn AudioDevice>>();
         let (flush, flush_rx) = unbounded::<Sender<()>>();
-        let (tones, tones_rx) = unbounded::<(String, f32)>();
+        let (tones, tones_rx) = unbounded::<(ToneTarget, String)>();
         let counters = Arc::new(AudioCounters::default());
         let clock_counters = counters.clone();
         let (ready_tx, ready_rx) = bounded::<Option<Error>>(1);
@@ -575,8 +620,8 @@ impl MediaSupervisor {
                             while changed.try_recv().is_ok() {}
                         }
                         recv(tones_rx) -> msg => {
-                            let Ok((digits, level)) = msg else { break };
-                            if let Some(d) = clock.play_tones(&digits, level) {
+                            let Ok((target, digits)) = msg else { break };
+                            if let Some(d) = clock.play_tones(target, &digits) {
                                 let from = tones_until.map_or(Instant::now(), |t| t.max(Instant::now()));
                                 // A little longer: the device plays what the bridge queued.
                                 tones_until = Some(from + d + Duration::from_millis(300));
@@ -629,8 +674,8 @@ impl MediaSupervisor {
 
     /// Plays MicroSIP's local DTMF tones for `digits` on the sound device at `level` (1.0:
     /// unchanged), during a call or not.
-    pub(super) fn play_tones(&self, digits: &str, level: f32) {
-        let _ = self.tones.send((digits.to_string(), level));
+    pub(super) fn play_tones(&self, target: ToneTarget, digits: &str) {
+        let _ = self.tones.send((target, digits.to_string()));
     }
 
     /// Plays call audio through `device` from the next start of the clock on.

@@ -480,11 +480,25 @@ impl Engine {
                 reason: format!("{digits:?}: use 0-9, *, #, A-D"),
             });
         }
+        let method = match via {
+            DtmfVia::Rfc2833 => ffi::PJSUA_DTMF_METHOD_RFC2833,
+            DtmfVia::SipInfo => ffi::PJSUA_DTMF_METHOD_SIP_INFO,
+            DtmfVia::InBand => {
+                // Tones mixed into the call's audio (MicroSIP's DTMFMethod=1).
+                // SAFETY: PJSUA checks the call id (checked above as well).
+                let slot = unsafe { ffi::pjsua_call_get_conf_port(call.0) };
+                let Some(media) = self.media.as_ref().filter(|_| slot >= 0) else {
+                    return Err(Error::InvalidArgument {
+                        what: "in-band DTMF",
+                        reason: format!("call {call} has no audio"),
+                    });
+                };
+                media.play_tones(super::media::ToneTarget::Call(slot), digits);
+                return Ok(());
+            }
+        };
         let param = ffi::pjsua_call_send_dtmf_param {
-            method: match via {
-                DtmfVia::Rfc2833 => ffi::PJSUA_DTMF_METHOD_RFC2833,
-                DtmfVia::SipInfo => ffi::PJSUA_DTMF_METHOD_SIP_INFO,
-            },
+            method,
             // MicroSIP's digit length (and its SIP INFO `Duration=160`).
             duration: 160,
             digits: pj_str_ref(digits),
@@ -601,7 +615,7 @@ impl Engine {
     /// not (issue 6). Other characters are skipped.
     pub fn play_local_tones(&self, digits: &str, level: f32) {
         if let Some(m) = &self.media {
-            m.play_tones(digits, level);
+            m.play_tones(super::media::ToneTarget::Local(level), digits);
         }
     }
 

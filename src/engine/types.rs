@@ -49,6 +49,8 @@ pub enum DtmfVia {
     Rfc2833,
     /// SIP INFO with an `application/dtmf-relay` body (`Signal=`, `Duration=`).
     SipInfo,
+    /// Tones mixed into the call's audio (160 ms on, 50 ms off).
+    InBand,
 }
 
 /// A SIP account to register (MicroSIP's `[AccountN]`, already turned into URIs).
