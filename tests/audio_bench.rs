@@ -102,13 +102,16 @@ fn median(mut v: Vec<f64>) -> f64 {
     v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
-fn ini() -> String {
+/// The phone answering at once with PCMA; `ec` is MicroSIP's `EC` (the latency loop turns it
+/// off: a canceller would take the returning clicks for echo, which they are).
+fn ini(ec: bool) -> String {
     let sip = support::free_udp_port();
     let rtp = support::free_udp_port_block(8);
     format!(
         "[Settings]\naccountId=0\nsourcePort={sip}\nrtpPortMin={rtp}\nrtpPortMax={}\n\
-         autoAnswer=all\nautoAnswerDelay=0\naudioCodecs=PCMA/8000/1\nlocalDTMF=0\n",
-        rtp + 7
+         autoAnswer=all\nautoAnswerDelay=0\naudioCodecs=PCMA/8000/1\nlocalDTMF=0\nEC={}\n",
+        rtp + 7,
+        u8::from(ec)
     )
 }
 
@@ -124,7 +127,7 @@ fn loop_latency() {
     let harness = harness_round_trips(dir.path());
     let lb = PacedLoopback::start(&dir.path().join("spk"), &dir.path().join("mic"), 8000);
     let phone = Phone::start_with_env(
-        &ini(),
+        &ini(false),
         &[],
         &[
             ("ALSA_CONFIG_PATH", audio::asoundrc().to_str().unwrap()),
@@ -191,7 +194,7 @@ fn long_call() {
     );
     let env = pulse.env();
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let phone = Phone::start_with_env(&ini(), &[], &env);
+    let phone = Phone::start_with_env(&ini(true), &[], &env);
     let line = phone.wait_line("started: SIP on udp ", T);
     let addr = line.rsplit(' ').next().unwrap().trim().to_string();
     let play = dir.path().join("tone.wav");
