@@ -1,11 +1,13 @@
 //! The media port side: what clocks PJSUA's conference bridge.
 //!
 //! PJSUA runs with no sound device (`pjsua_set_no_snd_dev`), so nothing ticks the conference
-//! bridge on its own. A `pjmedia_master_port` joins the bridge's master port (slot 0) to a
-//! device port and carries one frame each way per tick. The device port is our
+//! bridge on its own. A `pjmedia_master_port` joins a device port to the bridge's master port
+//! (slot 0) and carries one frame each way per tick, the microphone's first. The device port is our
 //! [`BridgePort`] when a sound device opens (its rings lead to the cpal streams), else a null
 //! port (silence in, discard out). The supervisor thread runs the clock, and the device's
-//! streams, only while some call has audio, so an idle phone has no media thread ticking.
+//! streams, only while some call has audio (or local DTMF tones play), so an idle phone has
+//! no media thread ticking. It also owns the tone generators (local and in-band DTMF) and,
+//! with `EC=1`, the echo canceller handed to our port for each run of the device.
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -58,8 +60,9 @@ struct MediaClock {
 /// MicroSIP's echo canceller tail (reference §10: `ec_tail_len` 20 ms).
 const EC_TAIL_MS: u32 = 20;
 
-/// A `pjmedia_tonegen` port in the conference bridge, connected to slot 0 (the sound device):
-/// MicroSIP's local DTMF tones, heard here and not sent to the caller.
+/// A `pjmedia_tonegen` port in the conference bridge: connected to slot 0 (the sound device)
+/// for MicroSIP's local DTMF tones, heard here and not sent to the caller, or to a call's slot
+/// for in-band DTMF.
 struct ToneGenerator {
     port: *mut ffi::pjmedia_port,
     slot: ffi::pjsua_conf_port_id,
@@ -161,9 +164,12 @@ impl MediaClock {
         if status != PJ_OK {
             return Err(pj_error("pjmedia_null_port_create", status));
         }
+        // The device side is the master port's *upstream* port: each tick first takes the
+        // microphone's frame into the bridge, then takes the bridge's mix (which already holds
+        // that frame) to the speaker. The other way round, the microphone would wait a tick.
         // SAFETY: both ports are live and share one format; master is written on success.
         let status = unsafe {
-            ffi::pjmedia_master_port_create(pool, conf, clock.null_port, 0, &mut clock.master)
+            ffi::pjmedia_master_port_create(pool, clock.null_port, conf, 0, &mut clock.master)
         };
         if status != PJ_OK {
             return Err(pj_error("pjmedia_master_port_create", status));
@@ -223,21 +229,21 @@ impl MediaClock {
                 }
             }
         }
-        let dport = if use_device {
+        let device_port = if use_device {
             self.port.as_port()
         } else {
             self.null_port
         };
         // SAFETY: master and both candidate ports are live; they share one format; the
         // clock is stopped.
-        let status = unsafe { ffi::pjmedia_master_port_set_dport(self.master, dport) };
+        let status = unsafe { ffi::pjmedia_master_port_set_uport(self.master, device_port) };
         if status != PJ_OK {
             log::warn!("audio: cannot join the sound device to the bridge (PJSIP status {status})");
             self.active = None;
             self.port.set_rings(None);
             self.stop_echo_canceller();
             // SAFETY: as above; the null port always fits.
-            unsafe { ffi::pjmedia_master_port_set_dport(self.master, self.null_port) };
+            unsafe { ffi::pjmedia_master_port_set_uport(self.master, self.null_port) };
         }
         self.run_start = self.counters.snapshot();
     }
@@ -457,7 +463,7 @@ impl MediaClock {
         // SAFETY: master and the null port are live, with one format; the clock is stopped
         // and only this thread starts and stops it.
         let started = unsafe {
-            ffi::pjmedia_master_port_set_dport(self.master, self.null_port) == PJ_OK
+            ffi::pjmedia_master_port_set_uport(self.master, self.null_port) == PJ_OK
                 && ffi::pjmedia_master_port_start(self.master) == PJ_OK
         };
         if started {
