@@ -48,6 +48,9 @@ pub struct AudioCounters {
     pub speaker_overruns: AtomicU64,
     /// The bridge wanted a frame and the microphone had not delivered enough: it was padded.
     pub mic_underruns: AtomicU64,
+    /// The same in the first half second of a run, while the device starts (its first
+    /// periods can come late or in bursts): counted apart, not in `mic_underruns`.
+    pub mic_startup_underruns: AtomicU64,
     /// The microphone delivered more than the ring holds: the excess was dropped.
     pub mic_overruns: AtomicU64,
     /// Speaker samples skipped to keep the latency bounded when the bridge's clock runs
@@ -84,6 +87,7 @@ pub struct AudioStats {
     pub speaker_underruns: u64,
     pub speaker_overruns: u64,
     pub mic_underruns: u64,
+    pub mic_startup_underruns: u64,
     pub mic_overruns: u64,
     pub speaker_dropped: u64,
     pub mic_dropped: u64,
@@ -128,6 +132,7 @@ impl AudioCounters {
             speaker_underruns: get(&self.speaker_underruns),
             speaker_overruns: get(&self.speaker_overruns),
             mic_underruns: get(&self.mic_underruns),
+            mic_startup_underruns: get(&self.mic_startup_underruns),
             mic_overruns: get(&self.mic_overruns),
             speaker_dropped: get(&self.speaker_dropped),
             mic_dropped: get(&self.mic_dropped),
@@ -192,6 +197,8 @@ pub fn rings(format: BridgeFormat, counters: Arc<AudioCounters>) -> (BridgeSide,
         spf,
         mic_primed: false,
         mic_drift: Drift::new(spf),
+        mic_frames: 0,
+        startup_frames: (format.clock_rate as usize / 2).div_ceil(spf.max(1)),
     };
     let device = DeviceEnds {
         format,
@@ -210,6 +217,9 @@ pub struct BridgeSide {
     spf: usize,
     mic_primed: bool,
     mic_drift: Drift,
+    /// Frames read in this run so far, up to the end of the start-up half second.
+    mic_frames: usize,
+    startup_frames: usize,
 }
 
 /// Tells clock drift (a queue that stays long) from jitter (one that is long for a moment,
@@ -257,6 +267,8 @@ impl BridgeSide {
         let fill = self.mic.slots();
         AudioCounters::add(&self.counters.mic_queued, fill as u64);
         AudioCounters::bump(&self.counters.mic_reads);
+        let starting = self.mic_frames < self.startup_frames;
+        self.mic_frames += usize::from(starting);
         if !self.mic_primed {
             if fill < prime {
                 out.fill(0);
@@ -275,7 +287,11 @@ impl BridgeSide {
         AudioCounters::add(&self.counters.mic_samples, got.len() as u64);
         if !rest.is_empty() {
             rest.fill(0);
-            AudioCounters::bump(&self.counters.mic_underruns);
+            AudioCounters::bump(if starting {
+                &self.counters.mic_startup_underruns
+            } else {
+                &self.counters.mic_underruns
+            });
             self.mic_primed = false;
         }
     }
@@ -546,9 +562,26 @@ mod tests {
             bridge.read_mic(&mut frame);
             assert!(frame.iter().all(|&s| s == 1));
         }
+        // Past the start-up half second (25 frames of 20 ms), in step with the microphone.
+        for _ in 0..20 {
+            mic.write(&[1i16; 160]);
+            bridge.read_mic(&mut frame);
+        }
         bridge.read_mic(&mut frame);
-        assert_eq!(counters.snapshot().mic_underruns, 1);
+        let s = counters.snapshot();
+        assert_eq!((s.mic_underruns, s.mic_startup_underruns), (1, 0));
         assert!(frame.iter().all(|&s| s == 0));
+    }
+
+    #[test]
+    fn a_microphone_late_in_its_first_half_second_counts_apart() {
+        let (mut bridge, _spk, mut mic, counters) = setup();
+        let mut frame = vec![0i16; 160];
+        mic.write(&[1i16; 240]);
+        bridge.read_mic(&mut frame);
+        bridge.read_mic(&mut frame);
+        let s = counters.snapshot();
+        assert_eq!((s.mic_underruns, s.mic_startup_underruns), (0, 1));
     }
 
     #[test]

@@ -489,13 +489,15 @@ impl MediaClock {
         let s = &self.run_start;
         log::info!(
             "audio: stopped after {:.1} s; speaker underruns {}, overruns {}, dropped samples \
-             {}; microphone underruns {}, overruns {}, dropped samples {}; device errors {}; \
+             {}; microphone underruns {} ({} more while it started), overruns {}, dropped \
+             samples {}; device errors {}; \
              callbacks {} / {}, longest {} / {} samples; mean queue {:.1} / {:.1} ms",
             d(now.speaker_samples, s.speaker_samples) as f64 / f64::from(self.format.clock_rate),
             d(now.speaker_underruns, s.speaker_underruns),
             d(now.speaker_overruns, s.speaker_overruns),
             d(now.speaker_dropped, s.speaker_dropped),
             d(now.mic_underruns, s.mic_underruns),
+            d(now.mic_startup_underruns, s.mic_startup_underruns),
             d(now.mic_overruns, s.mic_overruns),
             d(now.mic_dropped, s.mic_dropped),
             d(now.device_errors, s.device_errors),
