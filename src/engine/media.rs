@@ -2,9 +2,9 @@
 //!
 //! PJSUA runs with no sound device (`pjsua_set_no_snd_dev`), so nothing ticks the conference
 //! bridge on its own. A `pjmedia_master_port` joins a device port to the bridge's master port
-//! (slot 0) and carries one frame each way per tick, the microphone's first. The device port is our
-//! [`BridgePort`] when a sound device opens (its rings lead to the cpal streams), else a null
-//! port (silence in, discard out). The supervisor thread runs the clock, and the device's
+//! (slot 0) and carries one frame each way per tick, the microphone's first. The device port
+//! is our [`BridgePort`] when a sound device opens (its rings lead to the cpal streams), else
+//! a null port (silence in, discard out). The supervisor thread runs the clock, and the device's
 //! streams, only while some call has audio (or local DTMF tones play), so an idle phone has
 //! no media thread ticking. It also owns the tone generators (local and in-band DTMF) and,
 //! with `EC=1`, the echo canceller handed to our port for each run of the device.
@@ -82,7 +82,7 @@ const TONE_ON_MS: i16 = 160;
 const TONE_OFF_MS: i16 = 50;
 
 /// The digits a tone generator has tones for, in pjmedia's default digit map.
-pub(super) fn is_tone_digit(c: char) -> bool {
+fn is_tone_digit(c: char) -> bool {
     c.is_ascii_digit() || matches!(c.to_ascii_uppercase(), 'A'..='D' | '*' | '#')
 }
 
@@ -292,13 +292,14 @@ impl MediaClock {
                         }
                     },
                 };
-                if fed != call_slot {
-                    // SAFETY: our slot and the calls' slots are checked by PJSUA; a call that
-                    // ended took its connections with it.
-                    unsafe {
+                // Connected every time: a call that ended took its connections with it, and
+                // a new call may have its slot number.
+                // SAFETY: our slot and the calls' slots are checked by PJSUA.
+                unsafe {
+                    if fed != call_slot {
                         ffi::pjsua_conf_disconnect(tones.slot, fed);
-                        ffi::pjsua_conf_connect(tones.slot, call_slot);
                     }
+                    ffi::pjsua_conf_connect(tones.slot, call_slot);
                 }
                 let port = tones.port;
                 self.inband = Some((tones, call_slot));
@@ -367,12 +368,10 @@ impl MediaClock {
         if self.channels != 1 {
             return;
         }
-        let frame_ms = self.format.frame_ms();
-        // Speaker ring: a frame and a device period; microphone ring: a frame and a half;
-        // the reference starts 10 ms early, so that the 20 ms tail covers the estimate's error
-        // both ways.
-        let expected_ms = device_ms + frame_ms * 5 / 2 + 10;
-        let delay_ms = expected_ms.saturating_sub(10);
+        // Where the echo should be: the devices' buffers, a frame and a period in the speaker
+        // ring, a frame and a half in the microphone ring. Only a start: the estimator
+        // measures where it really is within the first seconds.
+        let delay_ms = device_ms + self.format.frame_ms() * 5 / 2;
         // SAFETY: a pool of its own, released with the canceller in stop_echo_canceller.
         let pool = unsafe { ffi::pjsua_pool_create(c"echo".as_ptr(), 4096, 4096) };
         if pool.is_null() {
@@ -423,23 +422,14 @@ impl MediaClock {
         let spf = self.port.samples_per_frame();
         let path = EchoPath::new(state, to_samples(delay_ms), to_samples(5), spf, rate, tap);
         // The clock is stopped: its thread is not inside our port's callbacks.
-        if let Some(refused) = self.port.set_echo(Some(path)) {
-            drop(refused);
-            drop(estimator);
-            // SAFETY: the port did not take it; nothing else refers to it.
-            unsafe {
-                ffi::pjmedia_echo_destroy(state);
-                ffi::pj_pool_release(pool);
-            }
-            return;
-        }
+        self.port.set_echo(Some(path));
         self.echo = Some((state, pool, estimator));
     }
 
     /// Takes the echo canceller out of the port and destroys it (the clock is stopped).
     fn stop_echo_canceller(&mut self) {
         if let Some((state, pool, estimator)) = self.echo.take() {
-            drop(self.port.set_echo(None));
+            self.port.set_echo(None);
             drop(estimator);
             // SAFETY: the port no longer refers to it and the clock is stopped; the pool held
             // only the canceller.
@@ -680,8 +670,8 @@ impl MediaSupervisor {
         }
     }
 
-    /// Plays MicroSIP's local DTMF tones for `digits` on the sound device at `level` (1.0:
-    /// unchanged), during a call or not.
+    /// Plays DTMF tones for `digits`: MicroSIP's local tones on the sound device (during a
+    /// call or not), or in-band into a call's audio.
     pub(super) fn play_tones(&self, target: ToneTarget, digits: &str) {
         let _ = self.tones.send((target, digits.to_string()));
     }

@@ -5,11 +5,11 @@
 //! thread. Both callbacks only move samples through the lock-free rings of
 //! [`BridgeSide`](super::device::BridgeSide) and, with `EC=1`, through pjmedia's echo
 //! canceller (created without a lock: only this thread uses it) and its delay line: no
-//! allocation, no lock, no logging, and no panic crosses into C. The rings are installed only while the clock is stopped,
-//! so the clock thread is the only one that touches them while it runs.
+//! allocation, no lock, no logging, and no panic crosses into C. The rings and the canceller
+//! are installed only while the clock is stopped, so the clock thread is the only one that
+//! touches them while it runs.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-
 use std::sync::atomic::Ordering;
 
 use super::device::{BridgeFormat, BridgeSide};
@@ -105,8 +105,8 @@ impl EchoPath {
         }
     }
 
-    /// Moves the delay line to the estimator's latest finding, if it moved by more than a
-    /// millisecond or so; the canceller starts learning afresh then.
+    /// Moves the delay line to the estimator's latest finding, if that moved by more than a
+    /// tenth of a frame; the canceller starts learning afresh then.
     fn follow_estimate(&mut self, spf: usize) {
         let found = self.tap.found.load(Ordering::Relaxed);
         if found == 0 {
@@ -204,13 +204,11 @@ impl BridgePort {
         self.port.rings = rings;
     }
 
-    /// Installs (or with `None` removes, handing it back) the echo canceller, under the same
-    /// rule as [`set_rings`](Self::set_rings). Refused (handed back) on a stereo bridge.
-    pub(super) fn set_echo(&mut self, echo: Option<EchoPath>) -> Option<EchoPath> {
-        if self.port.channels != 1 {
-            return echo;
-        }
-        std::mem::replace(&mut self.port.echo, echo)
+    /// Installs (or with `None` removes) the echo canceller, under the same rule as
+    /// [`set_rings`](Self::set_rings). Mono bridges only: the caller checks.
+    pub(super) fn set_echo(&mut self, echo: Option<EchoPath>) {
+        debug_assert!(echo.is_none() || self.port.channels == 1);
+        self.port.echo = echo;
     }
 
     /// The samples per frame (and channel) of this port.
