@@ -1033,3 +1033,39 @@ fn dtmf_method_in_band_puts_the_tones_into_the_call_audio() {
         high.len() * 50
     );
 }
+
+#[test]
+fn volume_ring_sets_the_ringtones_level() {
+    let _serial = serial();
+    let dir = TempDir::new("audio-ringvol");
+    let ring = PacedSpeaker::start(&dir.path().join("ring"));
+    let phone = Phone::start_with_env(
+        &ini("autoAnswer=\naudioRingDevice=speaker2\nvolumeRing=50\n"),
+        &[],
+        &[
+            ("ALSA_CONFIG_PATH", audio::asoundrc().to_str().unwrap()),
+            (
+                "AUDIO_OUT",
+                dir.path().join("default-out.raw").to_str().unwrap(),
+            ),
+            ("AUDIO_OUT2", ring.path().to_str().unwrap()),
+        ],
+    );
+    let uri = phone_uri(&phone);
+    let target = uri.trim_start_matches("sip:intercom@").to_string();
+    Sipp::uac("uac_cancel.xml", &target)
+        .service("intercom")
+        .run(T)
+        .assert_success();
+    let played = ring.samples();
+    // The built-in ringtone's 400 Hz is at 0.175 of full scale: half of it at volumeRing=50.
+    let block = SPEAKER_RATE as usize / 20;
+    let peak = played
+        .chunks_exact(block)
+        .map(|b| audio::goertzel(b, SPEAKER_RATE, 400.0))
+        .fold(0.0, f64::max);
+    assert!(
+        (0.075..0.1).contains(&peak),
+        "volumeRing=50: the ringtone's 400 Hz at {peak:.4} (full level 0.175)"
+    );
+}
