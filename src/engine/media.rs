@@ -30,10 +30,7 @@ struct MediaClock {
     null_port: *mut ffi::pjmedia_port,
     master: *mut ffi::pjmedia_master_port,
     running: bool,
-    /// The rings' format (mono).
     format: BridgeFormat,
-    /// The bridge's channel count (2 with opusStereo; the port mixes to and from mono).
-    channels: u32,
     /// Our port; joined to the master port instead of the null port while `active` is open.
     port: BridgePort,
     counters: Arc<AudioCounters>,
@@ -111,21 +108,20 @@ impl MediaClock {
             clock_rate: info.clock_rate,
             samples_per_frame: info.samples_per_frame / info.channel_count.max(1),
         };
-        let channels = info.channel_count;
-        if !(1..=2).contains(&channels) || info.bits_per_sample != 16 {
+        if info.channel_count != 1 || info.bits_per_sample != 16 {
             // SAFETY: the pool was created above and nothing uses it yet.
             unsafe { ffi::pj_pool_release(pool) };
             return Err(Error::Pj {
                 op: "set up the audio bridge",
                 status: -1,
                 message: format!(
-                    "the conference bridge is {channels} channel(s) of {} bits; only mono or \
-                     stereo 16-bit is supported",
-                    info.bits_per_sample
+                    "the conference bridge is {} channel(s) of {} bits; only mono 16-bit is \
+                     supported",
+                    info.channel_count, info.bits_per_sample
                 ),
             });
         }
-        let port = match BridgePort::new(format, channels) {
+        let port = match BridgePort::new(format) {
             Ok(p) => p,
             Err(e) => {
                 // SAFETY: as above.
@@ -139,7 +135,6 @@ impl MediaClock {
             master: std::ptr::null_mut(),
             running: false,
             format,
-            channels,
             port,
             counters,
             device: None,
@@ -328,13 +323,13 @@ impl MediaClock {
     fn create_tones(&mut self, to: ffi::pjsua_conf_port_id) -> Result<ToneGenerator> {
         let mut port: *mut ffi::pjmedia_port = std::ptr::null_mut();
         // SAFETY: the pool lives until Drop, which destroys the port first; the format is the
-        // bridge's own (16-bit, its channel count).
+        // bridge's own (mono, 16-bit).
         let status = unsafe {
             ffi::pjmedia_tonegen_create(
                 self.pool,
                 self.format.clock_rate,
-                self.channels,
-                self.format.samples_per_frame * self.channels,
+                1,
+                self.format.samples_per_frame,
                 16,
                 0,
                 &mut port,
@@ -365,9 +360,6 @@ impl MediaClock {
     /// its echo coming out of the microphone ring: both rings' usual fill plus the device's
     /// buffers (`device_ms`).
     fn start_echo_canceller(&mut self, device_ms: u32) {
-        if self.channels != 1 {
-            return;
-        }
         // Where the echo should be: the devices' buffers, a frame and a period in the speaker
         // ring, a frame and a half in the microphone ring. Only a start: the estimator
         // measures where it really is within the first seconds.

@@ -324,7 +324,13 @@ impl Engine {
         med.no_vad = if s.vad { ffi::PJ_FALSE } else { ffi::PJ_TRUE } as i32;
         med.clock_rate = media_clock_rate(&s.codecs);
         med.snd_clock_rate = med.clock_rate;
-        med.channel_count = media_channel_count(&s.codecs, s.opus_stereo, s.echo_canceller);
+        // Always mono, where MicroSIP's rule (reference §10) makes the bridge stereo with
+        // opusStereo, or with a 2-channel codec and EC off: our sound path is mono, so a
+        // stereo bridge would only be mixed down again, and PJSIP 2.17's stereo bridge
+        // corrupts its heap when a call receives malformed RTP (reproduced with random packets
+        // at the RTP port). Stereo codecs still run in stereo on the wire; the bridge mixes
+        // them to mono.
+        med.channel_count = 1;
         // PJSUA's own echo canceller only runs with its sound device, which we do not use;
         // EC=1 is applied to our device port instead (media.rs).
         med.ec_tail_len = 0;
@@ -717,21 +723,6 @@ impl Drop for Engine {
     }
 }
 
-/// MicroSIP's channel-count rule (reference §10): 2 with `opusStereo`; else 2 only when a
-/// non-opus codec with 2 channels is enabled and the echo canceller is off; else 1.
-pub fn media_channel_count(codecs: &[String], opus_stereo: bool, ec: bool) -> u32 {
-    let stereo_codec = codecs.iter().any(|c| {
-        let mut parts = c.split('/');
-        let name = parts.next().unwrap_or_default();
-        !name.eq_ignore_ascii_case("opus") && parts.nth(1) == Some("2")
-    });
-    if opus_stereo || (stereo_codec && !ec) {
-        2
-    } else {
-        1
-    }
-}
-
 /// MicroSIP's clock-rate rule: the highest rate among the enabled codecs (opus counts as
 /// 24000), at least 8000.
 pub fn media_clock_rate(codecs: &[String]) -> u32 {
@@ -956,17 +947,5 @@ mod tests {
         assert_eq!(media_clock_rate(&list("opus/48000/2 PCMA/8000/1")), 24000);
         assert_eq!(media_clock_rate(&list("L16/44100/1")), 44100);
         assert_eq!(media_clock_rate(&[]), 8000);
-    }
-
-    #[test]
-    fn microsips_channel_count_rule() {
-        let mono = list("PCMA/8000/1 opus/48000/2");
-        let l16_stereo = list("PCMA/8000/1 L16/16000/2");
-        assert_eq!(media_channel_count(&mono, false, true), 1);
-        assert_eq!(media_channel_count(&mono, true, true), 2);
-        assert_eq!(media_channel_count(&l16_stereo, false, true), 1);
-        assert_eq!(media_channel_count(&l16_stereo, false, false), 2);
-        // opus/48000/2 alone does not count as a stereo codec.
-        assert_eq!(media_channel_count(&mono, false, false), 1);
     }
 }

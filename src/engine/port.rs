@@ -29,13 +29,8 @@ const PJ_EBUG: ffi::pj_status_t = 70008;
 struct DevicePort {
     base: ffi::pjmedia_port,
     rings: Option<BridgeSide>,
-    /// Samples per frame and channel.
     spf: usize,
-    /// The bridge's channels: 1, or 2 (mixed down for the speaker, the microphone on both).
-    channels: usize,
-    /// Room for one mono frame while a stereo frame is mixed down (allocated once).
-    mono: Vec<i16>,
-    /// MicroSIP's `EC=1`, or `None`. Mono bridges only.
+    /// MicroSIP's `EC=1`, or `None`.
     echo: Option<EchoPath>,
 }
 
@@ -150,16 +145,12 @@ pub(super) struct BridgePort {
 }
 
 impl BridgePort {
-    /// A 16-bit port of the bridge's format with `channels` (1 or 2) channels; the rings are
-    /// mono in any case.
-    pub(super) fn new(format: BridgeFormat, channels: u32) -> Result<BridgePort> {
-        let spf = format.samples_per_frame as usize;
+    /// A mono 16-bit port of the bridge's format.
+    pub(super) fn new(format: BridgeFormat) -> Result<BridgePort> {
         let mut port = Box::new(DevicePort {
             base: ffi::pjmedia_port::default(),
             rings: None,
-            spf,
-            channels: channels.clamp(1, 2) as usize,
-            mono: vec![0; spf],
+            spf: format.samples_per_frame as usize,
             echo: None,
         });
         // pjmedia keeps this pointer, not a copy: the name must be static.
@@ -175,9 +166,9 @@ impl BridgePort {
                 &name,
                 signature,
                 format.clock_rate,
-                channels.clamp(1, 2),
+                1,
                 16,
-                format.samples_per_frame * channels.clamp(1, 2),
+                format.samples_per_frame,
             )
         };
         if status != PJ_OK {
@@ -205,9 +196,8 @@ impl BridgePort {
     }
 
     /// Installs (or with `None` removes) the echo canceller, under the same rule as
-    /// [`set_rings`](Self::set_rings). Mono bridges only: the caller checks.
+    /// [`set_rings`](Self::set_rings).
     pub(super) fn set_echo(&mut self, echo: Option<EchoPath>) {
-        debug_assert!(echo.is_none() || self.port.channels == 1);
         self.port.echo = echo;
     }
 
@@ -247,20 +237,18 @@ unsafe extern "C" fn get_frame(
         let port = unsafe { &mut *this.cast::<DevicePort>() };
         // SAFETY: the master port passes its own frame, valid for this call.
         let frame = unsafe { &mut *frame };
-        let ch = port.channels;
         // SAFETY: `buf` is the master port's buffer of `size` bytes.
-        let Some(out) = (unsafe { frame_samples(frame, port.spf * ch) }) else {
+        let Some(out) = (unsafe { frame_samples(frame, port.spf) }) else {
             frame.type_ = ffi::PJMEDIA_FRAME_TYPE_NONE;
             return PJ_EINVAL;
         };
-        let n = out.len() / ch;
         match port.rings.as_mut() {
-            Some(rings) => rings.read_mic(&mut out[..n]),
-            None => out[..n].fill(0),
+            Some(rings) => rings.read_mic(out),
+            None => out.fill(0),
         }
-        if let Some(echo) = port.echo.as_mut().filter(|_| n == port.spf) {
+        if let Some(echo) = port.echo.as_mut().filter(|_| out.len() == port.spf) {
             let state = echo.state;
-            let reference = echo.captured(&out[..n]);
+            let reference = echo.captured(out);
             // SAFETY: `state` is a live canceller for frames of `spf` samples (EchoPath's
             // contract), used by this thread only; `out` and `reference` hold one frame each.
             // On failure the frame simply stays as captured.
@@ -274,14 +262,7 @@ unsafe extern "C" fn get_frame(
                 )
             };
         }
-        // Stereo: the microphone on both channels (from the end, in place).
-        if ch == 2 {
-            for i in (0..n).rev() {
-                out[2 * i + 1] = out[i];
-                out[2 * i] = out[i];
-            }
-        }
-        frame.size = n * ch * 2;
+        frame.size = out.len() * 2;
         frame.type_ = ffi::PJMEDIA_FRAME_TYPE_AUDIO;
         PJ_OK
     }))
@@ -306,15 +287,7 @@ unsafe extern "C" fn put_frame(
         };
         if frame.type_ == ffi::PJMEDIA_FRAME_TYPE_AUDIO {
             // SAFETY: `buf` holds the `size` bytes the bridge produced.
-            match unsafe { frame_samples(frame, port.spf * port.channels) } {
-                Some(samples) if port.channels == 2 => {
-                    // Stereo: the speaker gets the mean of both channels.
-                    let n = (samples.len() / 2).min(port.mono.len());
-                    for (m, lr) in port.mono[..n].iter_mut().zip(samples.chunks_exact(2)) {
-                        *m = ((i32::from(lr[0]) + i32::from(lr[1])) / 2) as i16;
-                    }
-                    rings.write_speaker(Some(&port.mono[..n]));
-                }
+            match unsafe { frame_samples(frame, port.spf) } {
                 Some(samples) => {
                     rings.write_speaker(Some(samples));
                     if let Some(echo) = port.echo.as_mut() {
