@@ -206,10 +206,16 @@ fn raw_request(socket: &Path, frame: &[u8]) -> Reply {
 }
 
 fn read_reply(s: &mut UnixStream) -> Reply {
-    let mut buf = Vec::new();
+    read_reply_into(s, &mut Vec::new())
+}
+
+/// Reads the next reply on a connection that carries several: `buf` keeps what was read past
+/// it (two replies can arrive in one read).
+fn read_reply_into(s: &mut UnixStream, buf: &mut Vec<u8>) -> Reply {
     let mut chunk = [0u8; 1024];
     loop {
-        if let Some((reply, _)) = wire::parse_reply(&buf).expect("a valid reply frame") {
+        if let Some((reply, used)) = wire::parse_reply(buf).expect("a valid reply frame") {
+            buf.drain(..used);
             return reply;
         }
         let n = s.read(&mut chunk).expect("read the reply");
@@ -483,9 +489,10 @@ fn dw_data_1_waits_2_queues_and_others_are_ignored() {
     raw.extend_from_slice(&payload);
     s.write_all(&first_frame).unwrap();
     s.write_all(&raw).unwrap();
-    let first = read_reply(&mut s);
+    let mut pending = Vec::new();
+    let first = read_reply_into(&mut s, &mut pending);
     assert_eq!(first.text, "ok: mic on at 100%, speaker muted at 100%");
-    let second = read_reply(&mut s);
+    let second = read_reply_into(&mut s, &mut pending);
     assert!(second.text.starts_with("ok: hung up: call"), "{second:?}");
     sipp.wait(T).assert_success();
 }
