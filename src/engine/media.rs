@@ -412,7 +412,15 @@ impl MediaClock {
         };
         log::debug!("EC: speex, tail {EC_TAIL_MS} ms, reference delayed {delay_ms} ms to start");
         let spf = self.port.samples_per_frame();
-        let path = EchoPath::new(state, to_samples(delay_ms), to_samples(5), spf, rate, tap);
+        let path = EchoPath::new(
+            state,
+            to_samples(delay_ms),
+            to_samples(5),
+            to_samples(EC_TAIL_MS),
+            spf,
+            rate,
+            tap,
+        );
         // The clock is stopped: its thread is not inside our port's callbacks.
         self.port.set_echo(Some(path));
         self.echo = Some((state, pool, estimator));

@@ -49,6 +49,8 @@ pub(super) struct EchoPath {
     delay: usize,
     /// Where the reference starts before the measured echo (the tail covers the rest).
     lead: usize,
+    /// The canceller's tail: echoes from `delay` to `delay + tail` are cancelled.
+    tail: usize,
     /// One reference frame taken out of the line.
     reference: Vec<i16>,
     /// Copies for the delay estimator, and what it found.
@@ -57,11 +59,13 @@ pub(super) struct EchoPath {
 
 impl EchoPath {
     /// A delay line of `delay` samples (`lead` ahead of the echo) for frames of `spf`
-    /// samples at `rate`, around `state`, with the estimator's `tap`.
+    /// samples at `rate`, around `state` (whose tail is `tail` samples), with the estimator's
+    /// `tap`.
     pub(super) fn new(
         state: *mut ffi::pjmedia_echo_state,
         delay: usize,
         lead: usize,
+        tail: usize,
         spf: usize,
         rate: u32,
         tap: EchoTap,
@@ -75,6 +79,7 @@ impl EchoPath {
             line,
             delay,
             lead,
+            tail,
             reference: vec![0; spf],
             tap,
         }
@@ -100,16 +105,23 @@ impl EchoPath {
         }
     }
 
-    /// Moves the delay line to the estimator's latest finding, if that moved by more than a
-    /// tenth of a frame; the canceller starts learning afresh then.
+    /// Moves the delay line to the estimator's latest finding when the echo has left the
+    /// part of the tail it was put in (`lead` from its start to `lead` from its end); the
+    /// canceller starts learning afresh then. An echo that only wanders within the tail (the
+    /// rings' fill moves by a few ms) keeps what the canceller has learnt.
     fn follow_estimate(&mut self, spf: usize) {
         let found = self.tap.found.load(Ordering::Relaxed);
         if found == 0 {
             return;
         }
+        let inside =
+            found >= self.delay + self.lead / 2 && found + self.lead / 2 <= self.delay + self.tail;
+        if inside {
+            return;
+        }
         let max = self.line.capacity() - 2 * spf;
         let target = found.saturating_sub(self.lead).min(max);
-        if target.abs_diff(self.delay) * 1000 <= spf * 100 {
+        if target == self.delay {
             return;
         }
         if target > self.delay {
