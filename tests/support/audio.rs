@@ -740,7 +740,8 @@ impl PacedLoopback {
     }
 
     /// As [`start`](Self::start), with someone in the room: a tone of (`hz`, `amp`) added to
-    /// what the microphone hears besides the speaker.
+    /// what the microphone hears besides the speaker, half a second on, half a second off
+    /// (people pause).
     pub fn with_voice(
         speaker: &Path,
         mic: &Path,
@@ -781,8 +782,10 @@ impl PacedLoopback {
                         let mut v = i32::from_le_bytes([f[0], f[1], f[2], f[3]]) >> 16;
                         if let Some((hz, amp)) = voice {
                             let t = voiced as f64 / f64::from(mic_rate);
-                            v += ((2.0 * std::f64::consts::PI * hz * t).sin() * amp * 32767.0)
-                                as i32;
+                            if t.fract() < 0.5 {
+                                v += ((2.0 * std::f64::consts::PI * hz * t).sin() * amp * 32767.0)
+                                    as i32;
+                            }
                             voiced += 1;
                         }
                         let v = v.clamp(-32768, 32767) as i16;
