@@ -245,13 +245,80 @@ fn open_fifo(path: &Path) -> File {
     f
 }
 
+/// A harness thread that runs `body` until this is dropped (then it is told to stop and
+/// joined). `body` gets the flag to poll.
+struct Worker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Worker {
+    fn spawn(body: impl FnOnce(&AtomicBool) + Send + 'static) -> Worker {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = thread::spawn(move || body(&flag));
+        Worker {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The speaker FIFO read as a sound card's clock would: from its creation on, exactly
+/// [`SPEAKER_RATE`] frames a second (a pipe that runs dry is an underrun: the clock goes on).
+struct SpeakerClock {
+    fifo: File,
+    t0: Instant,
+    taken: u64,
+    buf: Vec<u8>,
+}
+
+impl SpeakerClock {
+    fn new(fifo: File) -> SpeakerClock {
+        SpeakerClock {
+            fifo,
+            t0: Instant::now(),
+            taken: 0,
+            buf: vec![0u8; 65536],
+        }
+    }
+
+    /// What the card has played since the last call (raw playback-format bytes).
+    fn played(&mut self) -> &[u8] {
+        let due = (self.t0.elapsed().as_secs_f64() * f64::from(SPEAKER_RATE)) as u64
+            * SPEAKER_FRAME as u64;
+        let want = due.saturating_sub(self.taken).min(self.buf.len() as u64) as usize;
+        if want == 0 {
+            return &[];
+        }
+        match self.fifo.read(&mut self.buf[..want]) {
+            Ok(n) => {
+                self.taken += n as u64;
+                &self.buf[..n]
+            }
+            Err(_) => {
+                self.taken = due;
+                &[]
+            }
+        }
+    }
+}
+
 /// The speaker: a FIFO the phone plays into (AUDIO_OUT), drained in real time in the file
 /// plugin's playback format (48 kHz, stereo, S32_LE); everything drained is kept.
 pub struct PacedSpeaker {
     path: PathBuf,
     data: Arc<Mutex<Vec<u8>>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    _worker: Worker,
 }
 
 /// Sample rate of the file plugin's playback format (tests/alsa/file.asoundrc).
@@ -262,36 +329,19 @@ const SPEAKER_FRAME: usize = 8;
 impl PacedSpeaker {
     pub fn start(path: &Path) -> PacedSpeaker {
         mkfifo(path);
-        let mut f = open_fifo(path);
+        let mut card = SpeakerClock::new(open_fifo(path));
         let data = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (d, s) = (data.clone(), stop.clone());
-        let thread = thread::spawn(move || {
-            let t0 = Instant::now();
-            let mut taken = 0u64;
-            let mut buf = vec![0u8; 65536];
-            while !s.load(Ordering::Relaxed) {
-                let due = (t0.elapsed().as_secs_f64() * f64::from(SPEAKER_RATE)) as u64
-                    * SPEAKER_FRAME as u64;
-                let want = due.saturating_sub(taken).min(buf.len() as u64) as usize;
-                if want > 0 {
-                    match f.read(&mut buf[..want]) {
-                        Ok(n) => {
-                            d.lock().unwrap().extend_from_slice(&buf[..n]);
-                            taken += n as u64;
-                        }
-                        // Nothing to play: the card's clock goes on (an underrun).
-                        Err(_) => taken = due,
-                    }
-                }
+        let d = data.clone();
+        let worker = Worker::spawn(move |stop| {
+            while !stop.load(Ordering::Relaxed) {
+                d.lock().unwrap().extend_from_slice(card.played());
                 thread::sleep(Duration::from_millis(5));
             }
         });
         PacedSpeaker {
             path: path.to_path_buf(),
             data,
-            stop,
-            thread: Some(thread),
+            _worker: worker,
         }
     }
 
@@ -310,34 +360,22 @@ impl PacedSpeaker {
     }
 }
 
-impl Drop for PacedSpeaker {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
 /// The microphone: a FIFO the phone records from (AUDIO_IN), fed with a tone at real-time
 /// pace in 20 ms chunks (mono S16 at `rate`). While nobody reads, at most 80 ms wait in it.
 pub struct PacedMic {
     path: PathBuf,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    _worker: Worker,
 }
 
 impl PacedMic {
     pub fn start(path: &Path, rate: u32, hz: f64, amp: f64) -> PacedMic {
         mkfifo(path);
         let mut f = open_fifo(path);
-        let stop = Arc::new(AtomicBool::new(false));
-        let s = stop.clone();
-        let thread = thread::spawn(move || {
+        let worker = Worker::spawn(move |stop| {
             let chunk = (rate / 50) as usize;
             let mut next = Instant::now();
             let mut index = 0u64;
-            while !s.load(Ordering::Relaxed) {
+            while !stop.load(Ordering::Relaxed) {
                 // A chunk is written whole or not at all, and the tone goes on from where it
                 // stopped: what the phone reads is one continuous tone.
                 let queued = rustix::io::ioctl_fionread(&f).unwrap_or(0) as usize;
@@ -362,22 +400,12 @@ impl PacedMic {
         });
         PacedMic {
             path: path.to_path_buf(),
-            stop,
-            thread: Some(thread),
+            _worker: worker,
         }
     }
 
     pub fn path(&self) -> &Path {
         &self.path
-    }
-}
-
-impl Drop for PacedMic {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 
@@ -730,8 +758,7 @@ impl Drop for PulseServer {
 pub struct PacedLoopback {
     speaker: PathBuf,
     mic: PathBuf,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    _worker: Worker,
 }
 
 impl PacedLoopback {
@@ -750,32 +777,16 @@ impl PacedLoopback {
     ) -> PacedLoopback {
         mkfifo(speaker);
         mkfifo(mic);
-        let mut out = open_fifo(speaker);
+        let mut card = SpeakerClock::new(open_fifo(speaker));
         let mut input = open_fifo(mic);
-        let stop = Arc::new(AtomicBool::new(false));
-        let s = stop.clone();
         let step = (SPEAKER_RATE / mic_rate) as usize;
-        let thread = thread::spawn(move || {
-            let t0 = Instant::now();
-            let mut taken = 0u64;
-            let mut buf = vec![0u8; 65536];
+        let worker = Worker::spawn(move |stop| {
             let mut pending: Vec<u8> = Vec::new();
             let mut mono: Vec<u8> = Vec::new();
             let mut phase = 0usize;
             let mut voiced = 0u64;
-            while !s.load(Ordering::Relaxed) {
-                let due = (t0.elapsed().as_secs_f64() * f64::from(SPEAKER_RATE)) as u64
-                    * SPEAKER_FRAME as u64;
-                let want = due.saturating_sub(taken).min(buf.len() as u64) as usize;
-                if want > 0 {
-                    match out.read(&mut buf[..want]) {
-                        Ok(n) => {
-                            pending.extend_from_slice(&buf[..n]);
-                            taken += n as u64;
-                        }
-                        Err(_) => taken = due,
-                    }
-                }
+            while !stop.load(Ordering::Relaxed) {
+                pending.extend_from_slice(card.played());
                 let frames = pending.len() / SPEAKER_FRAME;
                 for f in pending[..frames * SPEAKER_FRAME].chunks_exact(SPEAKER_FRAME) {
                     if phase == 0 {
@@ -808,8 +819,7 @@ impl PacedLoopback {
         PacedLoopback {
             speaker: speaker.to_path_buf(),
             mic: mic.to_path_buf(),
-            stop,
-            thread: Some(thread),
+            _worker: worker,
         }
     }
 
@@ -819,15 +829,6 @@ impl PacedLoopback {
 
     pub fn mic_path(&self) -> &Path {
         &self.mic
-    }
-}
-
-impl Drop for PacedLoopback {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 
