@@ -417,11 +417,7 @@ fn the_ringtone_plays_on_the_ring_device_while_a_call_rings() {
     let played = ring.samples();
 
     // The built-in ringtone: 400 + 450 Hz bursts (0.4 s, 0.2 s pause, 0.4 s, 2 s pause).
-    let block = SPEAKER_RATE as usize / 20;
-    let ringing = played[..at_cancel]
-        .chunks_exact(block)
-        .filter(|b| audio::goertzel(b, SPEAKER_RATE, 400.0) > 0.1)
-        .count();
+    let ringing = blocks_with(&played[..at_cancel], 400.0, 0.1).len();
     assert!(
         ringing >= 12,
         "about 3 s of ringing hold at least 0.6 s of ring bursts; found {} ms",
@@ -456,12 +452,7 @@ fn a_hang_up_sound_plays_when_a_call_ends() {
     caller.quit_and_recording();
     // The built-in hang-up sound: 660, 550 then 440 Hz beeps.
     let played = speaker.samples();
-    let block = SPEAKER_RATE as usize / 20;
-    let found = |hz: f64| {
-        played
-            .chunks_exact(block)
-            .any(|b| audio::goertzel(b, SPEAKER_RATE, hz) > 0.15)
-    };
+    let found = |hz: f64| !blocks_with(&played, hz, 0.15).is_empty();
     assert!(
         found(660.0) && found(550.0) && found(440.0),
         "the three beeps of the hang-up sound reach the speaker"
@@ -658,10 +649,14 @@ fn record_commands_record_the_selected_call_into_an_mp3_file() {
 
 /// 50 ms blocks of `x` (at the speaker's rate) holding `hz` above `level`: their indices.
 fn blocks_with(x: &[i16], hz: f64, level: f64) -> Vec<usize> {
-    let block = SPEAKER_RATE as usize / 20;
-    x.chunks_exact(block)
+    blocks_at(x, SPEAKER_RATE, hz, level)
+}
+
+/// 50 ms blocks of `x`, sampled at `rate`, holding `hz` above `level`: their indices.
+fn blocks_at(x: &[i16], rate: u32, hz: f64, level: f64) -> Vec<usize> {
+    x.chunks_exact(rate as usize / 20)
         .enumerate()
-        .filter(|(_, b)| audio::goertzel(b, SPEAKER_RATE, hz) > level)
+        .filter(|(_, b)| audio::goertzel(b, rate, hz) > level)
         .map(|(i, _)| i)
         .collect()
 }
@@ -920,11 +915,7 @@ fn opus_stereo_calls_work_and_survive_garbage_rtp() {
     // Both ways before the junk came.
     let early_speaker = speaker.samples();
     let early_speaker = &early_speaker[..early_speaker.len().min(SPEAKER_RATE as usize * 3)];
-    let block = SPEAKER_RATE as usize / 20;
-    let heard = early_speaker
-        .chunks_exact(block)
-        .filter(|b| audio::goertzel(b, SPEAKER_RATE, 1000.0) > 0.35)
-        .count();
+    let heard = blocks_with(early_speaker, 1000.0, 0.35).len();
     assert!(
         heard >= 20,
         "the caller's 1 kHz on the speaker: {} ms",
@@ -1083,15 +1074,7 @@ fn dtmf_method_in_band_puts_the_tones_into_the_call_audio() {
     phone.wait_line(": DISCONNECTED", T);
     let (rate, received) = caller.quit_and_recording();
     // 3 = 697 + 1477 Hz, # = 941 + 1477 Hz; 160 ms each.
-    let block = rate as usize / 20;
-    let with = |hz: f64| -> Vec<usize> {
-        received
-            .chunks_exact(block)
-            .enumerate()
-            .filter(|(_, b)| audio::goertzel(b, rate, hz) > 0.05)
-            .map(|(i, _)| i)
-            .collect()
-    };
+    let with = |hz: f64| blocks_at(&received, rate, hz, 0.05);
     let (low3, low_hash, high) = (with(697.0), with(941.0), with(1477.0));
     assert!(
         !low3.is_empty() && !low_hash.is_empty() && low3[0] < low_hash[0],
