@@ -11,6 +11,10 @@
 //!   (measured too): what our device path adds, both ways; half of it is mouth-to-ear.
 //! - `long_call`: CPU of the phone per call with audio, and glitches (underruns, overruns)
 //!   over a long call, through PulseAudio null sinks (real-time, like a desktop).
+//! - `echo_attenuation`: how many dB MicroSIP's `EC=1` takes off the speaker's echo on the
+//!   harness's loopback card with someone in the room talking and pausing (the test suite only
+//!   checks that the echo is clearly reduced), and how much of the room's voice is kept; and
+//!   the glitches of those calls. `MICROSIP_BENCH_ROUNDS` rounds (default 3).
 
 mod support;
 
@@ -232,4 +236,32 @@ fn long_call() {
         busy as f64 / wall
     );
     eprintln!("busiest threads over the first half of the call (CPU ticks of 10 ms): {threads:?}");
+}
+
+#[test]
+#[ignore = "a measurement; run by hand"]
+fn echo_attenuation() {
+    let rounds: usize = std::env::var("MICROSIP_BENCH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3);
+    let (mut attenuation, mut kept) = (Vec::new(), Vec::new());
+    for round in 0..rounds {
+        let (off, voice_off) = audio::echo_and_voice(&ini(false));
+        let (on, voice_on) = audio::echo_and_voice(&ini(true));
+        eprintln!(
+            "round {round}: echo EC=0 {off:.1} dBFS, EC=1 {on:.1} dBFS: {:.1} dB less; the \
+             room's 440 Hz {voice_off:.3} / {voice_on:.3}",
+            off - on
+        );
+        attenuation.push(off - on);
+        kept.push(voice_on / voice_off);
+    }
+    eprintln!(
+        "median over {rounds} rounds: EC=1 takes {:.1} dB off the echo (min {:.1}); the room's \
+         voice is kept at {:.0}%",
+        median(attenuation.clone()),
+        attenuation.iter().copied().fold(f64::MAX, f64::min),
+        median(kept) * 100.0
+    );
 }

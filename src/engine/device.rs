@@ -79,6 +79,10 @@ pub struct AudioCounters {
     pub speaker_max_callback: AtomicU64,
     /// The longest input callback, in bridge samples.
     pub mic_max_callback: AtomicU64,
+    /// Slack the speaker ring has added in this run after underruns, in samples.
+    pub speaker_slack: AtomicU64,
+    /// Slack the microphone ring has added in this run after underruns, in samples.
+    pub mic_slack: AtomicU64,
 }
 
 /// A snapshot of [`AudioCounters`].
@@ -101,6 +105,8 @@ pub struct AudioStats {
     pub mic_reads: u64,
     pub speaker_max_callback: u64,
     pub mic_max_callback: u64,
+    pub speaker_slack: u64,
+    pub mic_slack: u64,
 }
 
 impl AudioStats {
@@ -146,6 +152,8 @@ impl AudioCounters {
             mic_reads: get(&self.mic_reads),
             speaker_max_callback: get(&self.speaker_max_callback),
             mic_max_callback: get(&self.mic_max_callback),
+            speaker_slack: get(&self.speaker_slack),
+            mic_slack: get(&self.mic_slack),
         }
     }
 }
@@ -190,6 +198,9 @@ pub fn rings(format: BridgeFormat, counters: Arc<AudioCounters>) -> (BridgeSide,
     let (mic_tx, mic_rx) = rtrb::RingBuffer::new(format.ring_capacity());
     let (spk_tx, spk_rx) = rtrb::RingBuffer::new(format.ring_capacity());
     let spf = format.samples_per_frame as usize;
+    // A new run starts with no slack.
+    counters.speaker_slack.store(0, Ordering::Relaxed);
+    counters.mic_slack.store(0, Ordering::Relaxed);
     let bridge = BridgeSide {
         mic: mic_rx,
         speaker: spk_tx,
@@ -197,6 +208,7 @@ pub fn rings(format: BridgeFormat, counters: Arc<AudioCounters>) -> (BridgeSide,
         spf,
         mic_primed: false,
         mic_drift: Drift::new(spf),
+        mic_slack: Slack::new(spf, format.ring_capacity()),
         mic_frames: 0,
         startup_frames: (format.clock_rate as usize / 2).div_ceil(spf.max(1)),
     };
@@ -217,6 +229,7 @@ pub struct BridgeSide {
     spf: usize,
     mic_primed: bool,
     mic_drift: Drift,
+    mic_slack: Slack,
     /// Frames read in this run so far, up to the end of the start-up half second.
     mic_frames: usize,
     startup_frames: usize,
@@ -255,15 +268,43 @@ impl Drift {
     }
 }
 
+/// Queue kept beyond the lowest latency after underruns. Each underrun past the start-up
+/// raises the level a queue is primed to by one frame, up to three eighths of the ring (60 ms
+/// of a 160 ms ring): a quiet machine keeps the lowest latency, a loaded one, whose threads
+/// wake late, gets the slack it needs after a glitch or two instead of a glitch every time.
+/// It lasts for the run (the next call starts low again) and is published in `counter`.
+#[derive(Debug)]
+struct Slack {
+    samples: usize,
+    step: usize,
+    max: usize,
+}
+
+impl Slack {
+    fn new(spf: usize, capacity: usize) -> Slack {
+        Slack {
+            samples: 0,
+            step: spf,
+            max: capacity * 3 / 8,
+        }
+    }
+
+    /// An underrun happened: one step more, within the maximum.
+    fn grow(&mut self, counter: &AtomicU64) {
+        self.samples = (self.samples + self.step).min(self.max);
+        counter.store(self.samples as u64, Ordering::Relaxed);
+    }
+}
+
 impl BridgeSide {
     /// The port's `get_frame`: fills `out` with the next captured samples. Until one and a
-    /// half frames are buffered (and again after an underrun) it gives silence, so the
-    /// microphone's periods and the clock's frames need not line up. When the microphone
-    /// keeps running ahead (its clock is faster), the oldest samples are skipped down to that
-    /// level.
+    /// half frames (plus the [`Slack`] earned by underruns) are buffered, and again after an
+    /// underrun, it gives silence, so the microphone's periods and the clock's frames need not
+    /// line up. When the microphone keeps running ahead (its clock is faster), the oldest
+    /// samples are skipped down to that level.
     pub fn read_mic(&mut self, out: &mut [i16]) {
-        let prime = self.spf + self.spf / 2;
-        let high = self.spf * 4;
+        let prime = self.spf + self.spf / 2 + self.mic_slack.samples;
+        let high = prime + self.spf * 5 / 2;
         let fill = self.mic.slots();
         AudioCounters::add(&self.counters.mic_queued, fill as u64);
         AudioCounters::bump(&self.counters.mic_reads);
@@ -287,11 +328,12 @@ impl BridgeSide {
         AudioCounters::add(&self.counters.mic_samples, got.len() as u64);
         if !rest.is_empty() {
             rest.fill(0);
-            AudioCounters::bump(if starting {
-                &self.counters.mic_startup_underruns
+            if starting {
+                AudioCounters::bump(&self.counters.mic_startup_underruns);
             } else {
-                &self.counters.mic_underruns
-            });
+                AudioCounters::bump(&self.counters.mic_underruns);
+                self.mic_slack.grow(&self.counters.mic_slack);
+            }
             self.mic_primed = false;
         }
     }
@@ -330,24 +372,35 @@ pub struct SpeakerReader {
     capacity: usize,
     primed: bool,
     drift: Drift,
+    slack: Slack,
 }
 
 impl SpeakerReader {
     pub fn new(ring: rtrb::Consumer<i16>, counters: Arc<AudioCounters>, spf: u32) -> Self {
+        let capacity = ring.buffer().capacity();
         SpeakerReader {
-            capacity: ring.buffer().capacity(),
+            capacity,
             ring,
             counters,
             spf: spf as usize,
             primed: false,
             drift: Drift::new(spf as usize),
+            slack: Slack::new(spf as usize, capacity),
         }
     }
 
+    /// The ring ran dry: counted, and the next priming waits for more.
+    fn underrun(&mut self) {
+        AudioCounters::bump(&self.counters.speaker_underruns);
+        self.slack.grow(&self.counters.speaker_slack);
+        self.primed = false;
+    }
+
     /// Fills `out` (mono, bridge rate) for an output callback that plays `period` samples at
-    /// a time. Plays silence until a frame and a period are buffered; pads with silence and
-    /// counts an underrun when the ring runs dry; skips samples when the bridge keeps running
-    /// ahead of the device's clock, so the latency stays near one frame plus one period.
+    /// a time. Plays silence until a frame and a period (plus the [`Slack`] earned by
+    /// underruns) are buffered; pads with silence and counts an underrun when the ring runs
+    /// dry; skips samples when the bridge keeps running ahead of the device's clock, so the
+    /// latency stays near one frame plus one period (plus that slack).
     pub fn read(&mut self, out: &mut [i16], period: usize) {
         if !self.start(period) {
             out.fill(0);
@@ -356,8 +409,7 @@ impl SpeakerReader {
         let (_, rest) = self.ring.pop_partial_slice(out);
         if !rest.is_empty() {
             rest.fill(0);
-            AudioCounters::bump(&self.counters.speaker_underruns);
-            self.primed = false;
+            self.underrun();
         }
     }
 
@@ -367,7 +419,7 @@ impl SpeakerReader {
         AudioCounters::max(&self.counters.speaker_max_callback, period as u64);
         AudioCounters::bump(&self.counters.speaker_callbacks);
         // A device asking for more than the ring can hold at once still gets what is there.
-        let prime = self.spf + period.min(self.capacity / 2);
+        let prime = self.spf + period.min(self.capacity / 2) + self.slack.samples;
         let high = prime + 2 * self.spf;
         let fill = self.ring.slots();
         AudioCounters::add(&self.counters.speaker_queued, fill as u64);
@@ -396,8 +448,7 @@ impl SpeakerReader {
         match self.ring.pop() {
             Ok(s) => s,
             Err(_) => {
-                AudioCounters::bump(&self.counters.speaker_underruns);
-                self.primed = false;
+                self.underrun();
                 0
             }
         }
@@ -596,6 +647,77 @@ mod tests {
         let s = counters.snapshot();
         assert!(s.mic_dropped > 0, "{s:?}");
         assert_eq!(s.mic_underruns, 0);
+    }
+
+    /// A speaker fed by a media clock that is `late` frames late once in a while (a loaded
+    /// machine) and then catches up, played by a device on time: the underruns, and the slack.
+    fn speaker_with_late_clock(late: usize) -> (u64, u64) {
+        let (mut bridge, mut spk, _mic, counters) = setup();
+        let mut out = vec![0i16; 80];
+        let mut owed = 0;
+        for tick in 0..2000 {
+            if tick % 2 == 0 {
+                // Every 50th frame the clock sleeps through `late` frames, then runs them.
+                if tick % 100 == 50 && late > 0 {
+                    owed = late;
+                } else if owed > 0 {
+                    owed -= 1;
+                    if owed == 0 {
+                        for _ in 0..=late {
+                            bridge.write_speaker(Some(&[1i16; 160]));
+                        }
+                    }
+                } else {
+                    bridge.write_speaker(Some(&[1i16; 160]));
+                }
+            }
+            spk.read(&mut out, 80);
+        }
+        let s = counters.snapshot();
+        (s.speaker_underruns, s.speaker_slack)
+    }
+
+    #[test]
+    fn a_clock_that_is_late_now_and_then_earns_slack_and_stops_underrunning() {
+        // Late by 2 frames (40 ms) 20 times: without slack, every time would underrun.
+        let (underruns, slack) = speaker_with_late_clock(3);
+        assert!(
+            (1..=4).contains(&underruns),
+            "underruns {underruns} slack {slack}"
+        );
+        assert!(
+            slack > 0 && slack <= 480,
+            "slack {slack} samples, underruns {underruns}"
+        );
+        // On time: no underrun, no slack (the lowest latency is kept).
+        assert_eq!(speaker_with_late_clock(0), (0, 0));
+    }
+
+    #[test]
+    fn a_microphone_late_now_and_then_earns_slack_and_stops_underrunning() {
+        let (mut bridge, _spk, mut mic, counters) = setup();
+        let mut frame = vec![0i16; 160];
+        let mut owed = 0;
+        for tick in 0..1000 {
+            // Every 50th frame the microphone's thread is 40 ms late, then delivers it all.
+            if tick % 50 == 30 {
+                owed += 3;
+            } else {
+                for _ in 0..=owed {
+                    mic.write(&[1i16; 160]);
+                }
+                owed = 0;
+            }
+            bridge.read_mic(&mut frame);
+        }
+        let s = counters.snapshot();
+        assert!(
+            (1..=4).contains(&s.mic_underruns),
+            "mic underruns {} slack {}",
+            s.mic_underruns,
+            s.mic_slack
+        );
+        assert!(s.mic_slack > 0, "{s:?}");
     }
 
     #[test]

@@ -481,7 +481,8 @@ impl MediaClock {
             "audio: stopped after {:.1} s; speaker underruns {}, overruns {}, dropped samples \
              {}; microphone underruns {} ({} more while it started), overruns {}, dropped \
              samples {}; device errors {}; \
-             callbacks {} / {}, longest {} / {} samples; mean queue {:.1} / {:.1} ms",
+             callbacks {} / {}, longest {} / {} samples; mean queue {:.1} / {:.1} ms; slack \
+             added after underruns {:.0} / {:.0} ms",
             d(now.speaker_samples, s.speaker_samples) as f64 / f64::from(self.format.clock_rate),
             d(now.speaker_underruns, s.speaker_underruns),
             d(now.speaker_overruns, s.speaker_overruns),
@@ -503,6 +504,8 @@ impl MediaClock {
                 d(now.mic_queued, s.mic_queued),
                 d(now.mic_reads, s.mic_reads)
             ),
+            mean_ms(now.speaker_slack, 1),
+            mean_ms(now.mic_slack, 1),
         );
     }
 }

@@ -253,10 +253,16 @@ struct Worker {
 }
 
 impl Worker {
+    /// Runs `body` on a thread of its own, at real-time priority where the system allows it:
+    /// these threads are the sound card's clock, and a card's clock is hardware, never late
+    /// because the machine is busy.
     fn spawn(body: impl FnOnce(&AtomicBool) + Send + 'static) -> Worker {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
-        let thread = thread::spawn(move || body(&flag));
+        let thread = thread::spawn(move || {
+            real_time_priority(rustix::thread::gettid().as_raw_nonzero().get());
+            body(&flag)
+        });
         Worker {
             stop,
             thread: Some(thread),
@@ -273,12 +279,50 @@ impl Drop for Worker {
     }
 }
 
-/// The speaker FIFO read as a sound card's clock would: from its creation on, exactly
-/// [`SPEAKER_RATE`] frames a second (a pipe that runs dry is an underrun: the clock goes on).
+/// Puts thread `tid` of this process under SCHED_FIFO (with `chrt`), when allowed.
+pub fn real_time_priority(tid: i32) {
+    let _ = Command::new("chrt")
+        .args(["-f", "-p", "20", &tid.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// The command that runs a program at real-time priority (`chrt -f 10`) where the system
+/// allows it, else as it is.
+pub fn real_time_command(program: &Path) -> Command {
+    static ALLOWED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let allowed = *ALLOWED.get_or_init(|| {
+        Command::new("chrt")
+            .args(["-f", "10", "true"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    if allowed {
+        let mut c = Command::new("chrt");
+        c.args(["-f", "10"]).arg(program);
+        c
+    } else {
+        Command::new(program)
+    }
+}
+
+/// How long the card waits for a phone that is late with its samples before it counts the
+/// time as played silence (a stream that stopped: between calls, say).
+const CARD_PATIENCE: Duration = Duration::from_millis(250);
+
+/// The speaker FIFO read as a sound card's clock would: [`SPEAKER_RATE`] frames a second. The
+/// card waits for the phone: when the pipe is empty, the time is owed, and what the phone
+/// writes late is played whole and in order, at once, instead of as a gap (a loaded machine
+/// delays the phone's threads, not a card's hardware clock). After [`CARD_PATIENCE`] with
+/// nothing, the stream has stopped: the time is gone, and the next stream starts at pace.
 struct SpeakerClock {
     fifo: File,
     t0: Instant,
     taken: u64,
+    last_data: Instant,
     buf: Vec<u8>,
 }
 
@@ -288,6 +332,7 @@ impl SpeakerClock {
             fifo,
             t0: Instant::now(),
             taken: 0,
+            last_data: Instant::now(),
             buf: vec![0u8; 65536],
         }
     }
@@ -303,13 +348,21 @@ impl SpeakerClock {
         match self.fifo.read(&mut self.buf[..want]) {
             Ok(n) => {
                 self.taken += n as u64;
+                self.last_data = Instant::now();
                 &self.buf[..n]
             }
             Err(_) => {
-                self.taken = due;
+                if self.last_data.elapsed() > CARD_PATIENCE {
+                    self.taken = due;
+                }
                 &[]
             }
         }
+    }
+
+    /// Whether the phone has written nothing for longer than the card's patience.
+    fn stopped(&self) -> bool {
+        self.last_data.elapsed() > CARD_PATIENCE
     }
 }
 
@@ -317,8 +370,14 @@ impl SpeakerClock {
 /// plugin's playback format (48 kHz, stereo, S32_LE); everything drained is kept.
 pub struct PacedSpeaker {
     path: PathBuf,
-    data: Arc<Mutex<Vec<u8>>>,
+    data: Arc<Mutex<Played>>,
     _worker: Worker,
+}
+
+/// What a [`PacedSpeaker`] has played, and when the phone last wrote to it.
+struct Played {
+    bytes: Vec<u8>,
+    stopped: bool,
 }
 
 /// Sample rate of the file plugin's playback format (tests/alsa/file.asoundrc).
@@ -330,11 +389,18 @@ impl PacedSpeaker {
     pub fn start(path: &Path) -> PacedSpeaker {
         mkfifo(path);
         let mut card = SpeakerClock::new(open_fifo(path));
-        let data = Arc::new(Mutex::new(Vec::new()));
+        let data = Arc::new(Mutex::new(Played {
+            bytes: Vec::new(),
+            stopped: true,
+        }));
         let d = data.clone();
         let worker = Worker::spawn(move |stop| {
             while !stop.load(Ordering::Relaxed) {
-                d.lock().unwrap().extend_from_slice(card.played());
+                let played = card.played();
+                let mut d = d.lock().unwrap();
+                d.bytes.extend_from_slice(played);
+                d.stopped = card.stopped();
+                drop(d);
                 thread::sleep(Duration::from_millis(5));
             }
         });
@@ -354,9 +420,61 @@ impl PacedSpeaker {
         self.data
             .lock()
             .unwrap()
+            .bytes
             .chunks_exact(SPEAKER_FRAME)
             .map(|f| (i32::from_le_bytes([f[0], f[1], f[2], f[3]]) >> 16) as i16)
             .collect()
+    }
+
+    /// How many samples have been played so far (a mark for [`samples`](Self::samples)).
+    pub fn len(&self) -> usize {
+        self.data.lock().unwrap().bytes.len() / SPEAKER_FRAME
+    }
+
+    /// Waits until what has been played satisfies `done` (checked every 20 ms) and returns
+    /// it; panics after `timeout`, saying `what` was awaited.
+    pub fn wait_for(
+        &self,
+        what: &str,
+        timeout: Duration,
+        done: impl Fn(&[i16]) -> bool,
+    ) -> Vec<i16> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let played = self.samples();
+            if done(&played) {
+                return played;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the speaker did not get {what} within {timeout:?} ({:.2} s played)",
+                played.len() as f64 / f64::from(SPEAKER_RATE)
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits until `seconds` more have been played after `mark` (the card's own clock: a
+    /// phone slowed down by a busy machine gets the time it needs).
+    pub fn wait_played(&self, mark: usize, seconds: f64, timeout: Duration) -> Vec<i16> {
+        let want = mark + (seconds * f64::from(SPEAKER_RATE)) as usize;
+        self.wait_for(&format!("{seconds} s more audio"), timeout, |p| {
+            p.len() >= want
+        })
+    }
+
+    /// Waits until the phone has stopped playing (its stream closed, or silent for longer than
+    /// the card's patience) and returns everything played.
+    pub fn wait_closed(&self, timeout: Duration) -> Vec<i16> {
+        let deadline = Instant::now() + timeout;
+        while !self.data.lock().unwrap().stopped {
+            assert!(
+                Instant::now() < deadline,
+                "the phone kept its speaker stream open for {timeout:?}"
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+        self.samples()
     }
 }
 
@@ -480,7 +598,7 @@ impl PjsuaCaller {
         let sip = super::free_udp_port();
         let rtp = super::free_udp_port_block(4);
         let log = File::create(dir.path().join("pjsua.out")).expect("create pjsua output");
-        let mut child = Command::new(pjsua_binary())
+        let mut child = real_time_command(&pjsua_binary())
             .args(["--null-audio", "--no-tcp", "--no-vad", "--max-calls=1"])
             .arg(format!("--ip-addr={LOCALHOST}"))
             .arg(format!("--bound-addr={LOCALHOST}"))
@@ -785,6 +903,7 @@ impl PacedLoopback {
             let mut mono: Vec<u8> = Vec::new();
             let mut phase = 0usize;
             let mut voiced = 0u64;
+            let mut silence_due = Instant::now();
             while !stop.load(Ordering::Relaxed) {
                 pending.extend_from_slice(card.played());
                 let frames = pending.len() / SPEAKER_FRAME;
@@ -808,6 +927,13 @@ impl PacedLoopback {
                 // 20 ms chunks, each in one write: the phone's capture reads whole 10 ms
                 // periods, and the file plugin pads a short read with stale samples.
                 let chunk = (mic_rate / 50) as usize * 2;
+                // The microphone's clock is the card's, not the speaker stream's: with the
+                // speaker closed (or stalled past the card's patience) it records silence,
+                // as a real card would, rather than leave a capture waiting for a period.
+                if card.stopped() && silence_due.elapsed() >= Duration::from_millis(20) {
+                    mono.resize(mono.len().max(chunk), 0);
+                    silence_due = Instant::now();
+                }
                 while mono.len() >= chunk {
                     // A full pipe (nobody recording) drops the chunk.
                     let _ = input.write(&mono[..chunk]);
@@ -846,7 +972,7 @@ impl PjsuaLoop {
         let sip = super::free_udp_port();
         let rtp = super::free_udp_port_block(4);
         let log = File::create(dir.path().join("pjsua.out")).unwrap();
-        let child = Command::new(pjsua_binary())
+        let child = real_time_command(&pjsua_binary())
             .args(["--null-audio", "--no-tcp", "--no-vad", "--max-calls=1"])
             .args(["--auto-answer=200", "--auto-loop", "--add-codec=PCMA"])
             .arg(format!("--ip-addr={LOCALHOST}"))
@@ -895,4 +1021,76 @@ pub fn click_onsets(x: &[i16], rate: u32, threshold: f64, quiet: f64) -> Vec<f64
         }
     }
     onsets
+}
+
+/// White noise (a fixed pseudo-random sequence) at `amp` of full scale: what an echo
+/// canceller adapts to best, like speech.
+pub fn noise(n: usize, amp: f64) -> Vec<i16> {
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let u = (x >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0;
+            (u * amp * 32767.0) as i16
+        })
+        .collect()
+}
+
+/// What the caller hears back when the phone (set up by `ini_text`: the local account,
+/// answering at once, with PCMA) has its speaker heard by its microphone (the harness's card
+/// loops one into the other) while someone in the room says 440 Hz at 0.1 of full scale, on
+/// and off: (the echo of the caller's noise in dBFS while the room is quiet, the 440 Hz level
+/// while it talks), medians over the call's last seconds.
+pub fn echo_and_voice(ini_text: &str) -> (f64, f64) {
+    let dir = TempDir::new("audio-echo");
+    let lb = PacedLoopback::with_voice(
+        &dir.path().join("spk"),
+        &dir.path().join("mic"),
+        8000,
+        Some((440.0, 0.1)),
+    );
+    let phone = super::Phone::start_with_env(
+        ini_text,
+        &[],
+        &[
+            ("ALSA_CONFIG_PATH", asoundrc().to_str().unwrap()),
+            ("AUDIO_OUT", lb.speaker_path().to_str().unwrap()),
+            ("AUDIO_IN", lb.mic_path().to_str().unwrap()),
+        ],
+    );
+    let play = dir.path().join("noise.wav");
+    write_wav(&play, 8000, &noise(8000 * 10, 0.25));
+    let line = phone.wait_line("started: SIP on udp ", Duration::from_secs(20));
+    let addr = line.rsplit(' ').next().unwrap().trim().to_string();
+    let mut caller = PjsuaCaller::call(&format!("sip:intercom@{addr}"), &play, 9);
+    phone.wait_line(": DISCONNECTED", Duration::from_secs(30));
+    let stats = phone.wait_line("audio: stopped after", Duration::from_secs(30));
+    eprintln!("{}", &stats[stats.find("audio: stopped").unwrap_or(0)..]);
+    let (rate, rec) = caller.quit_and_recording();
+    // The last 5 s (the canceller has had 3 s to learn), in tenths of a second: the echo where
+    // the room is quiet, the voice where it talks, each the median (when the echo's path moves
+    // by a frame, as a ring refills after a late period, the canceller needs a moment to
+    // follow: a median judges the call, not that moment).
+    let tail =
+        &rec[rec.len().saturating_sub(rate as usize * 11 / 2)..rec.len() - rate as usize / 2];
+    let (mut echo_db, mut voice) = (Vec::new(), Vec::new());
+    for block in tail.chunks_exact(rate as usize / 10) {
+        let v = goertzel(block, rate, 440.0);
+        if v > 0.03 {
+            voice.push(v);
+        } else {
+            echo_db.push(20.0 * rms(block).max(1e-6).log10());
+        }
+    }
+    let median = |mut v: Vec<f64>| {
+        assert!(
+            v.len() >= 10,
+            "both the room's talk and its pauses are in the call"
+        );
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    (median(echo_db), median(voice))
 }
