@@ -294,6 +294,36 @@ fn without_a_sound_device_calls_are_answered_and_the_phone_says_why_it_is_silent
 }
 
 #[test]
+fn a_microphone_that_stops_delivering_does_not_cost_the_next_call_its_audio() {
+    let _serial = serial();
+    let dir = TempDir::new("audio-stuck");
+    let speaker = PacedSpeaker::start(&dir.path().join("speaker"));
+    let mic = PacedMic::start(&dir.path().join("mic"), 8000, 440.0, AMP);
+    let phone = phone_on_files(&ini(""), speaker.path(), Some(mic.path()));
+    let play = tone_wav(dir.path(), 1000.0);
+    let mut first = PjsuaCaller::call(&phone_uri(&phone), &play, 60);
+    speaker.wait_for("the first caller", T, |p| {
+        !blocks_with(p, 1000.0, 0.35).is_empty()
+    });
+    // The microphone's driver gets stuck: reads of it never return.
+    mic.stall();
+    send(&phone, "/hangupall");
+    phone.wait_line(": DISCONNECTED", T);
+    let warning = phone.wait_line("did not close within", T);
+    assert!(warning.contains("sound device"), "{warning}");
+    phone.wait_line("audio: stopped after", T);
+    first.quit_and_recording();
+
+    // The next call still plays on the speaker.
+    let mark = speaker.len();
+    let mut second = PjsuaCaller::call(&phone_uri(&phone), &play, 3);
+    speaker.wait_for("the second caller", T, |p| {
+        blocks_with(&p[mark.min(p.len())..], 1000.0, 0.35).len() >= 10
+    });
+    second.quit_and_recording();
+}
+
+#[test]
 fn list_audio_devices_names_what_microsip_ini_can_use() {
     let dir = TempDir::new("audio-list");
     let (status, out) = support::Phone::run_to_exit_with_env(

@@ -185,10 +185,11 @@ impl CpalAudio {
 /// What [`CpalAudio::open`] opened; dropping it stops the streams.
 struct OpenStreams {
     // Field order is drop order: the streams stop before their host's connection closes, and
-    // the microphone before the speaker (a card whose capture is clocked by its playback, like
-    // a loopback, would otherwise leave the capture thread waiting for a period forever).
-    _input: Option<cpal::Stream>,
+    // the speaker before the microphone, so that a microphone whose driver is stuck (a read
+    // that never returns) cannot keep the speaker open; the media clock does not wait for it
+    // (`close_streams`).
     _output: cpal::Stream,
+    _input: Option<cpal::Stream>,
     _host: cpal::Host,
     description: String,
     /// The speaker's and the microphone's periods, in ms.

@@ -174,7 +174,7 @@ pub struct DeviceEnds {
 
 /// Open streams; dropping it stops and closes them. Created and dropped on the media
 /// supervisor thread, so it need not be `Send` (cpal streams are not on every platform).
-pub trait ActiveAudio {
+pub trait ActiveAudio: Send {
     /// One line for the log: which devices, rates and formats are playing.
     fn describe(&self) -> String;
 

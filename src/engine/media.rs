@@ -468,7 +468,7 @@ impl MediaClock {
         let Some(active) = self.active.take() else {
             return;
         };
-        drop(active);
+        close_streams(active);
         // The clock is stopped: its thread is not inside our port's callbacks.
         self.port.set_rings(None);
         self.stop_echo_canceller();
@@ -540,6 +540,31 @@ impl Drop for MediaClock {
             }
             ffi::pj_pool_release(self.pool);
         }
+    }
+}
+
+/// How long the media thread waits for a sound device to close.
+const CLOSE_PATIENCE: Duration = Duration::from_secs(2);
+
+/// Closes a device's streams without letting a stuck driver hang the media thread (and with
+/// it the audio of every later call): the streams are dropped on a thread of their own, and
+/// after [`CLOSE_PATIENCE`] the phone goes on, with a warning, while that thread waits for the
+/// driver.
+fn close_streams(active: Box<dyn ActiveAudio>) {
+    let (done, closed) = bounded::<()>(1);
+    let spawned = std::thread::Builder::new()
+        .name("audio-close".into())
+        .spawn(move || {
+            drop(active);
+            let _ = done.send(());
+        });
+    // When no thread can be started, the streams were dropped (closed) here.
+    if spawned.is_ok() && closed.recv_timeout(CLOSE_PATIENCE).is_err() {
+        log::warn!(
+            "audio: the sound device did not close within {} s (its driver is stuck); the \
+             phone goes on without waiting for it",
+            CLOSE_PATIENCE.as_secs()
+        );
     }
 }
 

@@ -482,6 +482,7 @@ impl PacedSpeaker {
 /// pace in 20 ms chunks (mono S16 at `rate`). While nobody reads, at most 80 ms wait in it.
 pub struct PacedMic {
     path: PathBuf,
+    stalled: Arc<AtomicBool>,
     _worker: Worker,
 }
 
@@ -489,11 +490,17 @@ impl PacedMic {
     pub fn start(path: &Path, rate: u32, hz: f64, amp: f64) -> PacedMic {
         mkfifo(path);
         let mut f = open_fifo(path);
+        let stalled = Arc::new(AtomicBool::new(false));
+        let stall = stalled.clone();
         let worker = Worker::spawn(move |stop| {
             let chunk = (rate / 50) as usize;
             let mut next = Instant::now();
             let mut index = 0u64;
             while !stop.load(Ordering::Relaxed) {
+                if stall.load(Ordering::Relaxed) {
+                    thread::sleep(Duration::from_millis(20));
+                    continue;
+                }
                 // A chunk is written whole or not at all, and the tone goes on from where it
                 // stopped: what the phone reads is one continuous tone.
                 let queued = rustix::io::ioctl_fionread(&f).unwrap_or(0) as usize;
@@ -518,12 +525,19 @@ impl PacedMic {
         });
         PacedMic {
             path: path.to_path_buf(),
+            stalled,
             _worker: worker,
         }
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// From now on the microphone delivers nothing, and a read of it waits forever (a stuck
+    /// driver): the FIFO stays open with nothing in it.
+    pub fn stall(&self) {
+        self.stalled.store(true, Ordering::Relaxed);
     }
 }
 
