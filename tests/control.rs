@@ -238,17 +238,17 @@ fn switches_on_an_incoming_call_from_a_second_process() {
 
     // /hangupall leaves a ringing incoming call alone.
     assert_ok(&client(&phone, &["/hangupall"]), "/hangupall");
-    std::thread::sleep(Duration::from_millis(500));
-    let messages = sipp.messages();
-    assert!(
-        !messages.contains("SIP/2.0 603") && !messages.contains("SIP/2.0 200"),
-        "the ringing call must be untouched by /hangupall:\n{messages}"
-    );
 
-    // /answer from a second process: 200 OK on the wire.
+    // /answer from a second process: 200 OK on the wire. The phone runs commands in order,
+    // so a 603 from /hangupall would have come before it.
     let answer = client(&phone, &["/answer"]);
     assert_ok(&answer, "/answer");
     sipp.wait_message("SIP/2.0 200 OK", T);
+    let messages = sipp.messages();
+    assert!(
+        !messages.contains("SIP/2.0 603"),
+        "the ringing call must be untouched by /hangupall:\n{messages}"
+    );
     phone.wait_line(": CONFIRMED", T);
     // A second /answer finds nothing to answer, and says so.
     let again = client(&phone, &["/answer"]);
@@ -744,12 +744,12 @@ fn garbage_on_the_socket_gets_errors_and_the_phone_keeps_working() {
 #[test]
 fn a_stale_socket_is_replaced_and_a_second_start_forwards() {
     let ini_text = local_ini("");
-    let first = Phone::start(&ini_text, &[]);
+    let mut first = Phone::start(&ini_text, &[]);
     phone_port(&first);
     let socket = socket_of(&first);
     // Killed without a chance to clean up: its socket file stays behind.
     first.signal(9);
-    std::thread::sleep(Duration::from_millis(300));
+    first.wait_exit(T);
     assert!(socket.exists(), "the dead phone's socket is left behind");
     // A new phone with the same settings file takes over.
     let ini = first.ini_path().to_path_buf();
