@@ -101,6 +101,14 @@ fn harness_round_trips(dir: &std::path::Path) -> Vec<f64> {
         .collect()
 }
 
+/// A number from the environment variable `name`, or `default`.
+fn env_number<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
@@ -124,10 +132,7 @@ fn ini(ec: bool) -> String {
 fn loop_latency() {
     let dir = TempDir::new("bench-latency");
     let play = clicks(dir.path(), 8);
-    let rounds: usize = std::env::var("MICROSIP_BENCH_ROUNDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(3);
+    let rounds: usize = env_number("MICROSIP_BENCH_ROUNDS", 3);
     let harness = harness_round_trips(dir.path());
     let lb = PacedLoopback::start(&dir.path().join("spk"), &dir.path().join("mic"), 8000);
     let phone = Phone::start_with_env(
@@ -184,10 +189,7 @@ fn loop_latency() {
 #[test]
 #[ignore = "a measurement; run by hand"]
 fn long_call() {
-    let seconds: u32 = std::env::var("MICROSIP_BENCH_SECONDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(60);
+    let seconds: u32 = env_number("MICROSIP_BENCH_SECONDS", 60);
     let dir = TempDir::new("bench-long");
     let mut pulse = PulseServer::start(8000);
     pulse.record("spk.monitor", 8000, &dir.path().join("spk.raw"));
@@ -241,10 +243,7 @@ fn long_call() {
 #[test]
 #[ignore = "a measurement; run by hand"]
 fn echo_attenuation() {
-    let rounds: usize = std::env::var("MICROSIP_BENCH_ROUNDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(3);
+    let rounds: usize = env_number("MICROSIP_BENCH_ROUNDS", 3);
     let (mut attenuation, mut kept) = (Vec::new(), Vec::new());
     for round in 0..rounds {
         let (off, voice_off) = audio::echo_and_voice(&ini(false));
