@@ -374,9 +374,11 @@ pub struct PacedSpeaker {
     _worker: Worker,
 }
 
-/// What a [`PacedSpeaker`] has played, and when the phone last wrote to it.
+/// What a [`PacedSpeaker`] has played (its left channel as 16-bit samples), and whether the
+/// phone has stopped writing to it. The lock is held only to append a few milliseconds of
+/// samples or to copy them: the card's real-time thread never waits for the test's analysis.
 struct Played {
-    bytes: Vec<u8>,
+    samples: Vec<i16>,
     stopped: bool,
 }
 
@@ -390,16 +392,27 @@ impl PacedSpeaker {
         mkfifo(path);
         let mut card = SpeakerClock::new(open_fifo(path));
         let data = Arc::new(Mutex::new(Played {
-            bytes: Vec::new(),
+            samples: Vec::new(),
             stopped: true,
         }));
         let d = data.clone();
         let worker = Worker::spawn(move |stop| {
+            let mut pending: Vec<u8> = Vec::new();
+            let mut left: Vec<i16> = Vec::new();
             while !stop.load(Ordering::Relaxed) {
-                let played = card.played();
+                pending.extend_from_slice(card.played());
+                let whole = pending.len() / SPEAKER_FRAME * SPEAKER_FRAME;
+                left.clear();
+                left.extend(
+                    pending[..whole]
+                        .chunks_exact(SPEAKER_FRAME)
+                        .map(|f| (i32::from_le_bytes([f[0], f[1], f[2], f[3]]) >> 16) as i16),
+                );
+                pending.drain(..whole);
+                let stopped = card.stopped();
                 let mut d = d.lock().unwrap();
-                d.bytes.extend_from_slice(played);
-                d.stopped = card.stopped();
+                d.samples.extend_from_slice(&left);
+                d.stopped = stopped;
                 drop(d);
                 thread::sleep(Duration::from_millis(5));
             }
@@ -417,21 +430,15 @@ impl PacedSpeaker {
 
     /// Everything played so far: the left channel, as 16-bit samples at [`SPEAKER_RATE`].
     pub fn samples(&self) -> Vec<i16> {
-        self.data
-            .lock()
-            .unwrap()
-            .bytes
-            .chunks_exact(SPEAKER_FRAME)
-            .map(|f| (i32::from_le_bytes([f[0], f[1], f[2], f[3]]) >> 16) as i16)
-            .collect()
+        self.data.lock().unwrap().samples.clone()
     }
 
     /// How many samples have been played so far (a mark for [`samples`](Self::samples)).
     pub fn len(&self) -> usize {
-        self.data.lock().unwrap().bytes.len() / SPEAKER_FRAME
+        self.data.lock().unwrap().samples.len()
     }
 
-    /// Waits until what has been played satisfies `done` (checked every 20 ms) and returns
+    /// Waits until what has been played satisfies `done` (checked every 50 ms) and returns
     /// it; panics after `timeout`, saying `what` was awaited.
     pub fn wait_for(
         &self,
@@ -450,7 +457,7 @@ impl PacedSpeaker {
                 "the speaker did not get {what} within {timeout:?} ({:.2} s played)",
                 played.len() as f64 / f64::from(SPEAKER_RATE)
             );
-            thread::sleep(Duration::from_millis(20));
+            thread::sleep(Duration::from_millis(50));
         }
     }
 
