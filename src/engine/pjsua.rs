@@ -380,8 +380,9 @@ impl Engine {
             media_rx,
             s.echo_canceller && !s.opus_stereo,
         )?);
-        self.poller = Some(Poller::start(sip_addr)?);
 
+        // The accounts come before the poll thread: an INVITE that arrives in between would
+        // find none and be refused (a caller who dials the moment the phone starts).
         if s.local_account {
             // MicroSIP's local "call by IP" account: no registrar, bound to its UDP transport,
             // one priority below the SIP account.
@@ -398,6 +399,7 @@ impl Engine {
         if let Some(a) = &s.account {
             self.info.account = Some(add_account(a, udp, s, 0, true)?);
         }
+        self.poller = Some(Poller::start(sip_addr)?);
         Ok(())
     }
 
