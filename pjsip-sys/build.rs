@@ -367,6 +367,7 @@ fn bindings(manifest: &Path, install: &Path, pkg: &PkgConfig, out: &Path) {
         "pj_sockaddr.*",
         "pj_gettimeofday",
         "pj_time_val_normalize",
+        "pj_list_insert_before",
     ] {
         b = b.allowlist_function(f);
     }

@@ -801,7 +801,7 @@ fn a_call_during_another_is_announced_by_a_beep_instead_of_the_ringtone() {
     let uri = phone_uri(&phone);
     let silence = dir.path().join("silence.wav");
     audio::write_wav(&silence, 8000, &vec![0i16; 8000]);
-    let mut first = PjsuaCaller::call(&uri, &silence, 60);
+    let mut first = PjsuaCaller::call_from(Some("first"), &uri, &silence, 60);
     phone.wait_line("ringtone: playing on", T);
     ring.wait_for("the first call's ringtone", T, |p| {
         !blocks_with(p, 400.0, 0.05).is_empty()
@@ -813,7 +813,7 @@ fn a_call_during_another_is_announced_by_a_beep_instead_of_the_ringtone() {
     let ring_mark = ring.len();
     let speaker_mark = speaker.len();
 
-    let mut second = PjsuaCaller::call(&uri, &silence, 60);
+    let mut second = PjsuaCaller::call_from(Some("second"), &uri, &silence, 60);
     let line = phone.wait_line("call-waiting beep: playing on", T);
     assert!(line.contains("'default'"), "{line}");
     let played = speaker.wait_for("the beep (880 Hz)", T, |p| {

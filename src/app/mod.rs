@@ -19,8 +19,10 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
 use crate::config;
 use crate::control::grammar::Parsed;
-use crate::engine::{AccountId, CallId, CallState, Engine, Event, IncomingAction, MediaState};
-use crate::policy::{self, Decision, Policy};
+use crate::engine::{
+    AccountId, CallId, CallState, Engine, Event, IncomingAction, IncomingCall, MediaState,
+};
+use crate::policy::{self, Policy};
 
 /// Exit code for bad input (settings, command line), as the issue tracker and scripts expect.
 pub const EXIT_BAD_INPUT: u8 = 2;
@@ -187,8 +189,7 @@ fn run_stack(
         account.password = password.clone();
     }
     let decide = policy.clone();
-    engine_settings.incoming =
-        Arc::new(move |call| policy::decide(&decide, call).immediate_action());
+    engine_settings.incoming = Arc::new(move |call| policy::decide(&decide, call));
 
     let (engine, events) = match Engine::start(engine_settings) {
         Ok(v) => v,
@@ -421,17 +422,17 @@ impl<'e> Phone<'e> {
         self.log_event(&ev);
         match ev {
             Event::Incoming {
-                info,
-                action: IncomingAction::Ring,
-            } => {
-                if let (Decision::AnswerAfter(delay), Some(call)) =
-                    (policy::decide(&self.policy, &info), info.call)
-                {
-                    if self.auto_answer.is_none() {
-                        self.auto_answer = Some((call, Instant::now() + delay));
-                        self.beeping = false;
-                    }
-                }
+                info: IncomingCall {
+                    call: Some(call), ..
+                },
+                action:
+                    IncomingAction::Ring {
+                        answer_after: Some(delay),
+                    },
+            } if self.auto_answer.is_none() => {
+                // MicroSIP's single timer: only the first pending call gets it.
+                self.auto_answer = Some((call, Instant::now() + delay));
+                self.beeping = false;
             }
             Event::CallState { info }
                 if matches!(info.state, CallState::Confirmed | CallState::Disconnected)
@@ -458,6 +459,21 @@ impl<'e> Phone<'e> {
             self.beeping = false;
             return;
         }
+        // MicroSIP checks autoAnswerCalls again when the timer fires.
+        let others: Vec<_> = engine
+            .calls()
+            .into_iter()
+            .filter(|c| c.call != call && c.state != CallState::Disconnected)
+            .collect();
+        let active = others
+            .iter()
+            .filter(|c| c.state == CallState::Confirmed && c.media == MediaState::Active)
+            .count();
+        if !policy::others_allow_auto_answer(&self.policy, others.len(), active) {
+            log::info!("call {call}: not auto-answered (autoAnswerCalls: other calls); it rings");
+            self.beeping = false;
+            return;
+        }
         if !self.beeping && sounds.start_beep() {
             self.beeping = true;
         }
@@ -478,12 +494,10 @@ impl<'e> Phone<'e> {
             Event::Incoming { info, action } => {
                 let what = match action {
                     IncomingAction::Answer => "answering (200)".to_string(),
-                    IncomingAction::Ring => match policy::decide(&self.policy, info) {
-                        Decision::AnswerAfter(d) => {
-                            format!("ringing (180), auto-answer in {} s", d.as_secs())
-                        }
-                        _ => "ringing (180)".to_string(),
-                    },
+                    IncomingAction::Ring {
+                        answer_after: Some(d),
+                    } => format!("ringing (180), auto-answer in {} s", d.as_secs()),
+                    IncomingAction::Ring { answer_after: None } => "ringing (180)".to_string(),
                     IncomingAction::Reject { code, reason } => {
                         format!(
                             "rejected ({code}{})",

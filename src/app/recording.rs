@@ -241,18 +241,11 @@ pub fn encode_mp3(wav: &Path, mp3: &Path) -> Result<(), String> {
 /// The user part of a SIP URI in a header value (`"Bob" <sip:bob@host>` → `bob`), or its host
 /// when it has no user.
 pub fn uri_user(value: &str) -> String {
-    let uri = value
-        .rsplit_once('<')
-        .map_or(value, |(_, r)| r.split('>').next().unwrap_or(r));
-    let rest = uri
-        .trim()
-        .trim_start_matches("sips:")
-        .trim_start_matches("sip:")
-        .trim_start_matches("tel:");
-    let rest = rest.split([';', '?', '>']).next().unwrap_or(rest);
-    match rest.split_once('@') {
-        Some((user, _)) => user.to_string(),
-        None => rest.split(':').next().unwrap_or(rest).to_string(),
+    let (user, host) = crate::dial::uri_user_host(value);
+    if user.is_empty() {
+        host
+    } else {
+        user
     }
 }
 

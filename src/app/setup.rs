@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::cli::Options;
 use crate::config::{self, Account, Config, Level};
 use crate::engine::{AccountSettings, EngineSettings, IncomingAction, TransportKind};
-use crate::policy::{AutoAnswerMode, Policy};
+use crate::policy::{AccountIdentity, AutoAnswerMode, Policy};
 
 /// MicroSIP's UDP port for the local account when `sourcePort` is not set.
 const LOCAL_ACCOUNT_PORT: u16 = 5060;
@@ -58,6 +58,32 @@ pub fn report(cfg: &Config) {
             _ => log::warn!("{d}"),
         }
     }
+    if let Some(line) = not_applied_line(&cfg.not_applied()) {
+        log::warn!("{}: {line}", cfg.path.display());
+    }
+}
+
+/// One line naming the keys a file sets that this phone does not apply, grouped by why; `None`
+/// when there are none.
+fn not_applied_line(keys: &[(String, &'static str)]) -> Option<String> {
+    if keys.is_empty() {
+        return None;
+    }
+    let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
+    for (key, why) in keys {
+        match groups.iter_mut().find(|(w, _)| w == why) {
+            Some((_, names)) => names.push(key),
+            None => groups.push((why, vec![key])),
+        }
+    }
+    let parts: Vec<String> = groups
+        .iter()
+        .map(|(why, names)| format!("{} ({why})", names.join(", ")))
+        .collect();
+    Some(format!(
+        "set, but not applied by this phone: {}",
+        parts.join("; ")
+    ))
 }
 
 /// Finds and reads the settings file, reports what it noticed, and builds the settings.
@@ -104,9 +130,14 @@ pub fn check(opts: &Options) -> std::process::ExitCode {
 fn build(cfg: Config, opts: &Options, log_file: Option<PathBuf>) -> Setup {
     let s = &cfg.settings;
     let mut account_name = String::new();
+    let mut identity = None;
     let account = match cfg.active_account() {
         Some((n, acc)) => {
             account_name = format!("Account{n}");
+            identity = Some(AccountIdentity {
+                username: acc.username.clone(),
+                domain: crate::dial::uri_user_host(&acc.domain).1,
+            });
             account_settings(n, acc)
         }
         None => None,
@@ -135,7 +166,7 @@ fn build(cfg: Config, opts: &Options, log_file: Option<PathBuf>) -> Setup {
         log_file,
         local_account: local,
         account,
-        incoming: Arc::new(|_| IncomingAction::Ring),
+        incoming: Arc::new(|_| IncomingAction::Ring { answer_after: None }),
     };
     let policy = Policy {
         auto_answer: match s.auto_answer {
@@ -146,6 +177,13 @@ fn build(cfg: Config, opts: &Options, log_file: Option<PathBuf>) -> Setup {
         },
         aa_button: s.aa,
         auto_answer_delay: s.auto_answer_delay,
+        auto_answer_numbers: s.auto_answer_number.clone(),
+        auto_answer_calls: s.auto_answer_calls,
+        deny_incoming: s.deny_incoming,
+        dnd: s.dnd,
+        call_waiting: s.call_waiting,
+        max_concurrent_calls: s.max_concurrent_calls,
+        account: identity,
     };
     Setup {
         config: cfg,

@@ -96,7 +96,7 @@ impl CallSounds {
         match ev {
             Event::Incoming {
                 info,
-                action: IncomingAction::Ring,
+                action: IncomingAction::Ring { .. },
             } => {
                 // MicroSIP: while another call is connected, a new call is announced by a
                 // beep (`ringing2.wav`, with localDTMF=1) instead of the ringtone.

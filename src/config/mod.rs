@@ -35,7 +35,7 @@ pub use files::{
 pub use keys::{
     Account, AutoAnswer, AutoAnswerCalls, DefaultAction, DenyIncoming, DtmfMethod, Forwarding,
     HideCid, PasswordState, RecordingFormat, Settings, Srtp, Transport, UpdatesInterval,
-    LOCAL_ACCOUNT_LABEL,
+    LOCAL_ACCOUNT_LABEL, NOTHING_TO_APPLY, NOT_APPLIED,
 };
 
 use keys::{
@@ -187,6 +187,37 @@ impl Config {
         }
         values.sort();
         values
+    }
+
+    /// The keys this file sets to something other than MicroSIP's default that this phone
+    /// does not apply ([`NOT_APPLIED`]): (`Section.key`, why), in table order.
+    pub fn not_applied(&self) -> Vec<(String, &'static str)> {
+        let why = |name: &str| {
+            NOT_APPLIED
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, why)| *why)
+        };
+        let mut out = Vec::new();
+        let defaults = Settings::default();
+        for def in SETTINGS_KEYS {
+            if let Some(why) = why(def.name) {
+                if (def.show)(&self.settings) != (def.show)(&defaults) {
+                    out.push((format!("{SETTINGS}.{}", def.name), why));
+                }
+            }
+        }
+        let defaults = Account::default();
+        for (id, account) in &self.accounts {
+            for def in ACCOUNT_KEYS {
+                if let Some(why) = why(def.name) {
+                    if (def.show)(account) != (def.show)(&defaults) {
+                        out.push((format!("Account{id}.{}", def.name), why));
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// The text encoding of the file (kept on write-back).

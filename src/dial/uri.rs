@@ -118,6 +118,60 @@ pub fn uri_domain(text: &str) -> &str {
     }
 }
 
+/// The user part and the host of the URI in a header value (`"Bob" <sip:bob@host:5060>;tag=1`
+/// → (`bob`, `host`)): inside `<…>` if present, without the scheme (`sip:`, `sips:`, `tel:`),
+/// parameters, headers or port. A URI with no `@` has an empty user.
+pub fn uri_user_host(value: &str) -> (String, String) {
+    let uri = value
+        .rsplit_once('<')
+        .map_or(value, |(_, r)| r.split('>').next().unwrap_or(r))
+        .trim();
+    let mut rest = strip_prefix_ignore_case(uri, "sip:");
+    rest = strip_prefix_ignore_case(rest, "sips:");
+    rest = strip_prefix_ignore_case(rest, "tel:");
+    let rest = rest.split([';', '?']).next().unwrap_or(rest);
+    let (user, hostport) = match rest.rsplit_once('@') {
+        Some((user, host)) => (user, host),
+        None => ("", rest),
+    };
+    let host = match hostport.strip_prefix('[') {
+        // An IPv6 reference: up to its closing bracket.
+        Some(v6) => v6.split(']').next().unwrap_or(v6),
+        None => hostport.split(':').next().unwrap_or(hostport),
+    };
+    (user.to_string(), host.to_string())
+}
+
+/// MicroSIP's wildcard match (`CMask::WildMatch`): `*` matches any run of characters, `?` one
+/// character; letters are compared ignoring case.
+pub fn wild_match(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern
+        .trim()
+        .chars()
+        .flat_map(char::to_lowercase)
+        .collect();
+    let t: Vec<char> = text.chars().flat_map(char::to_lowercase).collect();
+    // Greedy matching with one backtrack point (the last `*`).
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
 fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> &'a str {
     match text.as_bytes().get(..prefix.len()) {
         // The prefix is ASCII, so its length is a char boundary in `text`.
@@ -180,6 +234,36 @@ pub fn validate_uri(uri: &str) -> Result<(), DialError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn user_and_host_of_header_values() {
+        let uh = |v: &str| uri_user_host(v);
+        assert_eq!(
+            uh("\"Bob\" <sip:bob@Host.example:5060;transport=udp>;tag=1"),
+            ("bob".into(), "Host.example".into())
+        );
+        assert_eq!(uh("sip:100@10.0.0.1"), ("100".into(), "10.0.0.1".into()));
+        assert_eq!(
+            uh("<sip:127.0.0.1:5060>"),
+            (String::new(), "127.0.0.1".into())
+        );
+        assert_eq!(uh("<sips:a@[::1]:5061>"), ("a".into(), "::1".into()));
+        assert_eq!(uh("<tel:+4930123>"), (String::new(), "+4930123".into()));
+        // A display name holding `<` and `@` does not confuse it.
+        assert_eq!(uh("\"x@y <z>\" <sip:u@h>"), ("u".into(), "h".into()));
+    }
+
+    #[test]
+    fn wildcards_as_microsip_matches_them() {
+        assert!(wild_match("100", "100"));
+        assert!(!wild_match("100", "1000"));
+        assert!(wild_match("1*", "100") && wild_match("1*", "1"));
+        assert!(wild_match("*0", "100") && !wild_match("*1", "100"));
+        assert!(wild_match("1?0", "100") && !wild_match("1?0", "10"));
+        assert!(wild_match("*", "") && !wild_match("?", ""));
+        assert!(wild_match("Al*e", "alice") && wild_match("a*b*c", "aXbYbZc"));
+        assert!(!wild_match("a*b*c", "aXbYbZ"));
+    }
 
     #[test]
     fn adds_scheme_domain_and_brackets() {

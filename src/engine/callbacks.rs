@@ -4,14 +4,17 @@
 //! sends an event on a channel and returns: it never blocks, never waits for a reply and never
 //! lets a panic cross into C (every body runs inside `catch_unwind`).
 
+use std::collections::VecDeque;
 use std::ffi::{c_char, c_int, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use crossbeam_channel::Sender;
 
 use super::pjsua::{call_info, pj_str_ref, pj_to_string};
-use super::types::{AccountId, CallId, Event, IncomingAction, IncomingCall, MediaState};
+use super::types::{
+    AccountId, CallId, CallState, Event, IncomingAction, IncomingCall, MediaState, OtherCall,
+};
 use crate::ffi;
 
 /// What the trampolines need: installed by `Engine::start`, removed after `pjsua_destroy`.
@@ -22,6 +25,45 @@ pub(super) struct Shared {
     pub media_changed: Sender<()>,
     /// Answer offers in our codec order (MicroSIP's `forceCodec`).
     pub force_codec: bool,
+    /// Call-IDs of the calls answered or declined lately (MicroSIP's `callIdIncomingIgnore`),
+    /// newest last.
+    pub answered: Mutex<VecDeque<String>>,
+}
+
+/// How many answered or declined Call-IDs are remembered.
+const ANSWERED_KEPT: usize = 32;
+
+/// Notes that the call with SIP Call-ID `sip_call_id` was answered or declined: an INVITE that
+/// comes again with it (a fork, a re-send) is refused with 487.
+pub(super) fn remember_answered(sip_call_id: &str) {
+    let Some(shared) = shared() else { return };
+    let mut kept = shared.answered.lock().unwrap_or_else(|e| e.into_inner());
+    if kept.len() == ANSWERED_KEPT {
+        kept.pop_front();
+    }
+    kept.push_back(sip_call_id.to_string());
+}
+
+fn answered_before(shared: &Shared, sip_call_id: &str) -> bool {
+    !sip_call_id.is_empty()
+        && shared
+            .answered
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .any(|c| c == sip_call_id)
+}
+
+/// The calls other than `call_id` that are alive, as the incoming-call decision sees them.
+fn other_calls(call_id: ffi::pjsua_call_id) -> Vec<OtherCall> {
+    super::pjsua::all_calls()
+        .into_iter()
+        .filter(|info| info.call.0 != call_id && info.state != CallState::Disconnected)
+        .map(|info| OtherCall {
+            active: info.state == CallState::Confirmed && info.media == MediaState::Active,
+            remote: info.remote,
+        })
+        .collect()
 }
 
 static SHARED: RwLock<Option<Arc<Shared>>> = RwLock::new(None);
@@ -116,18 +158,20 @@ unsafe extern "C" fn on_incoming_call(
                 )
             }
         };
-        // SAFETY: plain query of PJSUA's call table.
-        let live = unsafe { ffi::pjsua_call_get_count() } as usize;
+        let others = other_calls(call_id);
+        let sip_call_id = info
+            .as_ref()
+            .map(|i| i.sip_call_id.clone())
+            .unwrap_or_default();
         let incoming = IncomingCall {
             call: Some(CallId(call_id)),
             account: Some(AccountId(acc_id)),
             from: info.as_ref().map(|i| i.remote.clone()).unwrap_or_default(),
             to: info.as_ref().map(|i| i.local.clone()).unwrap_or_default(),
-            sip_call_id: info
-                .as_ref()
-                .map(|i| i.sip_call_id.clone())
-                .unwrap_or_default(),
-            live_calls: live,
+            answered_before: answered_before(&shared, &sip_call_id),
+            sip_call_id,
+            live_calls: others.len() + 1,
+            others,
             x_autoanswer,
             call_info: call_info_hdr,
         };
@@ -138,6 +182,9 @@ unsafe extern "C" fn on_incoming_call(
             unsafe { prefer_local_codec_order(rdata) };
         }
         let action = (shared.incoming)(&incoming);
+        if action == IncomingAction::Answer {
+            remember_answered(&incoming.sip_call_id);
+        }
         // Report the call before answering: answering runs the state and media callbacks.
         let _ = shared.events.send(Event::Incoming {
             info: incoming,
@@ -149,18 +196,11 @@ unsafe extern "C" fn on_incoming_call(
                 ffi::pjsua_call_answer(call_id, 200, std::ptr::null(), std::ptr::null())
             },
             // SAFETY: as above.
-            IncomingAction::Ring => unsafe {
+            IncomingAction::Ring { .. } => unsafe {
                 ffi::pjsua_call_answer(call_id, 180, std::ptr::null(), std::ptr::null())
             },
             IncomingAction::Reject { code, reason } => {
-                let reason_str = reason.as_deref().map(pj_str_ref);
-                let reason_ptr = reason_str
-                    .as_ref()
-                    .map_or(std::ptr::null(), |r| r as *const ffi::pj_str_t);
-                // SAFETY: reason_str borrows `reason`, alive across the call; PJSUA copies it.
-                unsafe {
-                    ffi::pjsua_call_hangup(call_id, u32::from(*code), reason_ptr, std::ptr::null())
-                }
+                super::pjsua::hangup_with_reason(call_id, *code, reason.as_deref())
             }
         };
         if status != ffi::PJ_SUCCESS as i32 {

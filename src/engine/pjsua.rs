@@ -123,6 +123,52 @@ pub(super) fn call_info(call: ffi::pjsua_call_id) -> Option<CallInfo> {
     })
 }
 
+/// Snapshots of every call in PJSUA's table.
+pub(super) fn all_calls() -> Vec<CallInfo> {
+    let mut ids = vec![0 as ffi::pjsua_call_id; ffi::PJSUA_MAX_CALLS as usize];
+    let mut count = ids.len() as u32;
+    // SAFETY: ids has room for `count` entries.
+    if unsafe { ffi::pjsua_enum_calls(ids.as_mut_ptr(), &mut count) } != PJ_OK {
+        return Vec::new();
+    }
+    ids.truncate(count as usize);
+    ids.into_iter().filter_map(call_info).collect()
+}
+
+/// Ends `call` with `code`, with MicroSIP 3.22.16's `Reason: SIP ;cause=<code> ;text="…"`
+/// header when `text` is given (the status line keeps PJSIP's standard phrase). Returns PJSIP's
+/// status.
+pub(super) fn hangup_with_reason(
+    call: ffi::pjsua_call_id,
+    code: u16,
+    text: Option<&str>,
+) -> ffi::pj_status_t {
+    let value = text.map(|t| format!("SIP ;cause={code} ;text=\"{}\"", t.replace('"', "'")));
+    let name = pj_str_ref("Reason");
+    let value_str = value.as_deref().map(pj_str_ref);
+    let mut msg = ffi::pjsua_msg_data::default();
+    let mut hdr = ffi::pjsip_generic_string_hdr::default();
+    // SAFETY: `msg` and `hdr` are ours and stay where they are until the hang-up below returns
+    // (init links msg's header list to itself; the header is linked into that list). The
+    // header points at `name` and `value`, which live across the call; PJSUA copies what it
+    // sends.
+    unsafe {
+        ffi::pjsua_msg_data_init(&mut msg);
+        if let Some(v) = value_str.as_ref() {
+            ffi::pjsip_generic_string_hdr_init2(
+                &mut hdr,
+                (&name as *const ffi::pj_str_t).cast_mut(),
+                (v as *const ffi::pj_str_t).cast_mut(),
+            );
+            ffi::pj_list_insert_before(
+                (&mut msg.hdr_list as *mut ffi::pjsip_hdr).cast(),
+                (&mut hdr as *mut ffi::pjsip_generic_string_hdr).cast(),
+            );
+        }
+        ffi::pjsua_call_hangup(call, u32::from(code), std::ptr::null(), &msg)
+    }
+}
+
 /// Proof that the current thread is known to pjlib. `!Send`: it belongs to its thread, and the
 /// descriptor it owns stays put (boxed) until the registration ends on drop.
 pub(super) struct PjThread {
@@ -258,6 +304,7 @@ impl Engine {
             incoming: settings.incoming.clone(),
             media_changed: media_tx,
             force_codec: settings.force_codec,
+            answered: Default::default(),
         });
         // pjlib logs from pjsua_create on, before pjsua_init installs the configured writer.
         // SAFETY: plain setters of pjlib's static log state; usable before pj_init.
@@ -446,6 +493,11 @@ impl Engine {
             ffi::pjsua_call_answer(call.0, u32::from(code), std::ptr::null(), std::ptr::null())
         };
         check("pjsua_call_answer", status)?;
+        if (200..300).contains(&code) {
+            if let Some(info) = call_info(call.0) {
+                super::callbacks::remember_answered(&info.sip_call_id);
+            }
+        }
         // A 200 starts its retransmission timer on this thread: let the poll thread see it.
         self.kick();
         Ok(())
@@ -634,14 +686,7 @@ impl Engine {
 
     /// Snapshots of every live call, in PJSUA's order.
     pub fn calls(&self) -> Vec<CallInfo> {
-        let mut ids = vec![0 as ffi::pjsua_call_id; ffi::PJSUA_MAX_CALLS as usize];
-        let mut count = ids.len() as u32;
-        // SAFETY: ids has room for `count` entries.
-        if unsafe { ffi::pjsua_enum_calls(ids.as_mut_ptr(), &mut count) } != PJ_OK {
-            return Vec::new();
-        }
-        ids.truncate(count as usize);
-        ids.into_iter().filter_map(call_info).collect()
+        all_calls()
     }
 
     /// One call's snapshot.

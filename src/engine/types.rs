@@ -6,6 +6,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// A call, as PJSUA numbers it (0..max_calls). Ids are reused after a call ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -136,20 +137,37 @@ pub struct IncomingCall {
     pub sip_call_id: String,
     /// Calls alive (not disconnected) including this one.
     pub live_calls: usize,
+    /// The other calls alive when it came.
+    pub others: Vec<OtherCall>,
+    /// Its Call-ID is one this engine answered (2xx) or declined (486) lately: a forked or
+    /// re-sent INVITE of a call already handled.
+    pub answered_before: bool,
     /// `X-AUTOANSWER` header value, if present.
     pub x_autoanswer: Option<String>,
     /// The first `Call-Info` header value, if present.
     pub call_info: Option<String>,
 }
 
+/// Another call alive when an INVITE arrives.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OtherCall {
+    /// Its remote party (the From or To header of the other side).
+    pub remote: String,
+    /// Connected with audio flowing both ways (not on hold).
+    pub active: bool,
+}
+
 /// The immediate answer to an incoming INVITE.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum IncomingAction {
     /// 200 OK at once.
     Answer,
-    /// 180 Ringing; the application answers or rejects later.
-    Ring,
-    /// A final non-2xx response, with an optional reason phrase.
+    /// 180 Ringing; the application answers or rejects later. `answer_after`: the application
+    /// means to answer after this delay (the engine only reports it).
+    Ring { answer_after: Option<Duration> },
+    /// A final non-2xx response; `reason` becomes a `Reason: SIP ;cause=<code> ;text="…"`
+    /// header (MicroSIP 3.22.16's form), the status line keeps its standard phrase.
     Reject { code: u16, reason: Option<String> },
 }
 

@@ -613,8 +613,14 @@ pub struct PjsuaCaller {
 
 impl PjsuaCaller {
     /// Calls `target` (a SIP URI), playing `play` (a WAV file) and hanging up after
-    /// `seconds` of conversation.
+    /// `seconds` of conversation. Its From is `sip:127.0.0.1`.
     pub fn call(target: &str, play: &Path, seconds: u32) -> PjsuaCaller {
+        PjsuaCaller::call_from(None, target, play, seconds)
+    }
+
+    /// As [`call`](Self::call), from `sip:<user>@127.0.0.1` when `user` is given (two calls
+    /// at once must come from two callers: MicroSIP refuses a second call from the same one).
+    pub fn call_from(user: Option<&str>, target: &str, play: &Path, seconds: u32) -> PjsuaCaller {
         let dir = TempDir::new("pjsua");
         let sip = super::free_udp_port();
         let rtp = super::free_udp_port_block(4);
@@ -632,6 +638,7 @@ impl PjsuaCaller {
                 dir.path().join("rec.wav").display()
             ))
             .arg(format!("--duration={seconds}"))
+            .args(user.map(|u| format!("--id=sip:{u}@{LOCALHOST}")))
             .args(["--log-level=4", "--app-log-level=3"])
             .arg(format!(
                 "--log-file={}",

@@ -769,6 +769,35 @@ impl Sipp {
         }
     }
 
+    /// Waits until the traced messages contain `needle` (`None`: SIPp goes on) or SIPp
+    /// ends first (`Some`: its output); panics on timeout.
+    pub fn wait_message_or_end(&mut self, needle: &str, timeout: Duration) -> Option<SippOutput> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.messages().contains(needle) {
+                return None;
+            }
+            let ended = self
+                .child
+                .as_mut()
+                .expect("SIPp not spawned")
+                .try_wait()
+                .ok()
+                .flatten()
+                .is_some();
+            if ended {
+                return Some(self.wait(timeout));
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "SIPp saw no {needle:?} within {timeout:?} and goes on\n--- SIPp messages ---\n{}",
+                    self.messages()
+                );
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     fn messages_path(&self) -> PathBuf {
         self.dir.path().join("messages.log")
     }

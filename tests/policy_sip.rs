@@ -1,0 +1,305 @@
+//! MicroSIP's incoming-call rules on the wire (spec §8, §9): the real phone, SIPp callers on
+//! 127.0.0.1, and a Kamailio registrar where the account matters. Each test checks what the
+//! caller gets: the SIP code, the `Reason:` header (MicroSIP 3.22.16's form), or the call
+//! being answered or left ringing.
+
+mod support;
+
+use std::time::Duration;
+
+use support::{Kamailio, Phone, Sipp, SippOutput, ALICE, ALICE_PASSWORD, LOCALHOST};
+
+const T: Duration = Duration::from_secs(20);
+
+/// The [Settings] every phone here starts with: its own SIP and RTP ports, no sounds.
+fn base_settings(account_id: u32) -> String {
+    let rtp = support::free_udp_port_block(16);
+    format!(
+        "[Settings]\naccountId={account_id}\nsourcePort={}\nrtpPortMin={rtp}\nrtpPortMax={}\n\
+         localDTMF=0\n",
+        support::free_udp_port(),
+        rtp + 15
+    )
+}
+
+/// A MicroSIP.ini for the local account (calls by IP) with `extra` lines in [Settings].
+fn local_ini(extra: &str) -> String {
+    base_settings(0) + extra
+}
+
+/// The phone's SIP address ("127.0.0.1:port") once it has started.
+fn phone_addr(phone: &Phone) -> String {
+    let line = phone.wait_line("started: SIP on udp ", T);
+    line.rsplit(' ').next().unwrap().trim().to_string()
+}
+
+/// A SIPp caller (`uac_as.xml`): `caller`@`from_host` calls `to_user`@`to_host` at the phone.
+fn caller(phone_addr: &str, caller: &str, from_host: &str, to_user: &str, to_host: &str) -> Sipp {
+    Sipp::uac("uac_as.xml", phone_addr).service(to_user).args(&[
+        "-key",
+        "caller",
+        caller,
+        "-key",
+        "from_host",
+        from_host,
+        "-key",
+        "to_host",
+        to_host,
+    ])
+}
+
+/// `caller`@127.0.0.1 calls intercom@127.0.0.1 at the phone.
+fn call_from(phone_addr: &str, user: &str) -> Sipp {
+    caller(phone_addr, user, LOCALHOST, "intercom", LOCALHOST)
+}
+
+/// Runs a caller to its end and asserts it was refused with `code` and, when given, the
+/// `Reason:` header text.
+fn assert_refused(out: &SippOutput, code: u16, text: Option<&str>) {
+    out.assert_success();
+    assert!(
+        out.messages.contains(&format!("SIP/2.0 {code} ")),
+        "want {code}:\n{}",
+        out.messages
+    );
+    assert!(
+        !out.messages.contains("SIP/2.0 200 OK"),
+        "refused, not answered:\n{}",
+        out.messages
+    );
+    if let Some(text) = text {
+        let header = format!("Reason: SIP ;cause={code} ;text=\"{text}\"");
+        assert!(
+            out.messages.contains(&header),
+            "want {header}:\n{}",
+            out.messages
+        );
+    }
+}
+
+/// Sends a MicroSIP command to the running phone; panics when it fails.
+fn send(phone: &Phone, command: &str) -> String {
+    let ini = phone.ini_path().to_str().unwrap().to_string();
+    let (status, out) = Phone::run_to_exit(&["--ini", &ini, "--send", command], T);
+    assert!(status.success(), "--send {command}: {out}");
+    out
+}
+
+/// Hangs up every call and waits for the answered callers to have seen their BYE.
+fn hang_up(phone: &Phone, callers: Vec<Sipp>) {
+    send(phone, "/hangupall");
+    for mut c in callers {
+        c.wait(T).assert_success();
+    }
+}
+
+#[test]
+fn dnd_with_deny_incoming_button_refuses_with_486_do_not_disturb() {
+    for extra in [
+        "DND=1\n",
+        "denyIncoming=button\nDND=1\n",
+        "DoNotDisturb=1\n",
+    ] {
+        let phone = Phone::start(&local_ini(&format!("autoAnswer=all\n{extra}")), &[]);
+        let addr = phone_addr(&phone);
+        let out = call_from(&addr, "100").run(T);
+        assert_refused(&out, 486, Some("Do Not Disturb"));
+        phone.wait_line("rejected (486 Do Not Disturb)", T);
+    }
+    // DND=0: the same call is answered.
+    let phone = Phone::start(&local_ini("autoAnswer=all\nDND=0\n"), &[]);
+    let addr = phone_addr(&phone);
+    let c = call_from(&addr, "100").spawn();
+    c.wait_message("SIP/2.0 200 OK", T);
+    hang_up(&phone, vec![c]);
+}
+
+#[test]
+fn deny_incoming_all_refuses_every_call() {
+    let phone = Phone::start(&local_ini("autoAnswer=all\ndenyIncoming=all\n"), &[]);
+    let addr = phone_addr(&phone);
+    assert_refused(
+        &call_from(&addr, "100").run(T),
+        486,
+        Some("Incoming calls blocked by user"),
+    );
+}
+
+/// The phone registered as alice at a Kamailio registrar, answering calls at once, with
+/// `denyIncoming=<mode>`: (Kamailio, phone, the phone's address).
+fn registered_phone(mode: &str) -> (Kamailio, Phone, String) {
+    let kam = Kamailio::start();
+    let ini = format!(
+        "{}autoAnswer=all\ndenyIncoming={mode}\n[Account1]\nserver={}\ndomain={}\n\
+         username={ALICE}\npassword={ALICE_PASSWORD}\ntransport=udp\n",
+        base_settings(1),
+        kam.addr(),
+        support::DOMAIN,
+    );
+    let phone = Phone::start(&ini, &[]);
+    let addr = phone_addr(&phone);
+    phone.wait_line("registered: Account1", T);
+    (kam, phone, addr)
+}
+
+/// Whether a call from `from_user`@`from_host` to `to_user`@`to_host` is answered (true) or
+/// refused with 486 "Incoming calls blocked by user" (false).
+fn answered(
+    phone: &Phone,
+    addr: &str,
+    (from_user, from_host): (&str, &str),
+    (to_user, to_host): (&str, &str),
+) -> bool {
+    let mut c = caller(addr, from_user, from_host, to_user, to_host).spawn();
+    let out = c.wait_message_or_end("SIP/2.0 200 OK", T);
+    match out {
+        None => {
+            hang_up(phone, vec![c]);
+            true
+        }
+        Some(out) => {
+            assert_refused(&out, 486, Some("Incoming calls blocked by user"));
+            false
+        }
+    }
+}
+
+#[test]
+fn deny_incoming_user_domain_and_remote_domain_compare_with_the_account() {
+    let ours = (ALICE, support::DOMAIN);
+    let other_user = ("bob", support::DOMAIN);
+    let other_domain = (ALICE, "elsewhere.example");
+    let near = ("100", support::DOMAIN);
+    let far = ("100", "far.example");
+
+    let (_kam, phone, addr) = registered_phone("user");
+    assert!(answered(&phone, &addr, near, ours));
+    assert!(!answered(&phone, &addr, near, other_user));
+    assert!(answered(&phone, &addr, near, other_domain));
+    drop(phone);
+
+    let (_kam, phone, addr) = registered_phone("domain");
+    assert!(answered(&phone, &addr, near, other_user));
+    assert!(!answered(&phone, &addr, near, other_domain));
+    drop(phone);
+
+    let (_kam, phone, addr) = registered_phone("userdomain");
+    assert!(answered(&phone, &addr, near, ours));
+    assert!(!answered(&phone, &addr, near, other_user));
+    assert!(!answered(&phone, &addr, near, other_domain));
+    drop(phone);
+
+    let (_kam, phone, addr) = registered_phone("remotedomain");
+    assert!(answered(&phone, &addr, near, other_domain));
+    assert!(!answered(&phone, &addr, far, ours));
+}
+
+#[test]
+fn call_waiting_off_and_the_call_limit_refuse_with_486() {
+    // callWaiting=0: a second call while one is up.
+    let phone = Phone::start(&local_ini("autoAnswer=all\ncallWaiting=0\n"), &[]);
+    let addr = phone_addr(&phone);
+    let first = call_from(&addr, "100").spawn();
+    first.wait_message("SIP/2.0 200 OK", T);
+    assert_refused(
+        &call_from(&addr, "101").run(T),
+        486,
+        Some("Maximum concurrent calls reached"),
+    );
+    hang_up(&phone, vec![first]);
+    drop(phone);
+
+    // maxConcurrentCalls=2: a third call.
+    let phone = Phone::start(
+        &local_ini("autoAnswer=all\nautoAnswerCalls=all\nmaxConcurrentCalls=2\n"),
+        &[],
+    );
+    let addr = phone_addr(&phone);
+    let first = call_from(&addr, "100").spawn();
+    first.wait_message("SIP/2.0 200 OK", T);
+    let second = call_from(&addr, "101").spawn();
+    second.wait_message("SIP/2.0 200 OK", T);
+    assert_refused(
+        &call_from(&addr, "102").run(T),
+        486,
+        Some("Maximum concurrent calls reached"),
+    );
+    hang_up(&phone, vec![first, second]);
+}
+
+#[test]
+fn a_second_call_from_the_same_caller_is_refused_with_486() {
+    let phone = Phone::start(&local_ini("autoAnswer=all\nautoAnswerCalls=all\n"), &[]);
+    let addr = phone_addr(&phone);
+    let first = call_from(&addr, "100").spawn();
+    first.wait_message("SIP/2.0 200 OK", T);
+    assert_refused(
+        &call_from(&addr, "100").run(T),
+        486,
+        Some("Already in call with this contact"),
+    );
+    // Someone else gets through.
+    let other = call_from(&addr, "101").spawn();
+    other.wait_message("SIP/2.0 200 OK", T);
+    hang_up(&phone, vec![first, other]);
+}
+
+#[test]
+fn an_invite_repeating_an_answered_call_id_gets_487() {
+    let phone = Phone::start(&local_ini("autoAnswer=all\nautoAnswerCalls=all\n"), &[]);
+    let addr = phone_addr(&phone);
+    let mut sipp = Sipp::uac("uac_repeat_call_id.xml", &addr)
+        .service("intercom")
+        .spawn();
+    phone.wait_line("rejected (487)", T);
+    send(&phone, "/hangupall");
+    let out = sipp.wait(T);
+    out.assert_success();
+    assert!(out.messages.contains("SIP/2.0 487"), "{}", out.messages);
+}
+
+#[test]
+fn auto_answer_number_answers_only_the_callers_it_lists() {
+    // The intercom answers 100 and 2xx by itself; anybody else rings until they give up.
+    let phone = Phone::start(&local_ini("autoAnswer=all\nautoAnswerNumber=100;2*\n"), &[]);
+    let addr = phone_addr(&phone);
+    for listed in ["100", "205"] {
+        let c = call_from(&addr, listed).spawn();
+        c.wait_message("SIP/2.0 200 OK", T);
+        hang_up(&phone, vec![c]);
+    }
+    // SIPp's own caller (sipp) is not listed: 180, and it rings until cancelled (a 200
+    // would fail the scenario).
+    let mark = phone.mark();
+    Sipp::uac("uac_cancel.xml", &addr)
+        .service("intercom")
+        .run(T)
+        .assert_success();
+    phone.wait_line_after(mark, "ringing (180)", T);
+}
+
+#[test]
+fn a_call_during_another_is_not_auto_answered_unless_auto_answer_calls_allows() {
+    // MicroSIP's default autoAnswerCalls="": the second caller rings; the first call stays.
+    let phone = Phone::start(&local_ini("autoAnswer=all\n"), &[]);
+    let addr = phone_addr(&phone);
+    let first = call_from(&addr, "100").spawn();
+    first.wait_message("SIP/2.0 200 OK", T);
+    let mark = phone.mark();
+    let second = Sipp::uac("uac_cancel.xml", &addr)
+        .service("intercom")
+        .run(T);
+    second.assert_success();
+    phone.wait_line_after(mark, "ringing (180)", T);
+    hang_up(&phone, vec![first]);
+    drop(phone);
+
+    // autoAnswerCalls=all: the second caller is answered too.
+    let phone = Phone::start(&local_ini("autoAnswer=all\nautoAnswerCalls=all\n"), &[]);
+    let addr = phone_addr(&phone);
+    let first = call_from(&addr, "100").spawn();
+    first.wait_message("SIP/2.0 200 OK", T);
+    let second = call_from(&addr, "101").spawn();
+    second.wait_message("SIP/2.0 200 OK", T);
+    hang_up(&phone, vec![first, second]);
+}
