@@ -19,7 +19,7 @@ use crossbeam_channel::{after, bounded, never, select, unbounded, Receiver, Send
 use super::device::{self, ActiveAudio, AudioCounters, AudioDevice, AudioStats, BridgeFormat};
 use super::pjsua::PjThread;
 use super::port::{BridgePort, EchoPath};
-use super::types::{Error, Result};
+use super::types::{CallState, Error, MediaState, Result};
 use crate::ffi;
 
 const PJ_OK: ffi::pj_status_t = ffi::PJ_SUCCESS as ffi::pj_status_t;
@@ -578,22 +578,9 @@ fn pj_error(op: &'static str, status: ffi::pj_status_t) -> Error {
 
 /// Whether any call currently needs the media clock.
 fn audio_needed() -> bool {
-    let mut ids = [0 as ffi::pjsua_call_id; ffi::PJSUA_MAX_CALLS as usize];
-    let mut count = ids.len() as u32;
-    // SAFETY: ids has room for `count` entries.
-    if unsafe { ffi::pjsua_enum_calls(ids.as_mut_ptr(), &mut count) } != PJ_OK {
-        return false;
-    }
-    ids[..count as usize].iter().any(|&id| {
-        let mut ci = ffi::pjsua_call_info::default();
-        // SAFETY: ci is ours.
-        let found = unsafe { ffi::pjsua_call_get_info(id, &mut ci) } == PJ_OK;
-        found
-            && ci.state != ffi::PJSIP_INV_STATE_DISCONNECTED
-            && matches!(
-                ci.media_status,
-                ffi::PJSUA_CALL_MEDIA_ACTIVE | ffi::PJSUA_CALL_MEDIA_REMOTE_HOLD
-            )
+    super::pjsua::all_calls().iter().any(|c| {
+        c.state != CallState::Disconnected
+            && matches!(c.media, MediaState::Active | MediaState::RemoteHold)
     })
 }
 
