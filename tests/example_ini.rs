@@ -138,4 +138,11 @@ fn every_key_is_applied_or_listed_as_not_applied() {
             "the README's list of keys that are not applied misses `{name}`"
         );
     }
+    // And it names no key that is applied.
+    for (_, name) in &keys {
+        assert!(
+            !section.contains(&format!("`{name}`")) || listed(name),
+            "the README lists `{name}` as not applied, but it is applied"
+        );
+    }
 }

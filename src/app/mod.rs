@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod hooks;
 mod recording;
 pub mod setup;
 mod sounds;
@@ -210,6 +211,14 @@ fn run_stack(
     commands.set_audio_control(Box::new(LevelsControl(audio_levels)));
     // Issue 6: ringtone, ringback and hang-up sounds.
     let mut sounds = sounds::CallSounds::new(&setup.config.settings);
+    // The cmd* hooks, on threads of their own; their results come back to this loop.
+    let (hook_results_tx, hook_results) = unbounded();
+    let mut hooks = hooks::Runner::new(
+        &setup.config.settings,
+        account_facts(setup, control.password_override.as_deref()),
+        hook_results_tx,
+    );
+    let mut hook_tracker = hooks::Tracker::default();
     let mut exit_requested = match control.startup.take() {
         Some(parsed) => match commands.run_startup(&engine, parsed) {
             commands::Flow::Exit => true,
@@ -249,11 +258,17 @@ fn run_stack(
         select! {
             recv(events) -> ev => match ev {
                 Ok(ev) => {
+                    fire_hooks(&mut hook_tracker, &mut hooks, &ev);
                     phone.on_event(ev.clone());
                     commands.on_event(&engine, &ev);
                     sounds.on_event(&ev);
                 }
                 Err(_) => break,
+            },
+            recv(hook_results) -> result => {
+                if let Ok(result) = result {
+                    log_hook_result(&result);
+                }
             },
             recv(timer) -> _ => phone.on_auto_answer_timer(&mut sounds),
             recv(command_timer) -> _ => commands.on_timer(&engine),
@@ -314,6 +329,7 @@ fn run_stack(
                 if let Event::Registration { account, .. } = &ev {
                     pending.retain(|a| a != account);
                 }
+                fire_hooks(&mut hook_tracker, &mut hooks, &ev);
                 phone.log_event(&ev);
             }
             Err(_) => break,
@@ -321,10 +337,20 @@ fn run_stack(
     }
     let names = phone.account_names.clone();
     engine.shutdown();
+    // The end hooks of the calls the shutdown ended, then the hooks still running.
+    let mut tail_events = Vec::new();
+    while let Ok(ev) = events.try_recv() {
+        fire_hooks(&mut hook_tracker, &mut hooks, &ev);
+        tail_events.push(ev);
+    }
+    hooks.finish();
+    while let Ok(result) = hook_results.try_recv() {
+        log_hook_result(&result);
+    }
     // What PJSUA reported while it shut down (the un-REGISTER result, the last call states).
     let mut tail = Phone::detached(names);
-    while let Ok(ev) = events.try_recv() {
-        tail.log_event(&ev);
+    for ev in &tail_events {
+        tail.log_event(ev);
     }
     match reload_to {
         Some(new) => StackEnd::Reload(new),
@@ -332,6 +358,45 @@ fn run_stack(
             log::info!("stopped");
             StackEnd::Exit(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// What `cmdOutgoingCall`'s placeholders name: the active account (or the local one).
+fn account_facts(setup: &setup::Setup, password_override: Option<&str>) -> hooks::AccountFacts {
+    match setup.config.active_account() {
+        Some((_, account)) => hooks::AccountFacts {
+            server: if account.server.is_empty() {
+                "localhost".to_string()
+            } else {
+                account.server.clone()
+            },
+            extension: account.username.clone(),
+            password: password_override
+                .map(str::to_string)
+                .unwrap_or_else(|| account.password.clone()),
+        },
+        None => hooks::AccountFacts {
+            server: "localhost".to_string(),
+            ..Default::default()
+        },
+    }
+}
+
+/// Starts the hooks `ev` fires.
+fn fire_hooks(tracker: &mut hooks::Tracker, runner: &mut hooks::Runner, ev: &Event) {
+    if runner.is_empty() {
+        return;
+    }
+    for firing in tracker.on_event(ev) {
+        runner.run(firing);
+    }
+}
+
+/// A hook's end, logged: a warning when it failed or was killed.
+fn log_hook_result(result: &hooks::HookResult) {
+    match result.outcome {
+        hooks::HookOutcome::Exited(0) => log::info!("{}", result.describe()),
+        _ => log::warn!("{}", result.describe()),
     }
 }
 

@@ -51,8 +51,8 @@ use std::net::Ipv4Addr;
 
 pub use plan::{apply_dial_plan, check_dial_plan};
 pub use uri::{
-    add_transport, format_sip_uri, transport_param, uri_domain, uri_user_host, validate_uri,
-    wild_match, MAX_URI_BYTES,
+    add_transport, display_name, format_sip_uri, transport_param, uri_domain, uri_user_host,
+    validate_uri, wild_match, MAX_URI_BYTES,
 };
 
 /// Delay from the call's CONFIRMED state to the first DTMF group, in milliseconds.

@@ -129,17 +129,41 @@ pub fn uri_user_host(value: &str) -> (String, String) {
     let mut rest = strip_prefix_ignore_case(uri, "sip:");
     rest = strip_prefix_ignore_case(rest, "sips:");
     rest = strip_prefix_ignore_case(rest, "tel:");
-    let rest = rest.split([';', '?']).next().unwrap_or(rest);
+    // The user part may hold `;` and `?` (RFC 3261's user-unreserved): parameters and
+    // headers start after the host.
     let (user, hostport) = match rest.rsplit_once('@') {
         Some((user, host)) => (user, host),
         None => ("", rest),
     };
+    let hostport = hostport.split([';', '?']).next().unwrap_or(hostport);
     let host = match hostport.strip_prefix('[') {
         // An IPv6 reference: up to its closing bracket.
         Some(v6) => v6.split(']').next().unwrap_or(v6),
         None => hostport.split(':').next().unwrap_or(hostport),
     };
     (user.to_string(), host.to_string())
+}
+
+/// The display name of a header value (`"Bob \"B\"" <sip:bob@host>` → `Bob "B"`,
+/// `Bob <sip:bob@host>` → `Bob`); "" when there is none.
+pub fn display_name(value: &str) -> String {
+    let value = value.trim();
+    if let Some(quoted) = value.strip_prefix('"') {
+        let mut name = String::new();
+        let mut chars = quoted.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => name.extend(chars.next()),
+                '"' => break,
+                c => name.push(c),
+            }
+        }
+        return name;
+    }
+    match value.find('<') {
+        Some(lt) => value[..lt].trim().to_string(),
+        None => String::new(),
+    }
 }
 
 /// MicroSIP's wildcard match (`CMask::WildMatch`): `*` matches any run of characters, `?` one
@@ -251,6 +275,19 @@ mod tests {
         assert_eq!(uh("<tel:+4930123>"), (String::new(), "+4930123".into()));
         // A display name holding `<` and `@` does not confuse it.
         assert_eq!(uh("\"x@y <z>\" <sip:u@h>"), ("u".into(), "h".into()));
+        // `;` and `?` belong to the user part before the `@`.
+        assert_eq!(
+            uh("<sip:a;b?c@h;transport=tcp?x=y>"),
+            ("a;b?c".into(), "h".into())
+        );
+    }
+
+    #[test]
+    fn display_names() {
+        assert_eq!(display_name("\"Bob \\\"B\\\"\" <sip:b@h>"), "Bob \"B\"");
+        assert_eq!(display_name("Bob Smith <sip:b@h>"), "Bob Smith");
+        assert_eq!(display_name("<sip:b@h>"), "");
+        assert_eq!(display_name("sip:b@h"), "");
     }
 
     #[test]

@@ -145,8 +145,8 @@ unsafe extern "C" fn on_incoming_call(
     guarded("on_incoming_call", || {
         let Some(shared) = shared() else { return };
         let info = call_info(call_id);
-        let (x_autoanswer, call_info_hdr) = if rdata.is_null() {
-            (None, None)
+        let (x_autoanswer, call_info_hdr, asserted) = if rdata.is_null() {
+            (None, None, None)
         } else {
             // SAFETY: rdata is the live request PJSUA hands to this callback.
             let msg = unsafe { (*rdata).msg_info.msg };
@@ -155,6 +155,8 @@ unsafe extern "C" fn on_incoming_call(
                 (
                     header_value(msg, "X-AUTOANSWER"),
                     header_value(msg, "Call-Info"),
+                    header_value(msg, "P-Asserted-Identity")
+                        .or_else(|| header_value(msg, "Remote-Party-Id")),
                 )
             }
         };
@@ -174,6 +176,7 @@ unsafe extern "C" fn on_incoming_call(
             others,
             x_autoanswer,
             call_info: call_info_hdr,
+            asserted_identity: asserted.filter(|v| v.contains('@')),
         };
         if shared.force_codec && !rdata.is_null() {
             // SAFETY: rdata is the INVITE of this callback; its dialog and INVITE session

@@ -146,6 +146,10 @@ pub struct IncomingCall {
     pub x_autoanswer: Option<String>,
     /// The first `Call-Info` header value, if present.
     pub call_info: Option<String>,
+    /// `P-Asserted-Identity` (else `Remote-Party-Id`) when it names a user at a host: the
+    /// caller as the network asserts it, which MicroSIP shows and passes to hooks instead of
+    /// From.
+    pub asserted_identity: Option<String>,
 }
 
 /// Another call alive when an INVITE arrives.
