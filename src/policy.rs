@@ -54,6 +54,18 @@ pub struct Policy {
     pub max_concurrent_calls: u32,
     /// The active SIP account, `None` when only the local account (calls by IP) runs.
     pub account: Option<AccountIdentity>,
+    /// Where calls are forwarded (`forwarding=all`, or `button` with `FWD=1`, and a
+    /// `forwardingNumber` that can be called); `None`: not forwarding.
+    pub forwarding: Option<Forwarding>,
+}
+
+/// MicroSIP's call forwarding, resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forwarding {
+    /// The formatted `forwardingNumber` (a SIP URI).
+    pub target: String,
+    /// `forwardingDelay`: seconds of ringing first; 0 forwards at once.
+    pub delay: u32,
 }
 
 impl Default for Policy {
@@ -70,6 +82,7 @@ impl Default for Policy {
             call_waiting: true,
             max_concurrent_calls: 0,
             account: None,
+            forwarding: None,
         }
     }
 }
@@ -121,16 +134,31 @@ impl Refusal {
 
 /// Decides what to do with `call` under `policy`, in the order of MicroSIP's
 /// `on_incoming_call`: the duplicate caller, call waiting and the call limit, a repeated
-/// Call-ID, `denyIncoming`; then auto-answer (with its delay, carried in the ringing action).
+/// Call-ID, `denyIncoming`; then forwarding and auto-answer (their delays carried in the
+/// ringing action): forwarding at once wins over everything, an auto-answer at once over a
+/// delayed forward, and of two delays the shorter (a tie forwards).
 pub fn decide(policy: &Policy, call: &IncomingCall) -> IncomingAction {
-    match refusal(policy, call) {
-        Some(r) => r.action(),
-        None => match auto_answer_delay(policy, call) {
-            Some(0) => IncomingAction::Answer,
-            Some(secs) => IncomingAction::Ring {
-                answer_after: Some(Duration::from_secs(u64::from(secs))),
-            },
-            None => IncomingAction::Ring { answer_after: None },
+    if let Some(r) = refusal(policy, call) {
+        return r.action();
+    }
+    let secs = |s: u32| Some(Duration::from_secs(u64::from(s)));
+    let answer = auto_answer_delay(policy, call);
+    match (&policy.forwarding, answer) {
+        (Some(f), _) if f.delay == 0 => IncomingAction::Forward {
+            to: f.target.clone(),
+        },
+        (_, Some(0)) => IncomingAction::Answer,
+        (Some(f), Some(a)) if a < f.delay => IncomingAction::Ring {
+            answer_after: secs(a),
+            forward_after: None,
+        },
+        (Some(f), _) => IncomingAction::Ring {
+            answer_after: None,
+            forward_after: secs(f.delay),
+        },
+        (None, a) => IncomingAction::Ring {
+            answer_after: a.and_then(secs),
+            forward_after: None,
         },
     }
 }
@@ -256,13 +284,63 @@ mod tests {
     }
 
     fn ring() -> IncomingAction {
-        IncomingAction::Ring { answer_after: None }
+        IncomingAction::RING
     }
 
     fn after(secs: u64) -> IncomingAction {
         IncomingAction::Ring {
             answer_after: Some(Duration::from_secs(secs)),
+            forward_after: None,
         }
+    }
+
+    fn forward_after(secs: u64) -> IncomingAction {
+        IncomingAction::Ring {
+            answer_after: None,
+            forward_after: Some(Duration::from_secs(secs)),
+        }
+    }
+
+    fn forwarding(delay: u32) -> Option<Forwarding> {
+        Some(Forwarding {
+            target: "<sip:300@pbx.example>".into(),
+            delay,
+        })
+    }
+
+    #[test]
+    fn forwarding_at_once_wins_over_everything_but_a_refusal() {
+        let p = Policy {
+            forwarding: forwarding(0),
+            ..policy(AutoAnswerMode::All, false, 0)
+        };
+        assert_eq!(
+            decide(&p, &call()),
+            IncomingAction::Forward {
+                to: "<sip:300@pbx.example>".into()
+            }
+        );
+        let dnd = Policy { dnd: true, ..p };
+        assert_eq!(decide(&dnd, &call()), Refusal::DoNotDisturb.action());
+    }
+
+    #[test]
+    fn forwarding_after_a_delay_against_auto_answer() {
+        let with = |aa: AutoAnswerMode, aa_delay: u32, fwd_delay: u32| {
+            let p = Policy {
+                forwarding: forwarding(fwd_delay),
+                ..policy(aa, false, aa_delay)
+            };
+            decide(&p, &call())
+        };
+        // No auto-answer: it rings, then is forwarded.
+        assert_eq!(with(AutoAnswerMode::Off, 0, 10), forward_after(10));
+        // An auto-answer at once wins over a delayed forward.
+        assert_eq!(with(AutoAnswerMode::All, 0, 10), IncomingAction::Answer);
+        // The shorter delay wins; a tie forwards.
+        assert_eq!(with(AutoAnswerMode::All, 5, 10), after(5));
+        assert_eq!(with(AutoAnswerMode::All, 15, 10), forward_after(10));
+        assert_eq!(with(AutoAnswerMode::All, 10, 10), forward_after(10));
     }
 
     fn with_other(mut c: IncomingCall, remote: &str, active: bool) -> IncomingCall {

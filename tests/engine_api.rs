@@ -93,8 +93,8 @@ fn engine_lifecycle_and_self_call() {
     engine.shutdown();
 
     // A start after a shutdown works.
-    let (engine, _rx) = Engine::start(settings(IncomingAction::Ring { answer_after: None }))
-        .expect("start after shutdown");
+    let (engine, _rx) =
+        Engine::start(settings(IncomingAction::RING)).expect("start after shutdown");
     assert!(engine.info().sip_addr.port() > 0);
     drop(engine);
 }

@@ -12,10 +12,8 @@ use support::Sipp;
 #[test]
 fn outgoing_call_rings_is_answered_and_we_hang_up() {
     let mut sipp = Sipp::uas("uas_answer.xml").spawn();
-    let settings = support::loopback_engine(
-        support::free_udp_port(),
-        Arc::new(|_| IncomingAction::Ring { answer_after: None }),
-    );
+    let settings =
+        support::loopback_engine(support::free_udp_port(), Arc::new(|_| IncomingAction::RING));
     let (engine, events) = Engine::start(settings).expect("engine");
     let acc = engine.info().local_account.unwrap();
     let call = engine

@@ -303,3 +303,134 @@ fn a_call_during_another_is_not_auto_answered_unless_auto_answer_calls_allows() 
     second.wait_message("SIP/2.0 200 OK", T);
     hang_up(&phone, vec![first, second]);
 }
+
+/// The 302 a forwarded caller got: its `Contact` and `Diversion` headers.
+fn assert_forwarded(out: &SippOutput, contact: &str, diversion: &str) {
+    out.assert_success();
+    let m = &out.messages;
+    assert!(m.contains("SIP/2.0 302 "), "want a 302:\n{m}");
+    assert!(
+        !m.contains("SIP/2.0 200 OK"),
+        "forwarded, not answered:\n{m}"
+    );
+    let reply = &m[m.find("SIP/2.0 302 ").unwrap()..];
+    let reply = &reply[..reply
+        .find("\n\n")
+        .or(reply.find("\r\n\r\n"))
+        .unwrap_or(reply.len())];
+    for want in [
+        format!("Contact: {contact}"),
+        format!("Diversion: {diversion}"),
+    ] {
+        assert!(reply.contains(&want), "want {want} in the 302:\n{reply}");
+    }
+}
+
+#[test]
+fn forwarding_all_sends_302_with_contact_and_diversion_at_once() {
+    // forwarding=all wins over an auto-answer at once.
+    let phone = Phone::start(
+        &local_ini("autoAnswer=all\nforwarding=all\nforwardingNumber=300@127.0.0.1\n"),
+        &[],
+    );
+    let addr = phone_addr(&phone);
+    let out = call_from(&addr, "100").run(T);
+    assert_forwarded(&out, "<sip:300@127.0.0.1>", "<sip:intercom@127.0.0.1>");
+    assert!(
+        !out.messages.contains("SIP/2.0 180"),
+        "forwarded at once, without ringing:\n{}",
+        out.messages
+    );
+    phone.wait_line("forwarded (302) to <sip:300@127.0.0.1>", T);
+}
+
+#[test]
+fn forwarding_button_follows_fwd_and_forwarding_delay_rings_first() {
+    // button with FWD=1 and a delay: 180 first, then the 302.
+    let phone = Phone::start(
+        &local_ini(
+            "autoAnswer=\nforwarding=button\nFWD=1\nforwardingNumber=sip:301@127.0.0.1\n\
+             forwardingDelay=1\n",
+        ),
+        &[],
+    );
+    let addr = phone_addr(&phone);
+    let out = call_from(&addr, "100").run(T);
+    assert_forwarded(&out, "<sip:301@127.0.0.1>", "<sip:intercom@127.0.0.1>");
+    let m = &out.messages;
+    let ring = m.find("SIP/2.0 180").expect("it rang first");
+    assert!(ring < m.find("SIP/2.0 302").unwrap(), "{m}");
+    phone.wait_line("forwarded to <sip:301@127.0.0.1> (302, forwardingDelay)", T);
+    drop(phone);
+
+    // button with FWD=0: not forwarded (answered, as autoAnswer=all says).
+    let phone = Phone::start(
+        &local_ini("autoAnswer=all\nforwarding=button\nFWD=0\nforwardingNumber=301@127.0.0.1\n"),
+        &[],
+    );
+    let addr = phone_addr(&phone);
+    let c = call_from(&addr, "100").spawn();
+    c.wait_message("SIP/2.0 200 OK", T);
+    hang_up(&phone, vec![c]);
+}
+
+#[test]
+fn a_shorter_auto_answer_delay_wins_over_forwarding() {
+    let phone = Phone::start(
+        &local_ini(
+            "autoAnswer=all\nautoAnswerDelay=1\nforwarding=all\nforwardingNumber=300@127.0.0.1\n\
+             forwardingDelay=30\n",
+        ),
+        &[],
+    );
+    let addr = phone_addr(&phone);
+    let c = call_from(&addr, "100").spawn();
+    c.wait_message("SIP/2.0 200 OK", T);
+    phone.wait_line("auto-answer in 1 s", T);
+    // The delay is honoured on the wire: the 200 never comes before it.
+    let m = c.messages();
+    // (rem_euclid: a run across midnight)
+    let waited =
+        (wire_time(&m, "SIP/2.0 200 OK") - wire_time(&m, "INVITE sip:")).rem_euclid(86400.0);
+    assert!(waited >= 1.0, "answered {waited:.3} s after the INVITE");
+    hang_up(&phone, vec![c]);
+}
+
+/// When SIPp sent or received the first message containing `needle`, in seconds of the day
+/// (from the `-trace_msg` separator line before it).
+fn wire_time(messages: &str, needle: &str) -> f64 {
+    let at = messages
+        .find(needle)
+        .unwrap_or_else(|| panic!("no {needle:?}:\n{messages}"));
+    let stamp = messages[..at]
+        .rfind("----- ")
+        .map(|i| &messages[i + 6..])
+        .and_then(|rest| rest.lines().next())
+        .expect("a trace separator");
+    let time = stamp.split_whitespace().nth(1).expect("date and time");
+    let mut parts = time.split(':').map(|p| p.parse::<f64>().unwrap());
+    let (h, m, s) = (
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+    );
+    h * 3600.0 + m * 60.0 + s
+}
+
+#[test]
+fn auto_hang_up_time_ends_the_call_with_a_warning_header() {
+    let phone = Phone::start(&local_ini("autoAnswer=all\nautoHangUpTime=1\n"), &[]);
+    let addr = phone_addr(&phone);
+    let mut c = call_from(&addr, "100").spawn();
+    c.wait_message("SIP/2.0 200 OK", T);
+    // The caller never hangs up: the phone's BYE ends the scenario.
+    let out = c.wait(T);
+    out.assert_success();
+    let m = &out.messages;
+    let bye = &m[m.find("BYE sip:").expect("the phone sent BYE")..];
+    assert!(
+        bye.contains("Warning: 399 localhost \"Call duration exceeded\""),
+        "{bye}"
+    );
+    phone.wait_line("autoHangUpTime (1 s) reached", T);
+}

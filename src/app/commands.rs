@@ -18,12 +18,12 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{never, Receiver};
 
 use super::recording::Recording;
-use super::setup::Setup;
+use super::setup::{Dialing, Setup};
 use crate::config;
 use crate::control::dispatch::{ControlRequest, Outcome, StackGate};
 use crate::control::grammar::{self, Command, Parsed};
 use crate::control::socket::Server;
-use crate::dial::{self, AccountChoice, DialInput, LocalAccount, MainAccount};
+use crate::dial::{self, AccountChoice, DialInput};
 use crate::engine::{
     AccountId, CallId, CallInfo, CallState, DtmfVia, Engine, Event, MediaState, Role,
 };
@@ -122,16 +122,10 @@ struct DialSettings {
     volume_ring: u32,
     /// `accountId` when that account was added to the engine.
     account_number: Option<u32>,
-    domain: String,
-    dialing_prefix: String,
-    dial_plan: String,
-    transport: String,
+    /// How dialled text becomes a URI (the accounts' domains, prefixes, plans, transports).
+    dialing: Dialing,
     /// The main account has a `server`: numbers wait for its registration.
     has_registrar: bool,
-    local_domain: String,
-    local_transport: String,
-    tcp_transport: bool,
-    tls_transport: bool,
     single_mode: bool,
     /// `[AccountN]` sections that load.
     loadable_accounts: BTreeSet<u32>,
@@ -177,30 +171,14 @@ impl Commands {
         let cfg = &setup.config;
         let info = engine.info();
         let main = info.account.and(cfg.active_account());
-        let local = cfg.local_account();
-        let account_transport = |a: &crate::config::Account| a.transport.as_ini().to_string();
         let settings = DialSettings {
             account_number: main.map(|(n, _)| n),
-            domain: main.map(|(_, a)| a.domain.clone()).unwrap_or_default(),
-            dialing_prefix: main
-                .map(|(_, a)| a.dialing_prefix.clone())
-                .unwrap_or_default(),
-            dial_plan: main.map(|(_, a)| a.dial_plan.clone()).unwrap_or_default(),
-            transport: main.map(|(_, a)| account_transport(a)).unwrap_or_default(),
+            dialing: Dialing::new(cfg, main.map(|(_, a)| a)),
             has_registrar: setup
                 .engine
                 .account
                 .as_ref()
                 .is_some_and(|a| a.registrar.is_some()),
-            local_domain: local.domain.clone(),
-            local_transport: account_transport(&local),
-            tcp_transport: main.is_some_and(|(_, a)| {
-                matches!(
-                    a.transport,
-                    crate::config::Transport::Tcp | crate::config::Transport::Auto
-                )
-            }),
-            tls_transport: main.is_some_and(|(_, a)| a.transport == crate::config::Transport::Tls),
             single_mode: cfg.settings.single_mode,
             loadable_accounts: cfg.accounts.keys().copied().filter(|&n| n > 0).collect(),
             ini: cfg.path.display().to_string(),
@@ -700,23 +678,11 @@ impl Commands {
     }
 
     fn dial_input<'a>(&'a self, target: &'a str) -> DialInput<'a> {
-        let s = &self.settings;
-        DialInput {
+        self.settings.dialing.input(
             target,
-            main: self.main_account.map(|_| MainAccount {
-                domain: &s.domain,
-                dialing_prefix: &s.dialing_prefix,
-                dial_plan: &s.dial_plan,
-                transport: &s.transport,
-            }),
-            local: self.local_account.map(|_| LocalAccount {
-                domain: &s.local_domain,
-                transport: &s.local_transport,
-            }),
-            tcp_transport: s.tcp_transport,
-            tls_transport: s.tls_transport,
-            no_transform: false,
-        }
+            self.main_account.is_some(),
+            self.local_account.is_some(),
+        )
     }
 }
 

@@ -591,7 +591,7 @@ mod tests {
     }
 
     fn ring() -> IncomingAction {
-        IncomingAction::Ring { answer_after: None }
+        IncomingAction::RING
     }
 
     #[test]

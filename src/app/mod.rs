@@ -13,7 +13,7 @@ mod sounds;
 use std::collections::HashMap;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{after, never, select, unbounded, Receiver};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
@@ -238,8 +238,8 @@ fn run_stack(
     };
     let (no_requests, mut requests_open) = (never(), true);
     while !exit_requested {
-        let timer = match phone.auto_answer {
-            Some((_, at)) => after(at.saturating_duration_since(Instant::now())),
+        let timer = match phone.next_timer() {
+            Some(at) => after(at.saturating_duration_since(Instant::now())),
             None => never(),
         };
         let command_timer = match commands.next_timer() {
@@ -270,7 +270,7 @@ fn run_stack(
                     log_hook_result(&result);
                 }
             },
-            recv(timer) -> _ => phone.on_auto_answer_timer(&mut sounds),
+            recv(timer) -> _ => phone.on_timer(&mut sounds),
             recv(command_timer) -> _ => commands.on_timer(&engine),
             recv(sound_timer) -> _ => sounds.on_timer(),
             recv(requests) -> request => match request {
@@ -426,6 +426,12 @@ struct Phone<'e> {
     auto_answer: Option<(CallId, Instant)>,
     /// The auto-answer beep plays for the timer's call; it is answered when the beep ends.
     beeping: bool,
+    /// Ringing calls to forward (`forwardingDelay`), and when.
+    forwards: HashMap<CallId, Instant>,
+    /// `autoHangUpTime`: how long a connected call may last.
+    max_duration: Option<Duration>,
+    /// Connected calls and when `autoHangUpTime` ends them.
+    hang_ups: HashMap<CallId, Instant>,
     registered: HashMap<AccountId, bool>,
 }
 
@@ -445,6 +451,12 @@ impl<'e> Phone<'e> {
             account_names: names,
             auto_answer: None,
             beeping: false,
+            forwards: HashMap::new(),
+            max_duration: match setup.config.settings.auto_hang_up_time {
+                0 => None,
+                secs => Some(Duration::from_secs(u64::from(secs))),
+            },
+            hang_ups: HashMap::new(),
             registered: HashMap::new(),
         }
     }
@@ -457,6 +469,9 @@ impl<'e> Phone<'e> {
             account_names: names,
             auto_answer: None,
             beeping: false,
+            forwards: HashMap::new(),
+            max_duration: None,
+            hang_ups: HashMap::new(),
             registered: HashMap::new(),
         }
     }
@@ -492,20 +507,99 @@ impl<'e> Phone<'e> {
                 },
                 action:
                     IncomingAction::Ring {
-                        answer_after: Some(delay),
+                        answer_after,
+                        forward_after,
                     },
-            } if self.auto_answer.is_none() => {
+            } => {
                 // MicroSIP's single timer: only the first pending call gets it.
-                self.auto_answer = Some((call, Instant::now() + delay));
-                self.beeping = false;
+                if let (Some(delay), None) = (answer_after, self.auto_answer) {
+                    self.auto_answer = Some((call, Instant::now() + delay));
+                    self.beeping = false;
+                }
+                if let Some(delay) = forward_after {
+                    self.forwards.insert(call, Instant::now() + delay);
+                }
             }
-            Event::CallState { info }
-                if matches!(info.state, CallState::Confirmed | CallState::Disconnected)
-                    && self.auto_answer.is_some_and(|(c, _)| c == info.call) =>
-            {
-                self.auto_answer = None;
+            Event::CallState { info } => {
+                let ended = info.state == CallState::Disconnected;
+                if matches!(info.state, CallState::Confirmed) || ended {
+                    if self.auto_answer.is_some_and(|(c, _)| c == info.call) {
+                        self.auto_answer = None;
+                    }
+                    self.forwards.remove(&info.call);
+                }
+                if ended {
+                    self.hang_ups.remove(&info.call);
+                } else if info.state == CallState::Confirmed {
+                    if let Some(max) = self.max_duration {
+                        self.hang_ups
+                            .entry(info.call)
+                            .or_insert_with(|| Instant::now() + max);
+                    }
+                }
             }
             _ => {}
+        }
+    }
+
+    /// When the next of the auto-answer, forwarding and `autoHangUpTime` timers is due.
+    fn next_timer(&self) -> Option<Instant> {
+        self.auto_answer
+            .map(|(_, at)| at)
+            .into_iter()
+            .chain(self.forwards.values().copied())
+            .chain(self.hang_ups.values().copied())
+            .min()
+    }
+
+    /// Runs the timers that are due.
+    fn on_timer(&mut self, sounds: &mut sounds::CallSounds) {
+        let now = Instant::now();
+        if self.auto_answer.is_some_and(|(_, at)| at <= now) {
+            self.on_auto_answer_timer(sounds);
+        }
+        let Some(engine) = self.engine else { return };
+        let due: Vec<CallId> = self
+            .forwards
+            .iter()
+            .filter(|(_, at)| **at <= now)
+            .map(|(c, _)| *c)
+            .collect();
+        for call in due {
+            self.forwards.remove(&call);
+            let ringing = engine
+                .call(call)
+                .is_ok_and(|info| matches!(info.state, CallState::Incoming | CallState::Early));
+            let Some(target) = self.policy.forwarding.as_ref().map(|f| f.target.clone()) else {
+                continue;
+            };
+            if !ringing {
+                continue;
+            }
+            match engine.forward(call, &target) {
+                Ok(()) => log::info!("call {call}: forwarded to {target} (302, forwardingDelay)"),
+                Err(e) => log::warn!("call {call}: could not forward to {target}: {e}"),
+            }
+        }
+        let due: Vec<CallId> = self
+            .hang_ups
+            .iter()
+            .filter(|(_, at)| **at <= now)
+            .map(|(c, _)| *c)
+            .collect();
+        for call in due {
+            self.hang_ups.remove(&call);
+            let warning = (
+                "Warning",
+                "399 localhost \"Call duration exceeded\"".to_string(),
+            );
+            match engine.hangup_with(call, 200, &[warning]) {
+                Ok(()) => log::info!(
+                    "call {call}: hung up: autoHangUpTime ({} s) reached",
+                    self.max_duration.map_or(0, |d| d.as_secs())
+                ),
+                Err(e) => log::warn!("call {call}: autoHangUpTime: could not hang up: {e}"),
+            }
         }
     }
 
@@ -561,8 +655,14 @@ impl<'e> Phone<'e> {
                     IncomingAction::Answer => "answering (200)".to_string(),
                     IncomingAction::Ring {
                         answer_after: Some(d),
+                        ..
                     } => format!("ringing (180), auto-answer in {} s", d.as_secs()),
-                    IncomingAction::Ring { answer_after: None } => "ringing (180)".to_string(),
+                    IncomingAction::Ring {
+                        forward_after: Some(d),
+                        ..
+                    } => format!("ringing (180), forwarding in {} s", d.as_secs()),
+                    IncomingAction::Ring { .. } => "ringing (180)".to_string(),
+                    IncomingAction::Forward { to } => format!("forwarded (302) to {to}"),
                     IncomingAction::Reject { code, reason } => {
                         format!(
                             "rejected ({code}{})",

@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use super::cli::Options;
 use crate::config::{self, Account, Config, Level};
+use crate::dial::{DialInput, LocalAccount, MainAccount};
 use crate::engine::{AccountSettings, EngineSettings, IncomingAction, TransportKind};
-use crate::policy::{AccountIdentity, AutoAnswerMode, Policy};
+use crate::policy::{AccountIdentity, AutoAnswerMode, Forwarding, Policy};
 
 /// MicroSIP's UDP port for the local account when `sourcePort` is not set.
 const LOCAL_ACCOUNT_PORT: u16 = 5060;
@@ -143,6 +144,7 @@ fn build(cfg: Config, opts: &Options, log_file: Option<PathBuf>) -> Setup {
         None => None,
     };
     let local = cfg.local_account_enabled();
+    let account_active = account.is_some();
     let engine = EngineSettings {
         bind: opts.bind,
         sip_port: s.source_port,
@@ -166,7 +168,7 @@ fn build(cfg: Config, opts: &Options, log_file: Option<PathBuf>) -> Setup {
         log_file,
         local_account: local,
         account,
-        incoming: Arc::new(|_| IncomingAction::Ring { answer_after: None }),
+        incoming: Arc::new(|_| IncomingAction::RING),
     };
     let policy = Policy {
         auto_answer: match s.auto_answer {
@@ -184,12 +186,115 @@ fn build(cfg: Config, opts: &Options, log_file: Option<PathBuf>) -> Setup {
         call_waiting: s.call_waiting,
         max_concurrent_calls: s.max_concurrent_calls,
         account: identity,
+        forwarding: forwarding(&cfg, account_active),
     };
     Setup {
         config: cfg,
         engine,
         policy,
         account_name,
+    }
+}
+
+/// MicroSIP's forwarding (`forwarding=all`, or `button` with `FWD=1`), with
+/// `forwardingNumber` formatted like a dialled number; `None` (with a warning when the number
+/// cannot be called) when calls are not forwarded.
+fn forwarding(cfg: &Config, main_active: bool) -> Option<Forwarding> {
+    let s = &cfg.settings;
+    let on = match s.forwarding {
+        config::Forwarding::Off => false,
+        config::Forwarding::Button => s.fwd,
+        config::Forwarding::All => true,
+    };
+    if !on {
+        return None;
+    }
+    if s.forwarding_number.trim().is_empty() {
+        log::warn!("forwarding is on but forwardingNumber is empty: calls are not forwarded; set forwardingNumber");
+        return None;
+    }
+    let main = main_active
+        .then(|| cfg.active_account().map(|(_, a)| a))
+        .flatten();
+    let dialing = Dialing::new(cfg, main);
+    let input = dialing.input(
+        &s.forwarding_number,
+        main.is_some(),
+        cfg.local_account_enabled(),
+    );
+    match crate::dial::prepare_call(&input) {
+        Ok(plan) => {
+            let delay = match s.forwarding_delay {
+                0 => "at once".to_string(),
+                d => format!("after {d} s of ringing"),
+            };
+            log::info!("calls are forwarded to {} {delay}", plan.uri);
+            Some(Forwarding {
+                target: plan.uri,
+                delay: s.forwarding_delay,
+            })
+        }
+        Err(e) => {
+            log::warn!("forwardingNumber: {e}; calls are not forwarded");
+            None
+        }
+    }
+}
+
+/// What turns dialled text into a URI (MicroSIP's `GetSIPURI` inputs): the main account's
+/// domain, prefix, dial plan and transport, and the local account's.
+#[derive(Debug, Clone, Default)]
+pub struct Dialing {
+    domain: String,
+    dialing_prefix: String,
+    dial_plan: String,
+    transport: String,
+    local_domain: String,
+    local_transport: String,
+    tcp_transport: bool,
+    tls_transport: bool,
+}
+
+impl Dialing {
+    /// From the settings, with `main` the active account when it runs.
+    pub fn new(cfg: &Config, main: Option<&Account>) -> Dialing {
+        let local = cfg.local_account();
+        let transport = |a: &Account| a.transport.as_ini().to_string();
+        Dialing {
+            domain: main.map(|a| a.domain.clone()).unwrap_or_default(),
+            dialing_prefix: main.map(|a| a.dialing_prefix.clone()).unwrap_or_default(),
+            dial_plan: main.map(|a| a.dial_plan.clone()).unwrap_or_default(),
+            transport: main.map(transport).unwrap_or_default(),
+            local_domain: local.domain.clone(),
+            local_transport: transport(&local),
+            tcp_transport: main.is_some_and(|a| {
+                matches!(
+                    a.transport,
+                    config::Transport::Tcp | config::Transport::Auto
+                )
+            }),
+            tls_transport: main.is_some_and(|a| a.transport == config::Transport::Tls),
+        }
+    }
+
+    /// The dial pipeline's input for `target`, with the accounts that run.
+    pub fn input<'a>(&'a self, target: &'a str, main: bool, local: bool) -> DialInput<'a> {
+        DialInput {
+            target,
+            main: main.then_some(MainAccount {
+                domain: &self.domain,
+                dialing_prefix: &self.dialing_prefix,
+                dial_plan: &self.dial_plan,
+                transport: &self.transport,
+            }),
+            local: local.then_some(LocalAccount {
+                domain: &self.local_domain,
+                transport: &self.local_transport,
+            }),
+            tcp_transport: self.tcp_transport,
+            tls_transport: self.tls_transport,
+            no_transform: false,
+        }
     }
 }
 

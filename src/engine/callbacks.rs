@@ -185,6 +185,7 @@ unsafe extern "C" fn on_incoming_call(
             unsafe { prefer_local_codec_order(rdata) };
         }
         let action = (shared.incoming)(&incoming);
+        let incoming_to = incoming.to.clone();
         if action == IncomingAction::Answer {
             remember_answered(&incoming.sip_call_id);
         }
@@ -205,6 +206,7 @@ unsafe extern "C" fn on_incoming_call(
             IncomingAction::Reject { code, reason } => {
                 super::pjsua::hangup_with_reason(call_id, *code, reason.as_deref())
             }
+            IncomingAction::Forward { to } => super::pjsua::forward_call(call_id, to, &incoming_to),
         };
         if status != ffi::PJ_SUCCESS as i32 {
             log::warn!("call {call_id}: could not send the response for {action:?} (PJSIP status {status})");

@@ -143,30 +143,94 @@ pub(super) fn hangup_with_reason(
     code: u16,
     text: Option<&str>,
 ) -> ffi::pj_status_t {
-    let value = text.map(|t| format!("SIP ;cause={code} ;text=\"{}\"", t.replace('"', "'")));
-    let name = pj_str_ref("Reason");
-    let value_str = value.as_deref().map(pj_str_ref);
+    let reason = text.map(|t| {
+        (
+            "Reason",
+            format!("SIP ;cause={code} ;text=\"{}\"", t.replace('"', "'")),
+        )
+    });
+    hangup_with_headers(call, code, reason.as_slice())
+}
+
+/// Ends `call` with `code` (PJSUA's rules: a final response when ringing in, CANCEL or BYE
+/// otherwise), adding `headers` (name, value) to the request or response. Returns PJSIP's
+/// status.
+pub(super) fn hangup_with_headers(
+    call: ffi::pjsua_call_id,
+    code: u16,
+    headers: &[(&str, String)],
+) -> ffi::pj_status_t {
+    let strs: Vec<(ffi::pj_str_t, ffi::pj_str_t)> = headers
+        .iter()
+        .map(|(n, v)| (pj_str_ref(n), pj_str_ref(v)))
+        .collect();
+    // Filled before any is linked, and never resized after: the list points into it.
+    let mut hdrs: Vec<ffi::pjsip_generic_string_hdr> =
+        (0..strs.len()).map(|_| Default::default()).collect();
     let mut msg = ffi::pjsua_msg_data::default();
-    let mut hdr = ffi::pjsip_generic_string_hdr::default();
-    // SAFETY: `msg` and `hdr` are ours and stay where they are until the hang-up below returns
-    // (init links msg's header list to itself; the header is linked into that list). The
-    // header points at `name` and `value`, which live across the call; PJSUA copies what it
-    // sends.
+    // SAFETY: `msg`, `hdrs` and `strs` are ours and stay where they are until the hang-up
+    // below returns (init links msg's header list to itself; each header is linked into that
+    // list in place). The headers point at `strs`, which point into `headers`; all live
+    // across the call, and PJSUA copies what it sends.
     unsafe {
         ffi::pjsua_msg_data_init(&mut msg);
-        if let Some(v) = value_str.as_ref() {
+        for (hdr, (name, value)) in hdrs.iter_mut().zip(strs.iter()) {
             ffi::pjsip_generic_string_hdr_init2(
-                &mut hdr,
-                (&name as *const ffi::pj_str_t).cast_mut(),
-                (v as *const ffi::pj_str_t).cast_mut(),
+                hdr,
+                (name as *const ffi::pj_str_t).cast_mut(),
+                (value as *const ffi::pj_str_t).cast_mut(),
             );
             ffi::pj_list_insert_before(
                 (&mut msg.hdr_list as *mut ffi::pjsip_hdr).cast(),
-                (&mut hdr as *mut ffi::pjsip_generic_string_hdr).cast(),
+                (hdr as *mut ffi::pjsip_generic_string_hdr).cast(),
             );
         }
         ffi::pjsua_call_hangup(call, u32::from(code), std::ptr::null(), &msg)
     }
+}
+
+/// pjlib's `PJ_EINVAL` (`PJ_ERRNO_START_STATUS + 4`; a macro, so not in the bindings).
+const PJ_EINVAL: ffi::pj_status_t = 70_004;
+
+/// Answers a ringing call with 302: `Contact: <target>`, and `Diversion: <our To URI>` (`to`
+/// is the call's To header). Returns PJSIP's status; a target or To that cannot be a header
+/// value (line breaks, NUL) is refused with `PJ_EINVAL`.
+pub(super) fn forward_call(call: ffi::pjsua_call_id, target: &str, to: &str) -> ffi::pj_status_t {
+    let contact = if target.starts_with('<') {
+        target.to_string()
+    } else {
+        format!("<{target}>")
+    };
+    let headers = [
+        ("Contact", contact),
+        ("Diversion", format!("<{}>", bare_uri(to))),
+    ];
+    if headers.iter().any(|(n, v)| verify_header(n, v).is_err()) {
+        return PJ_EINVAL;
+    }
+    hangup_with_headers(call, 302, &headers)
+}
+
+/// The URI of a header value: inside `<…>` when present, else up to the first `;`.
+fn bare_uri(value: &str) -> &str {
+    match (value.find('<'), value.rfind('>')) {
+        (Some(lt), Some(gt)) if gt > lt => &value[lt + 1..gt],
+        _ => value.split(';').next().unwrap_or(value).trim(),
+    }
+}
+
+/// Refuses a header that would break the message: CR, LF or NUL in it, or an empty name.
+fn verify_header(name: &str, value: &str) -> Result<()> {
+    let bad = |t: &str| t.contains(['\r', '\n', '\0']);
+    if name.is_empty() || bad(name) || bad(value) || name.contains(':') {
+        return Err(Error::InvalidArgument {
+            what: "SIP header",
+            reason: format!(
+                "{name:?}: {value:?} cannot be sent (line breaks, NUL or ':' in the name)"
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Proof that the current thread is known to pjlib. `!Send`: it belongs to its thread, and the
@@ -516,6 +580,34 @@ impl Engine {
             ffi::pjsua_call_hangup(call.0, u32::from(code), reason_ptr, std::ptr::null())
         };
         check("pjsua_call_hangup", status)?;
+        self.kick();
+        Ok(())
+    }
+
+    /// Forwards a ringing incoming call: 302 with `Contact: <target>` and a `Diversion`
+    /// header naming the address it was sent to (our To URI), as MicroSIP does.
+    pub fn forward(&self, call: CallId, target: &str) -> Result<()> {
+        let info = self.call(call)?;
+        check(
+            "pjsua_call_hangup (302)",
+            forward_call(call.0, target, &info.local),
+        )?;
+        self.kick();
+        Ok(())
+    }
+
+    /// Ends a call as [`hangup`](Self::hangup) does, with extra `headers` (name, value) on the
+    /// BYE, CANCEL or final response (e.g. MicroSIP's `Warning: 399 localhost "Call duration
+    /// exceeded"`).
+    pub fn hangup_with(&self, call: CallId, code: u16, headers: &[(&str, String)]) -> Result<()> {
+        self.require(call)?;
+        for (name, value) in headers {
+            verify_header(name, value)?;
+        }
+        check(
+            "pjsua_call_hangup",
+            hangup_with_headers(call.0, code, headers),
+        )?;
         self.kick();
         Ok(())
     }

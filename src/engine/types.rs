@@ -167,12 +167,27 @@ pub struct OtherCall {
 pub enum IncomingAction {
     /// 200 OK at once.
     Answer,
-    /// 180 Ringing; the application answers or rejects later. `answer_after`: the application
-    /// means to answer after this delay (the engine only reports it).
-    Ring { answer_after: Option<Duration> },
+    /// 180 Ringing; the application answers, forwards or rejects later. `answer_after` and
+    /// `forward_after`: the application means to answer, or to forward, after this delay (the
+    /// engine only reports it; at most one is set).
+    Ring {
+        answer_after: Option<Duration>,
+        forward_after: Option<Duration>,
+    },
+    /// 302 Moved Temporarily at once, with `Contact: <to>` and a `Diversion` header naming
+    /// our To URI (MicroSIP's forwarding).
+    Forward { to: String },
     /// A final non-2xx response; `reason` becomes a `Reason: SIP ;cause=<code> ;text="…"`
     /// header (MicroSIP 3.22.16's form), the status line keeps its standard phrase.
     Reject { code: u16, reason: Option<String> },
+}
+
+impl IncomingAction {
+    /// 180 Ringing, nothing planned: the call rings until someone acts.
+    pub const RING: IncomingAction = IncomingAction::Ring {
+        answer_after: None,
+        forward_after: None,
+    };
 }
 
 /// PJSIP's INVITE session states.
