@@ -434,3 +434,77 @@ fn auto_hang_up_time_ends_the_call_with_a_warning_header() {
     );
     phone.wait_line("autoHangUpTime (1 s) reached", T);
 }
+
+/// The phone's id of the call from `caller` (from its "incoming call N from" line).
+fn call_id_of(phone: &Phone, caller: &str) -> String {
+    let line = phone.wait_for(0, caller, T, |l| {
+        l.contains("incoming call ") && l.contains(&format!("Caller {caller}"))
+    });
+    let rest = line.1.split("incoming call ").nth(1).unwrap();
+    rest.split(' ').next().unwrap().to_string()
+}
+
+#[test]
+fn one_ringing_call_is_declined_with_486_and_another_answered_by_id() {
+    let phone = Phone::start(&local_ini("autoAnswer=\n"), &[]);
+    let addr = phone_addr(&phone);
+    let first = call_from(&addr, "100").spawn();
+    let second = call_from(&addr, "101").spawn();
+    first.wait_message("SIP/2.0 180", T);
+    second.wait_message("SIP/2.0 180", T);
+    let (a, b) = (call_id_of(&phone, "100"), call_id_of(&phone, "101"));
+    let reply = send(&phone, &format!("msip:callanswer:{a}:-486"));
+    assert!(
+        reply.contains(&format!("answered call {a} with 486")),
+        "{reply}"
+    );
+    let reply = send(&phone, &format!("msip:callanswer:{b}"));
+    assert!(reply.contains(&format!("answered call {b}")), "{reply}");
+    let mut first = first;
+    let out = first.wait(T);
+    assert_refused(&out, 486, None);
+    second.wait_message("SIP/2.0 200 OK", T);
+    // A call that does not ring is not answered; a bad value says what to give.
+    let ini = phone.ini_path().to_str().unwrap().to_string();
+    let (status, out) = Phone::run_to_exit(
+        &["--ini", &ini, "--send", &format!("msip:callanswer:{b}")],
+        T,
+    );
+    assert!(!status.success() && out.contains("not ringing in"), "{out}");
+    let (status, out) = Phone::run_to_exit(
+        &["--ini", &ini, "--send", &format!("msip:callanswer:{b}:486")],
+        T,
+    );
+    assert!(!status.success() && out.contains("-486"), "{out}");
+    // msip:callhangup ends that one call with a BYE.
+    send(&phone, &format!("msip:callhangup:{b}"));
+    let mut second = second;
+    second.wait(T).assert_success();
+}
+
+#[test]
+fn window_command_ids_map_to_microsip_meanings() {
+    let phone = Phone::start(&local_ini(""), &[]);
+    phone_addr(&phone);
+    let reply = send(&phone, "msip:command:32802");
+    assert!(reply.contains("mic muted"), "{reply}");
+    let reply = send(&phone, "msip:command:32803");
+    assert!(reply.contains("speaker muted"), "{reply}");
+    let reply = send(&phone, "msip:command:32789");
+    assert!(reply.contains("ID_SETTINGS"), "{reply}");
+    let ini = phone.ini_path().to_str().unwrap().to_string();
+    // 40001 is account 2 in MicroSIP (not "hang up"): there is no [Account2] here.
+    let (status, out) = Phone::run_to_exit(&["--ini", &ini, "--send", "msip:command:40001"], T);
+    assert!(
+        !status.success() && out.contains("[Account2] does not load"),
+        "{out}"
+    );
+    let (status, out) = Phone::run_to_exit(&["--ini", &ini, "--send", "msip:command:1234"], T);
+    assert!(
+        !status.success() && out.contains("not one of MicroSIP's stable ids"),
+        "{out}"
+    );
+    let mut phone = phone;
+    send(&phone, "msip:command:32784");
+    assert!(phone.wait_exit(T).success());
+}

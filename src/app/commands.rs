@@ -441,6 +441,18 @@ impl Commands {
                 }
             }
             Command::Dial { .. } | Command::Message { .. } => self.dial_or_wait(engine, command),
+            Command::CallAnswer { call, lparam } => self.call_answer(engine, CallId(call), lparam),
+            Command::CallHangup { call } => match engine.call(CallId(call)) {
+                Ok(info) if info.state != CallState::Disconnected => {
+                    match engine.hangup(info.call, 0, None) {
+                        Ok(()) => Outcome::ok(format!("hung up call {call}")),
+                        Err(e) => Outcome::error(format!("call {call}: {e}")),
+                    }
+                }
+                _ => Outcome::error(format!("call {call} does not exist (it may have ended)")),
+            },
+            Command::WindowCommand(id) => return self.window_command(engine, id),
+            Command::Invalid(why) => Outcome::error(why),
             Command::MicMute => self.set_audio(|a| a.mic_muted = true),
             Command::MicUnmute => self.set_audio(|a| a.mic_muted = false),
             Command::MicMuteToggle => self.set_audio(|a| a.mic_muted = !a.mic_muted),
@@ -511,16 +523,7 @@ impl Commands {
         };
         if self.settings.single_mode {
             // MicroSIP's singleMode: the other calls end before the answer.
-            for other in calls.iter().filter(|c| {
-                c.call != ringing.call && !is_ringing_in(c) && c.state != CallState::Disconnected
-            }) {
-                if let Err(e) = engine.hangup(other.call, 0, None) {
-                    log::warn!(
-                        "call {}: could not hang up before answering: {e}",
-                        other.call
-                    );
-                }
-            }
+            self.end_others(engine, ringing.call);
         }
         match engine.answer(ringing.call, 200) {
             Ok(()) => Outcome::ok(format!(
@@ -528,6 +531,109 @@ impl Commands {
                 ringing.call, ringing.remote
             )),
             Err(e) => Outcome::error(format!("answer call {}: {e}", ringing.call)),
+        }
+    }
+
+    /// MicroSIP's `UM_CALL_ANSWER` (`onCallAnswer`): only a ringing incoming call is
+    /// answered; `lparam` < 0 answers with status `-lparam` (e.g. 486), else 200.
+    fn call_answer(&mut self, engine: &Engine, call: CallId, lparam: i32) -> Outcome {
+        let info = match engine.call(call) {
+            Ok(info) if is_ringing_in(&info) => info,
+            Ok(info) => {
+                return Outcome::error(format!(
+                    "call {call} is not ringing in ({}): nothing to answer",
+                    info.state
+                ))
+            }
+            Err(e) => return Outcome::error(e.to_string()),
+        };
+        if lparam >= 0 {
+            if self.settings.single_mode {
+                self.end_others(engine, call);
+            }
+            return match engine.answer(call, 200) {
+                Ok(()) => Outcome::ok(format!("answered call {call} from {}", info.remote)),
+                Err(e) => Outcome::error(format!("answer call {call}: {e}")),
+            };
+        }
+        let code = lparam.unsigned_abs() as u16;
+        match engine.answer(call, code) {
+            Ok(()) => Outcome::ok(format!("answered call {call} with {code}")),
+            Err(e) => Outcome::error(format!("call {call}: answer with {code}: {e}")),
+        }
+    }
+
+    /// MicroSIP's singleMode before an answer: the calls other than `keep` that are not
+    /// ringing in end.
+    fn end_others(&mut self, engine: &Engine, keep: CallId) {
+        for other in engine
+            .calls()
+            .iter()
+            .filter(|c| c.call != keep && !is_ringing_in(c) && c.state != CallState::Disconnected)
+        {
+            if let Err(e) = engine.hangup(other.call, 0, None) {
+                log::warn!(
+                    "call {}: could not hang up before answering: {e}",
+                    other.call
+                );
+            }
+        }
+    }
+
+    /// A `WM_COMMAND` by its stable id (reference §3).
+    fn window_command(&mut self, engine: &Engine, id: u32) -> (Outcome, Flow) {
+        const ID_EXIT: u32 = 32784;
+        const ID_MUTE_INPUT: u32 = 32802;
+        const ID_MUTE_OUTPUT: u32 = 32803;
+        const ID_ACCOUNT_CHANGE_RANGE: u32 = 40000;
+        let window_only = [
+            (32789, "ID_SETTINGS"),
+            (32776, "ID_ALWAYS_ON_TOP"),
+            (32786, "ID_LOG"),
+            (32798, "ID_SHORTCUTS"),
+            (32813, "ID_UPDATES"),
+        ];
+        match id {
+            ID_EXIT => self.execute(engine, Command::Exit),
+            ID_MUTE_INPUT => self.execute(engine, Command::MicMuteToggle),
+            ID_MUTE_OUTPUT => self.execute(engine, Command::SpeakMuteToggle),
+            ID_ACCOUNT_CHANGE_RANGE..=40099 => {
+                let n = id - ID_ACCOUNT_CHANGE_RANGE + 1;
+                if self.settings.account_number == Some(n) {
+                    // MicroSIP: the active account's entry deactivates it.
+                    self.after_switch = None;
+                    (
+                        Outcome::ok(format!(
+                            "deactivating [Account{n}]: saving accountId=0 and restarting the \
+                             SIP stack"
+                        )),
+                        Flow::SwitchAccount(0),
+                    )
+                } else {
+                    self.execute(
+                        engine,
+                        Command::SetAccount {
+                            id: n,
+                            then: Box::new(Command::Activate),
+                        },
+                    )
+                }
+            }
+            _ => match window_only.iter().find(|(i, _)| *i == id) {
+                Some((_, name)) => (
+                    Outcome::ok(format!(
+                        "{name}: MicroSIP's window only; nothing to do here"
+                    )),
+                    Flow::Continue,
+                ),
+                None => (
+                    Outcome::error(format!(
+                        "WM_COMMAND {id} is not one of MicroSIP's stable ids: 32784 (exit), \
+                         32802 / 32803 (mute input / output), 40000+i (account i+1)"
+                    )),
+                    Flow::Continue,
+                ),
+            },
         }
     }
 

@@ -172,6 +172,7 @@ impl Firing {
     pub fn env(&self) -> Vec<(&'static str, String)> {
         vec![
             ("MSIP_EVENT", self.kind.event_name().to_string()),
+            ("MSIP_CALL", self.call.to_string()),
             ("MSIP_CALL_ID", self.sip_call_id.clone()),
             ("MSIP_REMOTE_URI", self.remote.uri.clone()),
             ("MSIP_REMOTE_NAME", self.remote.name.clone()),
@@ -757,6 +758,7 @@ mod tests {
         };
         let env: HashMap<_, _> = f.env().into_iter().collect();
         assert_eq!(env["MSIP_EVENT"], "call_busy");
+        assert_eq!(env["MSIP_CALL"], "2");
         assert_eq!(env["MSIP_CALL_ID"], "abc");
         assert_eq!(env["MSIP_REMOTE_URI"], "sip:u@d");
         assert_eq!(env["MSIP_REMOTE_NAME"], "N");

@@ -130,6 +130,28 @@ pub enum Command {
     /// `msip:recordclick`: toggle recording of the selected call, like MicroSIP's record
     /// button (ours).
     RecordToggle,
+    /// `msip:callanswer:ID[:LPARAM]` (ours): MicroSIP's `UM_CALL_ANSWER` window message on
+    /// call ID, which must be ringing in. `lparam` as MicroSIP reads it: 0 (the default) or
+    /// a positive number (MicroSIP: with video) answers 200; a negative one answers with the
+    /// status `-lparam`, e.g. -486 declines with 486.
+    CallAnswer {
+        /// The call (PJSUA's call id, as the log and the hooks' `MSIP_CALL` name it).
+        call: i32,
+        /// MicroSIP's `lParam`.
+        lparam: i32,
+    },
+    /// `msip:callhangup:ID` (ours): MicroSIP's `UM_CALL_HANGUP`: ends call ID (603 when it
+    /// rings in, CANCEL when it rings out, BYE when connected).
+    CallHangup {
+        /// The call.
+        call: i32,
+    },
+    /// `msip:command:ID` (ours): a `WM_COMMAND` posted to MicroSIP's window, by its stable id
+    /// (reference §3): 32784 exit, 32802 / 32803 mute toggles, 40000+i account i+1 (switch, or
+    /// deactivate when active); window-only ids do nothing.
+    WindowCommand(u32),
+    /// A `msip:` command of ours with a value that cannot be used; the text says why.
+    Invalid(String),
 }
 
 /// The result of [`parse`]: the command and, if the text used an alias from popular docs
@@ -335,12 +357,71 @@ fn command_line(params: &str) -> Command {
         "recordstart" => Command::RecordStart,
         "recordstop" => Command::RecordStop,
         "recordclick" => Command::RecordToggle,
-        _ => match cmd.strip_prefix("transfer_") {
-            Some("") => Command::Nothing,
-            Some(number) => Command::Transfer(number.to_string()),
-            None => dial_from_command_line(cmd),
-        },
+        _ => {
+            if let Some(args) = cmd.strip_prefix("callanswer:") {
+                return call_answer(args);
+            }
+            if let Some(id) = cmd.strip_prefix("callhangup:") {
+                return match parse_call_id(id) {
+                    Ok(call) => Command::CallHangup { call },
+                    Err(e) => Command::Invalid(format!("msip:callhangup:{id}: {e}")),
+                };
+            }
+            if let Some(id) = cmd.strip_prefix("command:") {
+                return match id.trim().parse::<u32>() {
+                    Ok(id) => Command::WindowCommand(id),
+                    Err(_) => Command::Invalid(format!(
+                        "msip:command:{id}: give a WM_COMMAND id, a number such as 32784 (exit)"
+                    )),
+                };
+            }
+            match cmd.strip_prefix("transfer_") {
+                Some("") => Command::Nothing,
+                Some(number) => Command::Transfer(number.to_string()),
+                None => dial_from_command_line(cmd),
+            }
+        }
     }
+}
+
+/// A call id: a small non-negative number.
+fn parse_call_id(text: &str) -> Result<i32, String> {
+    text.trim()
+        .parse::<i32>()
+        .ok()
+        .filter(|id| *id >= 0)
+        .ok_or_else(|| {
+            "give the call's id, a number such as 0 (the log and MSIP_CALL name it)".into()
+        })
+}
+
+/// `msip:callanswer:ID[:LPARAM]`.
+fn call_answer(args: &str) -> Command {
+    let (id, lparam) = match args.split_once(':') {
+        Some((id, lparam)) => (id, Some(lparam)),
+        None => (args, None),
+    };
+    let call = match parse_call_id(id) {
+        Ok(call) => call,
+        Err(e) => return Command::Invalid(format!("msip:callanswer:{args}: {e}")),
+    };
+    let lparam = match lparam.map(|l| l.trim().parse::<i32>()) {
+        None => 0,
+        Some(Ok(l)) if (-699..=-100).contains(&l) || (0..100).contains(&l) => l,
+        Some(Ok(l)) if l >= 100 => {
+            return Command::Invalid(format!(
+                "msip:callanswer:{args}: a positive value answers the call (MicroSIP: with video); \
+                 to answer with status {l}, give -{l}"
+            ))
+        }
+        Some(_) => {
+            return Command::Invalid(format!(
+                "msip:callanswer:{args}: give 0 to answer, or a negative SIP status such as -486 \
+                 to decline"
+            ))
+        }
+    };
+    Command::CallAnswer { call, lparam }
 }
 
 /// Removes at most one scheme (`tel:`, `sip:`, `callto:`, `dialpad:`, `dial:`, any case;
@@ -570,6 +651,45 @@ mod tests {
             Command::Activate,
             "quotes around blanks: empty number"
         );
+    }
+
+    #[test]
+    fn per_call_messages_and_window_commands() {
+        assert_eq!(
+            cmd("msip:callanswer:3"),
+            Command::CallAnswer { call: 3, lparam: 0 }
+        );
+        assert_eq!(
+            cmd("msip:callanswer:3:-486"),
+            Command::CallAnswer {
+                call: 3,
+                lparam: -486
+            }
+        );
+        assert_eq!(
+            cmd("msip:callanswer:0:1"),
+            Command::CallAnswer { call: 0, lparam: 1 }
+        );
+        assert_eq!(cmd("msip:callhangup:2"), Command::CallHangup { call: 2 });
+        assert_eq!(cmd("msip:command:32784"), Command::WindowCommand(32784));
+        for bad in [
+            "msip:callanswer:x",
+            "msip:callanswer:-1",
+            "msip:callanswer:1:486",
+            "msip:callanswer:1:-5",
+            "msip:callanswer:1:abc",
+            "msip:callhangup:",
+            "msip:command:exit",
+        ] {
+            match cmd(bad) {
+                Command::Invalid(why) => assert!(why.contains(bad), "{why}"),
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+        match cmd("msip:callanswer:1:486") {
+            Command::Invalid(why) => assert!(why.contains("-486"), "{why}"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

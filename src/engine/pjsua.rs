@@ -557,7 +557,8 @@ impl Engine {
             ffi::pjsua_call_answer(call.0, u32::from(code), std::ptr::null(), std::ptr::null())
         };
         check("pjsua_call_answer", status)?;
-        if (200..300).contains(&code) {
+        // MicroSIP ignores the Call-ID of a call answered or declined (486) from then on.
+        if (200..300).contains(&code) || code == 486 {
             if let Some(info) = call_info(call.0) {
                 super::callbacks::remember_answered(&info.sip_call_id);
             }
