@@ -227,6 +227,95 @@ fn auto_answer_delay(policy: &Policy, call: &IncomingCall) -> Option<u32> {
     (allowed && others_allow).then_some(delay)
 }
 
+/// How calls live side by side (MicroSIP's `singleMode` and `AC`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MultiCall {
+    /// `singleMode`: one call at a time; answering ends the others.
+    pub single_mode: bool,
+    /// `AC`: auto-conference (multi-call mode only): connected calls are merged.
+    pub auto_conference: bool,
+}
+
+/// A call as the arrangement of calls sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallSnapshot {
+    pub call: crate::engine::CallId,
+    pub state: crate::engine::CallState,
+    pub role: crate::engine::Role,
+    /// On hold from our side already.
+    pub held: bool,
+    /// In the local conference.
+    pub in_conference: bool,
+}
+
+impl CallSnapshot {
+    fn ringing_in(&self) -> bool {
+        use crate::engine::CallState;
+        self.role == crate::engine::Role::Callee
+            && matches!(self.state, CallState::Incoming | CallState::Early)
+    }
+}
+
+/// What to do with the other calls when one changes state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Arrange {
+    /// End this call (`singleMode`: another was answered).
+    HangUp(crate::engine::CallId),
+    /// Put this call on hold (another started or connected).
+    Hold(crate::engine::CallId),
+    /// Merge these connected calls into the local conference (`AC=1`).
+    Conference(Vec<crate::engine::CallId>),
+}
+
+/// MicroSIP's `msip_call_unhold`, `onCallAnswer` (singleMode) and `OnMergeAll` (AC): when
+/// `call` reaches `state`, what happens to `others` (every other live call).
+///
+/// - Starting (an outgoing call at CALLING) or being answered (an incoming one at
+///   CONNECTING): in `singleMode` an answer ends the other calls that are not ringing in;
+///   otherwise the other connected calls go on hold, unless auto-conference is on or both
+///   are in the conference.
+/// - Connecting (CONFIRMED) with auto-conference: every connected call is merged.
+pub fn arrange(mode: MultiCall, call: &CallSnapshot, others: &[CallSnapshot]) -> Vec<Arrange> {
+    use crate::engine::{CallState, Role};
+    let auto_conference = mode.auto_conference && !mode.single_mode;
+    let starting = matches!(
+        (call.role, call.state),
+        (Role::Caller, CallState::Calling) | (Role::Callee, CallState::Connecting)
+    );
+    let live = |o: &&CallSnapshot| o.state != CallState::Disconnected;
+    if starting {
+        if mode.single_mode && call.role == Role::Callee {
+            return others
+                .iter()
+                .filter(live)
+                .filter(|o| !o.ringing_in())
+                .map(|o| Arrange::HangUp(o.call))
+                .collect();
+        }
+        if auto_conference {
+            return Vec::new();
+        }
+        return others
+            .iter()
+            .filter(|o| o.state == CallState::Confirmed && !o.held)
+            .filter(|o| !(o.in_conference && call.in_conference))
+            .map(|o| Arrange::Hold(o.call))
+            .collect();
+    }
+    if call.state == CallState::Confirmed && auto_conference {
+        let mut merged: Vec<_> = others
+            .iter()
+            .filter(|o| o.state == CallState::Confirmed)
+            .map(|o| o.call)
+            .collect();
+        if !merged.is_empty() {
+            merged.insert(0, call.call);
+            return vec![Arrange::Conference(merged)];
+        }
+    }
+    Vec::new()
+}
+
 /// Whether the other calls let a call be auto-answered now (`autoAnswerCalls`, checked again
 /// when a delayed auto-answer is due): `others` are the other live calls, `active` those
 /// connected and not held.
@@ -263,7 +352,7 @@ fn header_request(call: &IncomingCall) -> Option<Option<u32>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::OtherCall;
+    use crate::engine::{CallId, CallState, OtherCall, Role};
 
     fn call() -> IncomingCall {
         IncomingCall {
@@ -299,6 +388,84 @@ mod tests {
             answer_after: None,
             forward_after: Some(Duration::from_secs(secs)),
         }
+    }
+
+    fn snap(call: i32, role: Role, state: CallState) -> CallSnapshot {
+        CallSnapshot {
+            call: CallId(call),
+            state,
+            role,
+            held: false,
+            in_conference: false,
+        }
+    }
+
+    #[test]
+    fn a_call_that_starts_or_is_answered_holds_the_connected_others() {
+        let multi = MultiCall::default();
+        let others = [
+            snap(0, Role::Callee, CallState::Confirmed),
+            snap(1, Role::Callee, CallState::Early),
+            CallSnapshot {
+                held: true,
+                ..snap(2, Role::Caller, CallState::Confirmed)
+            },
+        ];
+        let want = vec![Arrange::Hold(CallId(0))];
+        let answered = snap(3, Role::Callee, CallState::Connecting);
+        assert_eq!(arrange(multi, &answered, &others), want);
+        let dialled = snap(3, Role::Caller, CallState::Calling);
+        assert_eq!(arrange(multi, &dialled, &others), want);
+        // Other moments change nothing.
+        let confirmed = snap(3, Role::Callee, CallState::Confirmed);
+        assert!(arrange(multi, &confirmed, &others).is_empty());
+        // Both in the conference: no hold.
+        let conf = |c: CallSnapshot| CallSnapshot {
+            in_conference: true,
+            ..c
+        };
+        assert!(arrange(multi, &conf(answered), &[conf(others[0])]).is_empty());
+    }
+
+    #[test]
+    fn single_mode_ends_the_others_when_a_call_is_answered() {
+        let single = MultiCall {
+            single_mode: true,
+            auto_conference: true,
+        };
+        let others = [
+            snap(0, Role::Caller, CallState::Confirmed),
+            snap(1, Role::Callee, CallState::Incoming),
+            snap(2, Role::Caller, CallState::Early),
+        ];
+        assert_eq!(
+            arrange(
+                single,
+                &snap(3, Role::Callee, CallState::Connecting),
+                &others
+            ),
+            vec![Arrange::HangUp(CallId(0)), Arrange::HangUp(CallId(2))]
+        );
+        // AC has no effect in singleMode: nothing is merged.
+        let confirmed = snap(3, Role::Callee, CallState::Confirmed);
+        assert!(arrange(single, &confirmed, &others).is_empty());
+    }
+
+    #[test]
+    fn auto_conference_merges_instead_of_holding() {
+        let ac = MultiCall {
+            single_mode: false,
+            auto_conference: true,
+        };
+        let others = [
+            snap(0, Role::Callee, CallState::Confirmed),
+            snap(1, Role::Callee, CallState::Early),
+        ];
+        assert!(arrange(ac, &snap(2, Role::Callee, CallState::Connecting), &others).is_empty());
+        assert_eq!(
+            arrange(ac, &snap(2, Role::Callee, CallState::Confirmed), &others),
+            vec![Arrange::Conference(vec![CallId(2), CallId(0)])]
+        );
     }
 
     fn forwarding(delay: u32) -> Option<Forwarding> {

@@ -432,6 +432,10 @@ struct Phone<'e> {
     max_duration: Option<Duration>,
     /// Connected calls and when `autoHangUpTime` ends them.
     hang_ups: HashMap<CallId, Instant>,
+    /// `singleMode` and `AC`.
+    multi_call: policy::MultiCall,
+    /// The calls in the local conference.
+    conference: std::collections::HashSet<CallId>,
     registered: HashMap<AccountId, bool>,
 }
 
@@ -457,6 +461,11 @@ impl<'e> Phone<'e> {
                 secs => Some(Duration::from_secs(u64::from(secs))),
             },
             hang_ups: HashMap::new(),
+            multi_call: policy::MultiCall {
+                single_mode: setup.config.settings.single_mode,
+                auto_conference: setup.config.settings.ac,
+            },
+            conference: Default::default(),
             registered: HashMap::new(),
         }
     }
@@ -472,6 +481,8 @@ impl<'e> Phone<'e> {
             forwards: HashMap::new(),
             max_duration: None,
             hang_ups: HashMap::new(),
+            multi_call: policy::MultiCall::default(),
+            conference: Default::default(),
             registered: HashMap::new(),
         }
     }
@@ -528,8 +539,10 @@ impl<'e> Phone<'e> {
                     }
                     self.forwards.remove(&info.call);
                 }
+                self.arrange_calls(&info);
                 if ended {
                     self.hang_ups.remove(&info.call);
+                    self.conference.remove(&info.call);
                 } else if info.state == CallState::Confirmed {
                     if let Some(max) = self.max_duration {
                         self.hang_ups
@@ -539,6 +552,54 @@ impl<'e> Phone<'e> {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// Holds, ends or merges the other calls as `singleMode` and `AC` say when `info`'s call
+    /// starts, is answered or connects (MicroSIP's `msip_call_unhold`, `OnMergeAll`).
+    fn arrange_calls(&mut self, info: &crate::engine::CallInfo) {
+        let Some(engine) = self.engine else { return };
+        let snapshot = |c: &crate::engine::CallInfo| policy::CallSnapshot {
+            call: c.call,
+            state: c.state,
+            role: c.role,
+            held: c.media == MediaState::LocalHold,
+            in_conference: self.conference.contains(&c.call),
+        };
+        let others: Vec<_> = engine
+            .calls()
+            .iter()
+            .filter(|c| c.call != info.call)
+            .map(snapshot)
+            .collect();
+        for step in policy::arrange(self.multi_call, &snapshot(info), &others) {
+            match step {
+                policy::Arrange::HangUp(other) => {
+                    log::info!(
+                        "call {other}: hung up: call {} was answered (singleMode)",
+                        info.call
+                    );
+                    if let Err(e) = engine.hangup(other, 0, None) {
+                        log::warn!("call {other}: could not hang up: {e}");
+                    }
+                }
+                policy::Arrange::Hold(other) => {
+                    log::info!("call {other}: on hold: call {} started", info.call);
+                    if let Err(e) = engine.set_hold(other, true) {
+                        log::warn!("call {other}: could not hold: {e}");
+                    }
+                }
+                policy::Arrange::Conference(calls) => {
+                    let names: Vec<String> = calls.iter().map(|c| c.to_string()).collect();
+                    match engine.conference(&calls) {
+                        Ok(()) => {
+                            log::info!("conference (AC=1): calls {}", names.join(", "));
+                            self.conference.extend(calls);
+                        }
+                        Err(e) => log::warn!("conference of calls {}: {e}", names.join(", ")),
+                    }
+                }
+            }
         }
     }
 

@@ -695,7 +695,6 @@ pub const NOT_APPLIED: &[(&str, &str)] = &[
     ("contactsWidth1", NO_WINDOW),
     ("contactsWidth2", NO_WINDOW),
     ("activeTab", NO_WINDOW),
-    ("AC", NOT_YET),
     ("alwaysOnTop", NO_WINDOW),
     ("enableShortcuts", NO_WINDOW),
     ("shortcutsBottom", NO_WINDOW),

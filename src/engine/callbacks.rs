@@ -243,6 +243,13 @@ unsafe extern "C" fn on_call_media_state(call_id: ffi::pjsua_call_id) {
                 ffi::pjsua_conf_connect(ci.conf_slot, 0);
                 ffi::pjsua_conf_connect(0, ci.conf_slot);
             }
+        } else if state == MediaState::LocalHold && ci.conf_slot >= 0 {
+            // As MicroSIP: a call we hold neither hears us nor is heard.
+            // SAFETY: both slots exist; disconnecting what is not connected is harmless.
+            unsafe {
+                ffi::pjsua_conf_disconnect(ci.conf_slot, 0);
+                ffi::pjsua_conf_disconnect(0, ci.conf_slot);
+            }
         }
         let _ = shared.events.send(Event::Media {
             call: CallId(call_id),

@@ -701,6 +701,33 @@ impl Engine {
         Ok(())
     }
 
+    /// Merges `calls` into the local conference: every call hears every other (and the sound
+    /// device, as before). Calls without audio are left out (logged).
+    pub fn conference(&self, calls: &[CallId]) -> Result<()> {
+        let mut slots = Vec::new();
+        for call in calls {
+            self.require(*call)?;
+            // SAFETY: the call exists; PJSUA returns PJSUA_INVALID_ID when it has no audio.
+            let slot = unsafe { ffi::pjsua_call_get_conf_port(call.0) };
+            if slot < 0 {
+                log::warn!("call {call}: no audio yet; not joined to the conference");
+            } else {
+                slots.push(slot);
+            }
+        }
+        for (i, a) in slots.iter().enumerate() {
+            for b in &slots[i + 1..] {
+                // SAFETY: both slots are live call ports; connecting twice is harmless.
+                let status = unsafe {
+                    ffi::pjsua_conf_connect(*a, *b);
+                    ffi::pjsua_conf_connect(*b, *a)
+                };
+                check("pjsua_conf_connect", status)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Sends `text` as a SIP MESSAGE (`text/plain`) to `to`, a SIP URI, from `account`
     /// (issue 5, `number text`). The result of the MESSAGE transaction is not reported.
     pub fn send_message(&self, account: AccountId, to: &str, text: &str) -> Result<()> {

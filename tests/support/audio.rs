@@ -663,6 +663,11 @@ impl PjsuaCaller {
         fs::read_to_string(self.dir.path().join("pjsua.log")).unwrap_or_default()
     }
 
+    /// Its folder (its recording is `rec.wav` there).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
     /// Waits until pjsua's log contains `needle`.
     pub fn wait_log(&self, needle: &str, timeout: Duration) {
         let deadline = Instant::now() + timeout;

@@ -1,0 +1,146 @@
+//! Several calls at once, as MicroSIP arranges them (spec §11): `singleMode` ends the other
+//! calls when one is answered; otherwise a call that starts or is answered puts the others
+//! on hold; `AC=1` merges connected calls into a local conference. The real phone, SIPp and
+//! pjsua callers on 127.0.0.1.
+
+mod support;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use support::audio::{self, PjsuaCaller};
+use support::{Phone, Sipp, LOCALHOST};
+
+const T: Duration = Duration::from_secs(20);
+
+fn ini(extra: &str) -> String {
+    let rtp = support::free_udp_port_block(16);
+    format!(
+        "[Settings]\naccountId=0\nsourcePort={}\nrtpPortMin={rtp}\nrtpPortMax={}\n\
+         localDTMF=0\nautoAnswer=all\nautoAnswerCalls=all\n{extra}",
+        support::free_udp_port(),
+        rtp + 15
+    )
+}
+
+fn phone_addr(phone: &Phone) -> String {
+    let line = phone.wait_line("started: SIP on udp ", T);
+    line.rsplit(' ').next().unwrap().trim().to_string()
+}
+
+fn send(phone: &Phone, command: &str) -> String {
+    let ini = phone.ini_path().to_str().unwrap().to_string();
+    let (status, out) = Phone::run_to_exit(&["--ini", &ini, "--send", command], T);
+    assert!(status.success(), "--send {command}: {out}");
+    out
+}
+
+/// `user`@127.0.0.1 calls the phone (`uac_as.xml`: answered, then waits for the BYE).
+fn caller(addr: &str, user: &str) -> Sipp {
+    Sipp::uac("uac_as.xml", addr)
+        .service("intercom")
+        .args(&[
+            "-key",
+            "caller",
+            user,
+            "-key",
+            "from_host",
+            LOCALHOST,
+            "-key",
+            "to_host",
+            LOCALHOST,
+        ])
+        .spawn()
+}
+
+/// The phone's id of the call from `user`.
+fn call_id_of(phone: &Phone, user: &str) -> String {
+    let (_, line) = phone.wait_for(0, user, T, |l| {
+        l.contains("incoming call ") && l.contains(&format!("Caller {user}"))
+    });
+    let rest = line.split("incoming call ").nth(1).unwrap();
+    rest.split(' ').next().unwrap().to_string()
+}
+
+#[test]
+fn single_mode_answering_a_second_call_ends_the_first() {
+    // singleMode=1 is MicroSIP's default.
+    let phone = Phone::start(&ini(""), &[]);
+    let addr = phone_addr(&phone);
+    let mut first = caller(&addr, "100");
+    first.wait_message("SIP/2.0 200 OK", T);
+    let mut second = caller(&addr, "101");
+    second.wait_message("SIP/2.0 200 OK", T);
+    // The first caller gets a BYE (its scenario ends after answering it).
+    first.wait(T).assert_success();
+    phone.wait_line("(singleMode)", T);
+    send(&phone, "/hangupall");
+    second.wait(T).assert_success();
+}
+
+#[test]
+fn a_second_call_puts_the_first_on_hold() {
+    let phone = Phone::start(&ini("singleMode=0\n"), &[]);
+    let addr = phone_addr(&phone);
+    // uac_hold.xml: answered, then held (a=sendonly), resumed (a=sendrecv), then BYE.
+    let mut first = Sipp::uac("uac_hold.xml", &addr).service("intercom").spawn();
+    first.wait_message("SIP/2.0 200 OK", T);
+    let mut second = caller(&addr, "101");
+    second.wait_message("SIP/2.0 200 OK", T);
+    first.wait_message("a=sendonly", T);
+    phone.wait_line("on hold: call", T);
+    // The second call ends; the first is resumed by hand (as in MicroSIP), then hung up.
+    send(
+        &phone,
+        &format!("msip:callhangup:{}", call_id_of(&phone, "101")),
+    );
+    second.wait(T).assert_success();
+    send(&phone, "msip:hold");
+    send(&phone, "/hangupall");
+    first.wait(T).assert_success();
+}
+
+/// Waits until pjsua's recording (still being written) holds `seconds` of audio at 16 bits,
+/// `rate` Hz.
+fn wait_recorded(dir: &Path, rate: u64, seconds: u64) {
+    let deadline = Instant::now() + T;
+    let wav = dir.join("rec.wav");
+    while std::fs::metadata(&wav).map(|m| m.len()).unwrap_or(0) < 44 + rate * 2 * seconds {
+        assert!(
+            Instant::now() < deadline,
+            "pjsua recorded less than {seconds} s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn auto_conference_lets_the_callers_hear_each_other() {
+    let phone = Phone::start(&ini("singleMode=0\nAC=1\n"), &[]);
+    let addr = phone_addr(&phone);
+    let dir = support::TempDir::new("conference");
+    let wav = |hz: f64| {
+        let path = dir.path().join(format!("tone{hz}.wav"));
+        audio::write_wav(&path, 8000, &audio::tone(8000, hz, 0.5, 0, 8000 * 2));
+        path
+    };
+    let target = format!("sip:intercom@{addr}");
+    let a = PjsuaCaller::call_from(Some("alice"), &target, &wav(700.0), 60);
+    a.wait_log("CONFIRMED", T);
+    let mut b = PjsuaCaller::call_from(Some("bob"), &target, &wav(1100.0), 60);
+    b.wait_log("CONFIRMED", T);
+    phone.wait_line("conference (AC=1): calls", T);
+    phone.assert_no_line("on hold: call");
+    wait_recorded(b.dir(), 16000, 3);
+    let (rate, heard) = b.quit_and_recording();
+    // The last second of bob's recording: alice's tone, loud and clear (the phone's own
+    // microphone is silent here, so nothing else could carry it).
+    let tail = &heard[heard.len().saturating_sub(rate as usize)..];
+    let alice = audio::goertzel(tail, rate, 700.0);
+    let own = audio::goertzel(tail, rate, 1100.0);
+    assert!(
+        alice > 0.1 && alice > 4.0 * own,
+        "bob does not hear alice: 700 Hz at {alice:.3} of full scale (1100 Hz at {own:.3})"
+    );
+    drop(a);
+}
