@@ -144,3 +144,91 @@ fn auto_conference_lets_the_callers_hear_each_other() {
     );
     drop(a);
 }
+
+#[test]
+fn blind_transfer_by_feature_code_sends_the_digits_instead_of_refer() {
+    let phone = Phone::start(
+        &ini("enableFeatureCodeBT=1\nfeatureCodeBT=##\nDTMFMethod=3\n"),
+        &[],
+    );
+    let addr = phone_addr(&phone);
+    let mut a = Sipp::uac("uac_as.xml", &addr)
+        .service("intercom")
+        .args(&[
+            "-aa",
+            "-key",
+            "caller",
+            "100",
+            "-key",
+            "from_host",
+            LOCALHOST,
+            "-key",
+            "to_host",
+            LOCALHOST,
+        ])
+        .spawn();
+    a.wait_message("SIP/2.0 200 OK", T);
+    phone.wait_line(": CONFIRMED", T);
+    let reply = send(&phone, "/transfer:300");
+    assert!(reply.contains("feature code sent as DTMF ##300"), "{reply}");
+    send(&phone, "/hangupall");
+    let out = a.wait(T);
+    out.assert_success();
+    let m = &out.messages;
+    assert!(
+        !m.contains("REFER "),
+        "no REFER with the feature code:\n{m}"
+    );
+    let signals: Vec<&str> = m
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("Signal="))
+        .collect();
+    assert_eq!(signals, ["#", "#", "3", "0", "0"], "{m}");
+}
+
+#[test]
+fn attended_transfer_refers_one_call_to_the_other_with_replaces_and_ends_it() {
+    let phone = Phone::start(&ini("singleMode=0\nAC=1\n"), &[]);
+    let addr = phone_addr(&phone);
+    // Call A: a caller that accepts the transfer and reports it done.
+    let mut a = Sipp::uac("uac_refer_replaces.xml", &addr)
+        .service("intercom")
+        .args(&["-aa"])
+        .spawn();
+    a.wait_message("SIP/2.0 200 OK", T);
+    // Call B: the phone calls the transfer target.
+    let mut b = Sipp::uas("uas_answer.xml").spawn();
+    send(&phone, &format!("sip:400@{}", b.addr()));
+    let (_, line) = phone.wait_for(0, "call B confirmed", T, |l| {
+        l.contains("sip:400@") && l.contains(": CONFIRMED")
+    });
+    let b_id = line
+        .split("call ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap();
+    let reply = send(&phone, &format!("msip:attendedtransfer:{b_id}"));
+    assert!(reply.contains("REFER with Replaces sent"), "{reply}");
+    // A gets the REFER, reports success, and the phone hangs up A (its scenario ends).
+    let out = a.wait(T);
+    out.assert_success();
+    assert!(out.messages.contains("Replaces="), "{}", out.messages);
+    send(&phone, "/hangupall");
+    b.wait(T).assert_success();
+}
+
+#[test]
+fn call_pickup_dials_the_feature_code_and_the_extension() {
+    let phone = Phone::start(&ini(""), &[]);
+    phone_addr(&phone);
+    let mut callee = Sipp::uas("uas_answer.xml").spawn();
+    // The local account has no domain: the extension comes with its host.
+    let reply = send(&phone, &format!("msip:pickup:201@{}", callee.addr()));
+    assert!(reply.contains("**201@"), "{reply}");
+    callee.wait_message("INVITE sip:**201@", T);
+    phone.wait_line(": CONFIRMED", T);
+    send(&phone, "/hangupall");
+    callee.wait(T).assert_success();
+}

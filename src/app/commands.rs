@@ -126,6 +126,12 @@ struct DialSettings {
     dialing: Dialing,
     /// The main account has a `server`: numbers wait for its registration.
     has_registrar: bool,
+    /// `featureCodeBT` when `enableFeatureCodeBT=1`: blind transfers by DTMF.
+    feature_bt: Option<String>,
+    /// `featureCodeAT` when `enableFeatureCodeAT=1`: attended transfers by DTMF.
+    feature_at: Option<String>,
+    /// `featureCodeCP` when `enableFeatureCodeCP=1`: call pickup prefix.
+    feature_cp: Option<String>,
     single_mode: bool,
     /// `[AccountN]` sections that load.
     loadable_accounts: BTreeSet<u32>,
@@ -180,6 +186,18 @@ impl Commands {
                 .as_ref()
                 .is_some_and(|a| a.registrar.is_some()),
             single_mode: cfg.settings.single_mode,
+            feature_bt: feature_code(
+                cfg.settings.enable_feature_code_bt,
+                &cfg.settings.feature_code_bt,
+            ),
+            feature_at: feature_code(
+                cfg.settings.enable_feature_code_at,
+                &cfg.settings.feature_code_at,
+            ),
+            feature_cp: feature_code(
+                cfg.settings.enable_feature_code_cp,
+                &cfg.settings.feature_code_cp,
+            ),
             loadable_accounts: cfg.accounts.keys().copied().filter(|&n| n > 0).collect(),
             ini: cfg.path.display().to_string(),
             dtmf_method: cfg.settings.dtmf_method,
@@ -452,6 +470,8 @@ impl Commands {
                 _ => Outcome::error(format!("call {call} does not exist (it may have ended)")),
             },
             Command::WindowCommand(id) => return self.window_command(engine, id),
+            Command::AttendedTransfer(target) => self.attended_transfer(engine, &target),
+            Command::Pickup(number) => self.pickup(engine, &number),
             Command::Invalid(why) => Outcome::error(why),
             Command::MicMute => self.set_audio(|a| a.mic_muted = true),
             Command::MicUnmute => self.set_audio(|a| a.mic_muted = false),
@@ -678,6 +698,9 @@ impl Commands {
         let Some(call) = self.selected_call(engine) else {
             return Outcome::error(format!("transfer to {number}: no call is connected"));
         };
+        if let Some(code) = self.settings.feature_bt.clone() {
+            return self.feature_code_dtmf(engine, call.call, "blind transfer", &code, number);
+        }
         let plan = match dial::prepare_call(&self.dial_input(number)) {
             Ok(p) => p,
             Err(e) => return Outcome::error(format!("transfer to {number}: {e}")),
@@ -689,6 +712,78 @@ impl Commands {
             )),
             Err(e) => Outcome::error(format!("transfer to {number}: {e}")),
         }
+    }
+
+    /// Sends `code`+`number` as DTMF on `call` (a PBX feature code), with `DTMFMethod`.
+    fn feature_code_dtmf(
+        &mut self,
+        engine: &Engine,
+        call: CallId,
+        what: &str,
+        code: &str,
+        number: &str,
+    ) -> Outcome {
+        let digits = format!("{code}{number}");
+        match send_dtmf(engine, self.settings.dtmf_method, call, &digits) {
+            Ok(()) => Outcome::ok(format!(
+                "{what} of call {call} to {number}: feature code sent as DTMF {digits}"
+            )),
+            Err(e) => Outcome::error(format!("{what} to {number}: DTMF {digits}: {e}")),
+        }
+    }
+
+    /// MicroSIP's attended transfer (`OnAttendedTransferRange`): the selected call is
+    /// transferred to the party of call `target` (REFER with Replaces), or, with
+    /// `enableFeatureCodeAT=1`, `featureCodeAT`+`target` is sent as DTMF.
+    fn attended_transfer(&mut self, engine: &Engine, target: &str) -> Outcome {
+        let Some(call) = self.selected_call(engine) else {
+            return Outcome::error(format!(
+                "attended transfer to {target}: no call is connected"
+            ));
+        };
+        if let Some(code) = self.settings.feature_at.clone() {
+            return self.feature_code_dtmf(engine, call.call, "attended transfer", &code, target);
+        }
+        let Some(to) = target.parse::<i32>().ok().map(CallId) else {
+            return Outcome::error(format!(
+                "attended transfer to {target:?}: give the id of the call to transfer to (or set \
+                 enableFeatureCodeAT=1 to send featureCodeAT and a number)"
+            ));
+        };
+        // The selected call is the one confirmed last, often the consultation call itself:
+        // then the other connected call is transferred.
+        let from = if call.call == to {
+            engine
+                .calls()
+                .into_iter()
+                .find(|c| c.call != to && c.state == CallState::Confirmed)
+                .map(|c| c.call)
+        } else {
+            Some(call.call)
+        };
+        let Some(from) = from else {
+            return Outcome::error(format!(
+                "attended transfer to call {to}: no other connected call to transfer"
+            ));
+        };
+        match engine.transfer_replaces(from, to) {
+            Ok(()) => Outcome::ok(format!(
+                "transferring call {from} to the party of call {to} (REFER with Replaces sent)"
+            )),
+            Err(e) => Outcome::error(format!(
+                "attended transfer of call {from} to call {to}: {e}"
+            )),
+        }
+    }
+
+    /// MicroSIP's call pickup (`CommandCallPickup`): dials `featureCodeCP`+`number`; without
+    /// the feature code, the number itself.
+    fn pickup(&mut self, engine: &Engine, number: &str) -> Outcome {
+        let target = match &self.settings.feature_cp {
+            Some(code) => format!("{code}{number}"),
+            None => number.to_string(),
+        };
+        self.dial_or_wait(engine, Command::Dial { target })
     }
 
     /// MicroSIP's `DialNumberFromCommandLine`: dial at once when the account can, else keep
@@ -823,6 +918,11 @@ fn log_outcome(source: &str, outcome: &Outcome) {
 /// Sends DTMF as MicroSIP's `DTMFMethod` says: 0 (auto) RFC 2833 with SIP INFO when the call
 /// has no telephone-event, 2 RFC 2833, 3 SIP INFO. In-band tones (1) are not generated by this
 /// phone: RFC 2833 is used instead, with a warning.
+/// A feature code when its `enableFeatureCode*` key is on and it is not empty.
+fn feature_code(enabled: bool, code: &str) -> Option<String> {
+    (enabled && !code.trim().is_empty()).then(|| code.trim().to_string())
+}
+
 fn send_dtmf(
     engine: &Engine,
     method: config::DtmfMethod,

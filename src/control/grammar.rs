@@ -150,6 +150,13 @@ pub enum Command {
     /// (reference §3): 32784 exit, 32802 / 32803 mute toggles, 40000+i account i+1 (switch, or
     /// deactivate when active); window-only ids do nothing.
     WindowCommand(u32),
+    /// `msip:attendedtransfer:X` (ours, for MicroSIP's attended-transfer menu): the selected
+    /// call is transferred to the party of call X (REFER with Replaces); with
+    /// `enableFeatureCodeAT=1`, X is a number and `featureCodeAT`+X is sent as DTMF instead.
+    AttendedTransfer(String),
+    /// `msip:pickup:NUMBER` (ours, for MicroSIP's speed-dial key on a ringing extension):
+    /// dials `featureCodeCP`+NUMBER (with `enableFeatureCodeCP=1`, MicroSIP's default).
+    Pickup(String),
     /// A `msip:` command of ours with a value that cannot be used; the text says why.
     Invalid(String),
 }
@@ -365,6 +372,24 @@ fn command_line(params: &str) -> Command {
                 return match parse_call_id(id) {
                     Ok(call) => Command::CallHangup { call },
                     Err(e) => Command::Invalid(format!("msip:callhangup:{id}: {e}")),
+                };
+            }
+            if let Some(target) = cmd.strip_prefix("attendedtransfer:") {
+                return match target.trim() {
+                    "" => Command::Invalid(
+                        "msip:attendedtransfer: give the call to transfer to (its id), or a \
+                         number with enableFeatureCodeAT=1"
+                            .into(),
+                    ),
+                    t => Command::AttendedTransfer(t.to_string()),
+                };
+            }
+            if let Some(number) = cmd.strip_prefix("pickup:") {
+                return match number.trim() {
+                    "" => Command::Invalid(
+                        "msip:pickup: give the ringing extension to pick up".into(),
+                    ),
+                    n => Command::Pickup(n.to_string()),
                 };
             }
             if let Some(id) = cmd.strip_prefix("command:") {
@@ -672,6 +697,11 @@ mod tests {
         );
         assert_eq!(cmd("msip:callhangup:2"), Command::CallHangup { call: 2 });
         assert_eq!(cmd("msip:command:32784"), Command::WindowCommand(32784));
+        assert_eq!(
+            cmd("msip:attendedtransfer:1"),
+            Command::AttendedTransfer("1".into())
+        );
+        assert_eq!(cmd("msip:pickup:201"), Command::Pickup("201".into()));
         for bad in [
             "msip:callanswer:x",
             "msip:callanswer:-1",
@@ -680,6 +710,8 @@ mod tests {
             "msip:callanswer:1:abc",
             "msip:callhangup:",
             "msip:command:exit",
+            "msip:attendedtransfer:",
+            "msip:pickup:",
         ] {
             match cmd(bad) {
                 Command::Invalid(why) => assert!(why.contains(bad), "{why}"),

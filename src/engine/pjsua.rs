@@ -677,6 +677,19 @@ impl Engine {
         Ok(())
     }
 
+    /// Attended transfer: asks the remote party of `call` (REFER) to call the remote party of
+    /// `to`, replacing our call with it (`Refer-To: ...?Replaces=...`).
+    pub fn transfer_replaces(&self, call: CallId, to: CallId) -> Result<()> {
+        self.require(call)?;
+        self.require(to)?;
+        // SAFETY: both calls exist (PJSUA re-checks under its lock); no message data.
+        check("pjsua_call_xfer_replaces", unsafe {
+            ffi::pjsua_call_xfer_replaces(call.0, to.0, 0, std::ptr::null())
+        })?;
+        self.kick();
+        Ok(())
+    }
+
     /// Puts `call` on hold (re-INVITE with `sendonly`) or takes it off hold (issue 5,
     /// `msip:hold`).
     pub fn set_hold(&self, call: CallId, hold: bool) -> Result<()> {
