@@ -508,3 +508,39 @@ fn window_command_ids_map_to_microsip_meanings() {
     send(&phone, "msip:command:32784");
     assert!(phone.wait_exit(T).success());
 }
+
+#[test]
+fn hide_cid_sends_privacy_and_an_anonymous_from() {
+    for (mode, from) in [
+        ("soft", "From: \"Anonymous\" <sip:alice@127.0.0.1>"),
+        ("1", "From: \"Anonymous\" <sip:anonymous@anonymous.invalid>"),
+        ("0", "From: <sip:alice@127.0.0.1>"),
+    ] {
+        // An account without a server: no registration, calls go straight to the target.
+        let phone = Phone::start(
+            &(base_settings(1)
+                + &format!("\n[Account1]\ndomain=127.0.0.1\nusername=alice\nhideCID={mode}\n")),
+            &[],
+        );
+        phone_addr(&phone);
+        let mut callee = Sipp::uas("uas_answer.xml").spawn();
+        send(&phone, &format!("sip:400@{}", callee.addr()));
+        callee.wait_message("INVITE sip:400@", T);
+        phone.wait_line(": CONFIRMED", T);
+        send(&phone, "/hangupall");
+        let out = callee.wait(T);
+        out.assert_success();
+        let m = &out.messages;
+        let invite = &m[m.find("INVITE sip:400@").unwrap()..];
+        let invite = &invite[..invite.find("\n\n").unwrap_or(invite.len())];
+        assert!(
+            invite.contains(from),
+            "hideCID={mode}: want {from}:\n{invite}"
+        );
+        assert_eq!(
+            invite.contains("Privacy: id"),
+            mode != "0",
+            "hideCID={mode}:\n{invite}"
+        );
+    }
+}

@@ -342,5 +342,15 @@ fn account_settings(n: u32, a: &Account) -> Option<AccountSettings> {
         transport,
         register_refresh: a.register_refresh,
         keep_alive: a.keep_alive,
+        // MicroSIP 3.22.16's hideCID: `soft` shows the display name "Anonymous", `hard` (and
+        // 3.22.3's `1`) also MicroSIP's anonymous URI; both send `Privacy: id`.
+        outgoing_from: match a.hide_cid {
+            config::HideCid::Off => None,
+            config::HideCid::Soft => Some(format!("\"Anonymous\" <{aor}>")),
+            config::HideCid::Hard => {
+                Some("\"Anonymous\" <sip:anonymous@anonymous.invalid>".to_string())
+            }
+        },
+        privacy: a.hide_cid != config::HideCid::Off,
     })
 }

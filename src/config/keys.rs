@@ -695,7 +695,6 @@ pub const NOT_APPLIED: &[(&str, &str)] = &[
     ("lastCallNumber", NO_WINDOW),
     ("lastCallHasVideo", NO_WINDOW),
     ("callsLastKey", NO_WINDOW),
-    ("hideCID", NOT_YET),
     ("voicemailNumber", NOT_YET),
     ("SRTP", NOT_YET),
     ("publicAddr", NOT_YET),

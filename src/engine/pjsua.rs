@@ -160,6 +160,22 @@ pub(super) fn hangup_with_headers(
     code: u16,
     headers: &[(&str, String)],
 ) -> ffi::pj_status_t {
+    with_msg_data(headers, None, |msg| {
+        // SAFETY: msg is valid for this call (see with_msg_data).
+        unsafe { ffi::pjsua_call_hangup(call, u32::from(code), std::ptr::null(), msg) }
+    })
+}
+
+/// Extra headers of an outgoing request: (name, value).
+type ExtraHeaders = Vec<(&'static str, String)>;
+
+/// Runs `f` with a `pjsua_msg_data` carrying `headers` (name, value) and, when given,
+/// `local_uri` (the From of a new call or MESSAGE). The pointer is valid only inside `f`.
+fn with_msg_data<R>(
+    headers: &[(&str, String)],
+    local_uri: Option<&str>,
+    f: impl FnOnce(*const ffi::pjsua_msg_data) -> R,
+) -> R {
     let strs: Vec<(ffi::pj_str_t, ffi::pj_str_t)> = headers
         .iter()
         .map(|(n, v)| (pj_str_ref(n), pj_str_ref(v)))
@@ -168,12 +184,15 @@ pub(super) fn hangup_with_headers(
     let mut hdrs: Vec<ffi::pjsip_generic_string_hdr> =
         (0..strs.len()).map(|_| Default::default()).collect();
     let mut msg = ffi::pjsua_msg_data::default();
-    // SAFETY: `msg`, `hdrs` and `strs` are ours and stay where they are until the hang-up
-    // below returns (init links msg's header list to itself; each header is linked into that
-    // list in place). The headers point at `strs`, which point into `headers`; all live
-    // across the call, and PJSUA copies what it sends.
+    // SAFETY: `msg`, `hdrs` and `strs` are ours and stay where they are until `f` returns
+    // (init links msg's header list to itself; each header is linked into that list in
+    // place). The headers point at `strs`, which point into `headers`, and `local_uri`
+    // borrows the caller's string; all outlive `f`, and PJSUA copies what it sends.
     unsafe {
         ffi::pjsua_msg_data_init(&mut msg);
+        if let Some(uri) = local_uri {
+            msg.local_uri = pj_str_ref(uri);
+        }
         for (hdr, (name, value)) in hdrs.iter_mut().zip(strs.iter()) {
             ffi::pjsip_generic_string_hdr_init2(
                 hdr,
@@ -185,8 +204,8 @@ pub(super) fn hangup_with_headers(
                 (hdr as *mut ffi::pjsip_generic_string_hdr).cast(),
             );
         }
-        ffi::pjsua_call_hangup(call, u32::from(code), std::ptr::null(), &msg)
     }
+    f(&msg)
 }
 
 /// pjlib's `PJ_EINVAL` (`PJ_ERRNO_START_STATUS + 4`; a macro, so not in the bindings).
@@ -351,6 +370,8 @@ pub struct Engine {
     poller: Option<Poller>,
     media: Option<MediaSupervisor>,
     info: EngineInfo,
+    /// Per account: the From and `Privacy: id` of outgoing calls and messages (`hideCID`).
+    outgoing: std::collections::HashMap<AccountId, (Option<String>, bool)>,
     _registration: Option<PjThread>,
     _not_send: PhantomData<*const ()>,
 }
@@ -390,6 +411,7 @@ impl Engine {
                 local_account: None,
                 account: None,
             },
+            outgoing: Default::default(),
             _registration: None,
             _not_send: PhantomData,
         };
@@ -508,7 +530,10 @@ impl Engine {
             self.info.local_account = Some(add_account(&local, tp, s, -1, s.account.is_none())?);
         }
         if let Some(a) = &s.account {
-            self.info.account = Some(add_account(a, udp, s, 0, true)?);
+            let id = add_account(a, udp, s, 0, true)?;
+            self.info.account = Some(id);
+            self.outgoing
+                .insert(id, (a.outgoing_from.clone(), a.privacy));
         }
         self.poller = Some(Poller::start(sip_addr)?);
         Ok(())
@@ -532,20 +557,44 @@ impl Engine {
         })?;
         let dst = pj_str_ref(uri);
         let mut id: ffi::pjsua_call_id = -1;
-        // SAFETY: dst borrows `uri` for the call; PJSUA copies it. Default call settings.
-        let status = unsafe {
-            ffi::pjsua_call_make_call(
-                account.0,
-                &dst,
-                std::ptr::null(),
-                std::ptr::null_mut(),
-                std::ptr::null(),
-                &mut id,
-            )
-        };
+        let (from, headers) = self.outgoing_identity(account)?;
+        let status = with_msg_data(&headers, from.as_deref(), |msg| {
+            // SAFETY: dst borrows `uri` and msg is valid for the call; PJSUA copies both.
+            // Default call settings.
+            unsafe {
+                ffi::pjsua_call_make_call(
+                    account.0,
+                    &dst,
+                    std::ptr::null(),
+                    std::ptr::null_mut(),
+                    msg,
+                    &mut id,
+                )
+            }
+        });
         check("pjsua_call_make_call", status)?;
         self.kick();
         Ok(CallId(id))
+    }
+
+    /// The From (when not the account's id) and extra headers of a new call or MESSAGE
+    /// from `account`: MicroSIP's `hideCID`.
+    fn outgoing_identity(
+        &self,
+        account: AccountId,
+    ) -> Result<(Option<String>, ExtraHeaders)> {
+        let Some((from, privacy)) = self.outgoing.get(&account) else {
+            return Ok((None, Vec::new()));
+        };
+        if let Some(f) = from {
+            verify_header("From", f)?;
+        }
+        let headers = if *privacy {
+            vec![("Privacy", "id".to_string())]
+        } else {
+            Vec::new()
+        };
+        Ok((from.clone(), headers))
     }
 
     /// Answers a ringing incoming call with `code` (200 to accept, 180/183 provisional, or a
@@ -756,18 +805,22 @@ impl Engine {
         })?;
         let to_str = pj_str_ref(to);
         let content = pj_str_ref(text);
-        // SAFETY: both strings borrow Rust values alive across the call; PJSUA copies them.
-        // A null MIME type means text/plain.
-        check("pjsua_im_send", unsafe {
-            ffi::pjsua_im_send(
-                account.0,
-                &to_str,
-                std::ptr::null(),
-                &content,
-                std::ptr::null(),
-                std::ptr::null_mut(),
-            )
-        })?;
+        let (from, headers) = self.outgoing_identity(account)?;
+        let status = with_msg_data(&headers, from.as_deref(), |msg| {
+            // SAFETY: both strings borrow Rust values alive across the call, as does msg;
+            // PJSUA copies them. A null MIME type means text/plain.
+            unsafe {
+                ffi::pjsua_im_send(
+                    account.0,
+                    &to_str,
+                    std::ptr::null(),
+                    &content,
+                    msg,
+                    std::ptr::null_mut(),
+                )
+            }
+        });
+        check("pjsua_im_send", status)?;
         self.kick();
         Ok(())
     }

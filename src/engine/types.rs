@@ -71,6 +71,11 @@ pub struct AccountSettings {
     pub register_refresh: u32,
     /// UDP keep-alive interval in seconds.
     pub keep_alive: u32,
+    /// The From of outgoing calls and messages when it is not `id_uri` (MicroSIP's
+    /// `hideCID`: `"Anonymous" <...>`).
+    pub outgoing_from: Option<String>,
+    /// Add `Privacy: id` to outgoing calls and messages (MicroSIP's `hideCID`).
+    pub privacy: bool,
 }
 
 /// Everything the engine needs to start. Built by the application from MicroSIP.ini.
