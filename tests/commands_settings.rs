@@ -128,3 +128,50 @@ fn dtmf_method_3_sends_sip_info() {
     result.assert_success();
     assert!(result.messages.contains("Signal=5"), "{}", result.messages);
 }
+
+#[test]
+fn switching_accounts_keeps_the_call_of_the_local_account() {
+    use support::{Kamailio, Sipp, ALICE, ALICE_PASSWORD, BOB, BOB_PASSWORD, DOMAIN};
+    let kam = Kamailio::start();
+    let rtp = support::free_udp_port_block(16);
+    let ini = format!(
+        "[Settings]\naccountId=1\nenableLocalAccount=1\nsourcePort={}\nrtpPortMin={rtp}\n\
+         rtpPortMax={}\nlocalDTMF=0\nautoAnswer=all\n\
+         [Account1]\nserver={kam}\ndomain={DOMAIN}\nusername={ALICE}\npassword={ALICE_PASSWORD}\n\
+         [Account2]\nserver={kam}\ndomain={DOMAIN}\nusername={BOB}\npassword={BOB_PASSWORD}\n",
+        support::free_udp_port(),
+        rtp + 15,
+        kam = kam.addr(),
+    );
+    let phone = Phone::start(&ini, &[]);
+    let line = phone.wait_line("started: SIP on udp ", T);
+    let addr = line.rsplit(' ').next().unwrap().trim().to_string();
+    kam.wait_binding(ALICE, T);
+    // A call by IP (no user: the local account takes it), answered.
+    let mut caller = Sipp::uac("uac_ip.xml", &addr)
+        .args(&["-key", "caller", "100", "-key", "from_host", "127.0.0.1"])
+        .spawn();
+    caller.wait_message("SIP/2.0 200 OK", T);
+    phone.wait_line(": CONFIRMED", T);
+    let path = phone.ini_path().to_str().unwrap().to_string();
+    let send = |command: &str| {
+        let (status, out) = Phone::run_to_exit(&["--ini", &path, "--send", command], T);
+        assert!(status.success(), "{command}: {out}");
+        out
+    };
+    // Switch to Account2: it registers, Account1 un-registers.
+    send("/account:2");
+    kam.wait_binding(BOB, T);
+    kam.wait_no_binding(ALICE, T);
+    assert!(
+        std::fs::read_to_string(&path)
+            .unwrap()
+            .contains("accountId=2"),
+        "the switch is saved"
+    );
+    // The local call is still up: it ends only now, with our BYE.
+    phone.assert_no_line(": DISCONNECTED");
+    phone.assert_no_line("SIP stack restarted");
+    send("/hangupall");
+    caller.wait(T).assert_success();
+}

@@ -62,19 +62,19 @@ impl Control {
 }
 
 /// Whether the main loop goes on after a command.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Flow {
     /// Keep running.
     Continue,
     /// `/exit`: stop the phone cleanly.
     Exit,
-    /// `/account:N` for another account: save `accountId=N` and restart the SIP stack with it
-    /// (MicroSIP un-registers the old account and registers N); the rest of the command runs
-    /// once the new stack is up ([`Commands::take_after_switch`]).
-    SwitchAccount(u32),
+    /// `/account:N` for another account (0: none, only the local account): save
+    /// `accountId=N` and put that account in place of the active one (MicroSIP un-registers
+    /// the old account and registers N), then run `then`.
+    SwitchAccount { id: u32, then: Option<Command> },
     /// `/account:N /password:PWD`: store PWD in `[AccountN]` (and re-register when N is the
-    /// active account); the password is in [`Commands::take_account_password`].
-    StoreAccountPassword(u32),
+    /// active account).
+    StoreAccountPassword { account: u32, password: String },
 }
 
 /// Mic and speaker state as MicroSIP's commands leave it.
@@ -163,10 +163,6 @@ pub struct Commands {
     audio: AudioState,
     audio_hook: Option<Box<dyn AudioControl>>,
     password_override: Option<String>,
-    /// The rest of an `/account:N ...` command, for after the switch.
-    after_switch: Option<Command>,
-    /// `/account:N /password:PWD`, for the main loop to save.
-    account_password: Option<(u32, String)>,
     /// Call recordings: `autoRecording` and the `msip:record*` commands.
     recording: Recording,
 }
@@ -176,8 +172,44 @@ impl Commands {
     pub fn new(engine: &Engine, setup: &Setup) -> Commands {
         let cfg = &setup.config;
         let info = engine.info();
-        let main = info.account.and(cfg.active_account());
-        let settings = DialSettings {
+        Commands {
+            settings: DialSettings::new(engine, setup),
+            main_account: info.account,
+            local_account: info.local_account,
+            registered: false,
+            delayed: None,
+            dtmf_pending: HashMap::new(),
+            dtmf_timers: Vec::new(),
+            selected: None,
+            audio: AudioState {
+                mic_muted: false,
+                speaker_muted: false,
+                mic_level: cfg.settings.volume_input.min(100),
+                speaker_level: cfg.settings.volume_output.min(100),
+            },
+            audio_hook: None,
+            password_override: None,
+            recording: Recording::new(engine, &setup.config),
+        }
+    }
+
+    /// The active account changed (`/account:N` without a restart): numbers are formatted and
+    /// wait for registration as the new account says.
+    pub fn account_changed(&mut self, engine: &Engine, setup: &Setup) {
+        let info = engine.info();
+        self.settings = DialSettings::new(engine, setup);
+        self.main_account = info.account;
+        self.local_account = info.local_account;
+        self.registered = false;
+    }
+}
+
+impl DialSettings {
+    /// From the settings, with the accounts `engine` runs.
+    fn new(engine: &Engine, setup: &Setup) -> DialSettings {
+        let cfg = &setup.config;
+        let main = engine.info().account.and(cfg.active_account());
+        DialSettings {
             account_number: main.map(|(n, _)| n),
             dialing: Dialing::new(cfg, main.map(|(_, a)| a)),
             has_registrar: setup
@@ -203,30 +235,11 @@ impl Commands {
             dtmf_method: cfg.settings.dtmf_method,
             local_dtmf: cfg.settings.local_dtmf,
             volume_ring: cfg.settings.volume_ring.min(100),
-        };
-        Commands {
-            settings,
-            main_account: info.account,
-            local_account: info.local_account,
-            registered: false,
-            delayed: None,
-            dtmf_pending: HashMap::new(),
-            dtmf_timers: Vec::new(),
-            selected: None,
-            audio: AudioState {
-                mic_muted: false,
-                speaker_muted: false,
-                mic_level: cfg.settings.volume_input.min(100),
-                speaker_level: cfg.settings.volume_output.min(100),
-            },
-            audio_hook: None,
-            after_switch: None,
-            account_password: None,
-            password_override: None,
-            recording: Recording::new(engine, &setup.config),
         }
     }
+}
 
+impl Commands {
     /// Lets the audio layer follow the mic and speaker commands; it gets the current state at
     /// once.
     pub fn set_audio_control(&mut self, mut hook: Box<dyn AudioControl>) {
@@ -247,16 +260,6 @@ impl Commands {
 
     pub fn password_override(&self) -> Option<&str> {
         self.password_override.as_deref()
-    }
-
-    /// What remains of an `/account:N ...` command after the switch, to run on the new stack.
-    pub fn take_after_switch(&mut self) -> Option<Command> {
-        self.after_switch.take().filter(|c| *c != Command::Nothing)
-    }
-
-    /// The password of an `/account:N /password:PWD` command, to store.
-    pub fn take_account_password(&mut self) -> Option<(u32, String)> {
-        self.account_password.take()
     }
 
     /// Runs this process's own command line, once the stack is up.
@@ -433,13 +436,13 @@ impl Commands {
                 } else if self.settings.account_number == Some(id) {
                     return self.execute(engine, *then);
                 } else {
-                    self.after_switch = Some(*then);
+                    let then = Some(*then).filter(|c| *c != Command::Nothing);
                     return (
                         Outcome::ok(format!(
-                            "switching to [Account{id}]: saving accountId={id} and restarting \
-                             the SIP stack"
+                            "switching to [Account{id}]: saving accountId={id}; calls of the \
+                             local account go on"
                         )),
-                        Flow::SwitchAccount(id),
+                        Flow::SwitchAccount { id, then },
                     );
                 }
             }
@@ -451,10 +454,9 @@ impl Commands {
                         self.settings.ini
                     ))
                 } else {
-                    self.account_password = Some((account, password));
                     return (
                         Outcome::ok(format!("storing the password of [Account{account}]")),
-                        Flow::StoreAccountPassword(account),
+                        Flow::StoreAccountPassword { account, password },
                     );
                 }
             }
@@ -621,13 +623,12 @@ impl Commands {
                 let n = id - ID_ACCOUNT_CHANGE_RANGE + 1;
                 if self.settings.account_number == Some(n) {
                     // MicroSIP: the active account's entry deactivates it.
-                    self.after_switch = None;
                     (
                         Outcome::ok(format!(
-                            "deactivating [Account{n}]: saving accountId=0 and restarting the \
-                             SIP stack"
+                            "deactivating [Account{n}]: saving accountId=0; the local account \
+                             takes the calls"
                         )),
-                        Flow::SwitchAccount(0),
+                        Flow::SwitchAccount { id: 0, then: None },
                     )
                 } else {
                     self.execute(
@@ -907,7 +908,7 @@ fn masked(text: &str) -> String {
     }
 }
 
-fn log_outcome(source: &str, outcome: &Outcome) {
+pub(crate) fn log_outcome(source: &str, outcome: &Outcome) {
     if outcome.ok {
         log::info!("{source}: {}", outcome.text);
     } else {

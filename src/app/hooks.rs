@@ -413,6 +413,11 @@ impl Runner {
         }
     }
 
+    /// What `cmdOutgoingCall`'s placeholders name from now on (the active account changed).
+    pub fn set_account(&mut self, account: AccountFacts) {
+        self.account = account;
+    }
+
     /// Whether any hook is configured.
     pub fn is_empty(&self) -> bool {
         self.commands.is_empty()

@@ -12,14 +12,13 @@ mod sounds;
 
 use std::collections::HashMap;
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{after, never, select, unbounded, Receiver};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
 use crate::config;
-use crate::control::grammar::Parsed;
 use crate::engine::{
     AccountId, CallId, CallState, Engine, Event, IncomingAction, IncomingCall, MediaState,
 };
@@ -48,7 +47,7 @@ pub fn run(opts: cli::Options, mut control: commands::Control) -> ExitCode {
         }
     };
     loop {
-        match run_stack(&opts, &setup, &mut control, &signals) {
+        match run_stack(&opts, &mut setup, &mut control, &signals) {
             StackEnd::Exit(code) => return code,
             StackEnd::Reload(new) => {
                 log::info!("settings reloaded; SIP stack restarted");
@@ -105,7 +104,7 @@ fn reload(opts: &cli::Options, current: &setup::Setup) -> Option<Box<setup::Setu
 }
 
 /// `/account:N`: saves `accountId=N` in the settings file (keeping everything else in it as it
-/// was) and reads it again for the restart; `None` (logged) when that fails.
+/// was) and reads it again; `None` (logged) when that fails.
 fn switch_account(
     opts: &cli::Options,
     current: &setup::Setup,
@@ -120,7 +119,7 @@ fn switch_account(
 
 /// `/account:N /password:PWD`: stores PWD in `[AccountN]` (in plain text: MicroSIP's
 /// encryption key is not published) and, when N is the active account, reads the settings
-/// again so the stack restarts and re-registers with it. `None` when nothing restarts.
+/// again so that it re-registers with it. `None` when nothing changes.
 fn store_account_password(
     opts: &cli::Options,
     current: &setup::Setup,
@@ -161,7 +160,7 @@ fn write_key(
     }
 }
 
-/// The settings read again for a restart of the stack; `None` (logged) when they cannot be.
+/// The settings read again after a change; `None` (logged) when they cannot be.
 fn restart_with(opts: &cli::Options, what: &str) -> Option<Box<setup::Setup>> {
     match setup::load(opts) {
         Ok(new) => Some(Box::new(new)),
@@ -172,15 +171,83 @@ fn restart_with(opts: &cli::Options, what: &str) -> Option<Box<setup::Setup>> {
     }
 }
 
+/// The phone's pieces a command's [`commands::Flow`] may change while the stack runs.
+struct Live<'a, 'e> {
+    opts: &'a cli::Options,
+    setup: &'a mut setup::Setup,
+    engine: &'e Engine,
+    policy: &'a RwLock<Arc<Policy>>,
+    phone: &'a mut Phone<'e>,
+    commands: &'a mut commands::Commands,
+    hooks: &'a mut hooks::Runner,
+}
+
+impl Live<'_, '_> {
+    /// Acts on what a command asks of the main loop; `true` when the phone is to stop.
+    fn apply(&mut self, flow: commands::Flow) -> bool {
+        match flow {
+            commands::Flow::Continue => false,
+            commands::Flow::Exit => {
+                let calls = self.engine.calls().len();
+                log::info!("/exit: shutting down (ending {calls} call(s), un-registering)");
+                true
+            }
+            commands::Flow::SwitchAccount { id, then } => {
+                if let Some(new) = switch_account(self.opts, self.setup, id) {
+                    self.change_account(*new);
+                    if let Some(then) = then {
+                        let (outcome, flow) = self.commands.execute(self.engine, then);
+                        commands::log_outcome(&format!("/account:{id}"), &outcome);
+                        return self.apply(flow);
+                    }
+                }
+                false
+            }
+            commands::Flow::StoreAccountPassword { account, password } => {
+                if let Some(new) = store_account_password(self.opts, self.setup, account, &password)
+                {
+                    self.change_account(*new);
+                }
+                false
+            }
+        }
+    }
+
+    /// Puts the active account of `new` in place of the running one (MicroSIP's account
+    /// switch): the old account un-REGISTERs and goes, the new one registers; the local
+    /// account and its calls stay.
+    fn change_account(&mut self, new: setup::Setup) {
+        let password = self.commands.password_override().map(str::to_string);
+        let mut account = new.engine.account.clone();
+        if let (Some(pw), Some(a)) = (password.as_ref(), account.as_mut()) {
+            a.password = pw.clone();
+        }
+        match self
+            .engine
+            .switch_account(account.as_ref(), new.engine.local_account)
+        {
+            Ok(Some(id)) => log::info!("{} is the active account ({})", new.account_name, id),
+            Ok(None) => log::info!("no SIP account is active; the local account takes the calls"),
+            Err(e) => log::error!("switching the account: {e}"),
+        }
+        *self.policy.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(new.policy.clone());
+        self.phone.account_changed(&new);
+        self.commands.account_changed(self.engine, &new);
+        self.hooks
+            .set_account(account_facts(&new, password.as_deref()));
+        *self.setup = new;
+    }
+}
+
 /// Starts the SIP stack with `setup` and runs it until exit or reload.
 fn run_stack(
     opts: &cli::Options,
-    setup: &setup::Setup,
+    setup: &mut setup::Setup,
     control: &mut commands::Control,
     signals: &Receiver<i32>,
 ) -> StackEnd {
     let mut reload_to = None;
-    let policy = Arc::new(setup.policy.clone());
+    let policy = Arc::new(RwLock::new(Arc::new(setup.policy.clone())));
     let mut engine_settings = setup.engine.clone();
     if let (Some(password), Some(account)) = (
         control.password_override.as_ref(),
@@ -190,7 +257,10 @@ fn run_stack(
         account.password = password.clone();
     }
     let decide = policy.clone();
-    engine_settings.incoming = Arc::new(move |call| policy::decide(&decide, call));
+    engine_settings.incoming = Arc::new(move |call| {
+        let current = decide.read().unwrap_or_else(|e| e.into_inner()).clone();
+        policy::decide(&current, call)
+    });
 
     let (engine, events) = match Engine::start(engine_settings) {
         Ok(v) => v,
@@ -199,17 +269,17 @@ fn run_stack(
             return StackEnd::Exit(ExitCode::from(EXIT_START_FAILED));
         }
     };
-    // Issue 5: commands are taken from here on (they wait in the channel for the loop).
+    // Commands are taken from here on (they wait in the channel for the loop).
     control.gate.set_running(true);
-    // Issue 6: call audio through the sound devices MicroSIP.ini names (cpal).
+    // Call audio through the sound devices MicroSIP.ini names (cpal).
     let audio_levels = audio_device(&engine, setup);
-    let mut phone = Phone::new(&engine, setup, policy);
+    let mut phone = Phone::new(&engine, setup, Arc::new(setup.policy.clone()));
     phone.announce();
-    // MicroSIP's commands (issue 5): the control socket's requests and our own command line.
+    // MicroSIP's commands: the control socket's requests and our own command line.
     let mut commands = commands::Commands::new(&engine, setup);
     commands.set_password_override(control.password_override.clone());
     commands.set_audio_control(Box::new(LevelsControl(audio_levels)));
-    // Issue 6: ringtone, ringback and hang-up sounds.
+    // Ringtone, ringback and hang-up sounds.
     let mut sounds = sounds::CallSounds::new(&setup.config.settings);
     // The cmd* hooks, on threads of their own; their results come back to this loop.
     let (hook_results_tx, hook_results) = unbounded();
@@ -219,30 +289,30 @@ fn run_stack(
         hook_results_tx,
     );
     let mut hook_tracker = hooks::Tracker::default();
-    let mut exit_requested = match control.startup.take() {
-        Some(parsed) => match commands.run_startup(&engine, parsed) {
-            commands::Flow::Exit => true,
-            commands::Flow::SwitchAccount(n) => {
-                reload_to = switch_account(opts, setup, n);
-                reload_to.is_some()
-            }
-            commands::Flow::StoreAccountPassword(_) => {
-                if let Some((n, password)) = commands.take_account_password() {
-                    reload_to = store_account_password(opts, setup, n, &password);
-                }
-                reload_to.is_some()
-            }
-            commands::Flow::Continue => false,
-        },
+    let startup = control.startup.take();
+    let mut live = Live {
+        opts,
+        setup,
+        engine: &engine,
+        policy: &policy,
+        phone: &mut phone,
+        commands: &mut commands,
+        hooks: &mut hooks,
+    };
+    let mut exit_requested = match startup {
+        Some(parsed) => {
+            let flow = live.commands.run_startup(&engine, parsed);
+            live.apply(flow)
+        }
         None => false,
     };
     let (no_requests, mut requests_open) = (never(), true);
     while !exit_requested {
-        let timer = match phone.next_timer() {
+        let timer = match live.phone.next_timer() {
             Some(at) => after(at.saturating_duration_since(Instant::now())),
             None => never(),
         };
-        let command_timer = match commands.next_timer() {
+        let command_timer = match live.commands.next_timer() {
             Some(at) => after(at.saturating_duration_since(Instant::now())),
             None => never(),
         };
@@ -258,9 +328,9 @@ fn run_stack(
         select! {
             recv(events) -> ev => match ev {
                 Ok(ev) => {
-                    fire_hooks(&mut hook_tracker, &mut hooks, &ev);
-                    phone.on_event(ev.clone());
-                    commands.on_event(&engine, &ev);
+                    fire_hooks(&mut hook_tracker, live.hooks, &ev);
+                    live.phone.on_event(ev.clone());
+                    live.commands.on_event(&engine, &ev);
                     sounds.on_event(&ev);
                 }
                 Err(_) => break,
@@ -270,33 +340,19 @@ fn run_stack(
                     log_hook_result(&result);
                 }
             },
-            recv(timer) -> _ => phone.on_timer(&mut sounds),
-            recv(command_timer) -> _ => commands.on_timer(&engine),
+            recv(timer) -> _ => live.phone.on_timer(&mut sounds),
+            recv(command_timer) -> _ => live.commands.on_timer(&engine),
             recv(sound_timer) -> _ => sounds.on_timer(),
             recv(requests) -> request => match request {
-                Ok(request) => match commands.on_request(&engine, request) {
-                    commands::Flow::Exit => {
-                        let calls = engine.calls().len();
-                        log::info!("/exit: shutting down (ending {calls} call(s), un-registering)");
-                        exit_requested = true;
-                    }
-                    commands::Flow::SwitchAccount(n) => {
-                        reload_to = switch_account(opts, setup, n);
-                        exit_requested = reload_to.is_some();
-                    }
-                    commands::Flow::StoreAccountPassword(_) => {
-                        if let Some((n, password)) = commands.take_account_password() {
-                            reload_to = store_account_password(opts, setup, n, &password);
-                            exit_requested = reload_to.is_some();
-                        }
-                    }
-                    commands::Flow::Continue => {}
-                },
+                Ok(request) => {
+                    let flow = live.commands.on_request(&engine, request);
+                    exit_requested = live.apply(flow);
+                }
                 Err(_) => requests_open = false,
             },
             recv(signals) -> sig => {
                 if sig == Ok(SIGHUP) {
-                    reload_to = reload(opts, setup);
+                    reload_to = reload(opts, live.setup);
                     if reload_to.is_some() {
                         break;
                     }
@@ -309,33 +365,25 @@ fn run_stack(
             }
         }
     }
-    if reload_to.is_some() {
-        if let Some(then) = commands.take_after_switch() {
-            control.startup = Some(Parsed {
-                command: then,
-                alias: None,
-            });
-        }
-    }
-    control.password_override = commands.password_override().map(str::to_string);
+    control.password_override = live.commands.password_override().map(str::to_string);
     // From here on, commands are dropped (MicroSIP returns TRUE when the stack is not running).
     control.gate.set_running(false);
     // Un-REGISTER first and wait (briefly) for the registrar's answer, so it is logged.
     let mut pending = engine.unregister_all();
-    let deadline = Instant::now() + std::time::Duration::from_secs(3);
+    let deadline = Instant::now() + Duration::from_secs(3);
     while !pending.is_empty() {
         match events.recv_deadline(deadline) {
             Ok(ev) => {
                 if let Event::Registration { account, .. } = &ev {
                     pending.retain(|a| a != account);
                 }
-                fire_hooks(&mut hook_tracker, &mut hooks, &ev);
-                phone.log_event(&ev);
+                fire_hooks(&mut hook_tracker, live.hooks, &ev);
+                live.phone.log_event(&ev);
             }
             Err(_) => break,
         }
     }
-    let names = phone.account_names.clone();
+    let names = live.phone.account_names.clone();
     engine.shutdown();
     // The end hooks of the calls the shutdown ended, then the hooks still running.
     let mut tail_events = Vec::new();
@@ -468,6 +516,22 @@ impl<'e> Phone<'e> {
             conference: Default::default(),
             registered: HashMap::new(),
         }
+    }
+
+    /// The active account changed: log lines name it, decisions follow its policy.
+    fn account_changed(&mut self, setup: &setup::Setup) {
+        let Some(engine) = self.engine else { return };
+        let info = engine.info();
+        self.account_names
+            .retain(|id, _| Some(*id) == info.local_account);
+        if let Some(id) = info.local_account {
+            self.account_names
+                .insert(id, "local account (call by IP)".to_string());
+        }
+        if let Some(id) = info.account {
+            self.account_names.insert(id, setup.account_name.clone());
+        }
+        self.policy = Arc::new(setup.policy.clone());
     }
 
     /// A phone that only logs (after the engine is gone).

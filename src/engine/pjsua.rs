@@ -6,6 +6,8 @@
 //! come out of the callbacks in `callbacks.rs` on a crossbeam channel. `Engine::shutdown` (or
 //! drop) ends calls, un-REGISTERs and destroys PJSUA; a new `start` works afterwards.
 
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::ffi::{c_char, c_long, CStr, CString};
 use std::marker::PhantomData;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
@@ -356,7 +358,7 @@ impl Poller {
 }
 
 /// Where PJSUA put things at start-up.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct EngineInfo {
     /// The SIP UDP address (bound and advertised).
     pub sip_addr: SocketAddr,
@@ -369,9 +371,13 @@ pub struct EngineInfo {
 pub struct Engine {
     poller: Option<Poller>,
     media: Option<MediaSupervisor>,
-    info: EngineInfo,
+    /// Changes when the SIP account is switched ([`Engine::switch_account`]).
+    info: Cell<EngineInfo>,
     /// Per account: the From and `Privacy: id` of outgoing calls and messages (`hideCID`).
-    outgoing: std::collections::HashMap<AccountId, (Option<String>, bool)>,
+    outgoing: RefCell<HashMap<AccountId, (Option<String>, bool)>>,
+    /// The SIP UDP transport, and the settings accounts are added with.
+    udp: ffi::pjsua_transport_id,
+    settings: Option<EngineSettings>,
     _registration: Option<PjThread>,
     _not_send: PhantomData<*const ()>,
 }
@@ -406,12 +412,14 @@ impl Engine {
         let mut engine = Engine {
             poller: None,
             media: None,
-            info: EngineInfo {
+            info: Cell::new(EngineInfo {
                 sip_addr: SocketAddr::from(([0, 0, 0, 0], 0)),
                 local_account: None,
                 account: None,
-            },
+            }),
             outgoing: Default::default(),
+            udp: -1,
+            settings: None,
             _registration: None,
             _not_send: PhantomData,
         };
@@ -479,7 +487,9 @@ impl Engine {
 
         let bind = s.bind.map(|a| a.to_string()).unwrap_or_default();
         let (udp, sip_addr) = create_udp(&bind, s.sip_port)?;
-        self.info.sip_addr = sip_addr;
+        self.udp = udp;
+        self.settings = Some(s.clone());
+        self.update_info(|i| i.sip_addr = sip_addr);
         let local_udp = match s.local_port {
             Some(port) if port != sip_addr.port() => match create_udp(&bind, port) {
                 Ok(v) => Some(v),
@@ -493,13 +503,6 @@ impl Engine {
             },
             _ => None,
         };
-        let needs = |k: TransportKind| s.account.as_ref().is_some_and(|a| a.transport == k);
-        if needs(TransportKind::Tcp) || needs(TransportKind::Any) {
-            create_transport(ffi::PJSIP_TRANSPORT_TCP, &bind, 0, "TCP")?;
-        }
-        if needs(TransportKind::Tls) {
-            create_transport(ffi::PJSIP_TRANSPORT_TLS, &bind, 0, "TLS")?;
-        }
 
         set_codec_priorities(&s.codecs)?;
         if s.opus_stereo {
@@ -527,21 +530,89 @@ impl Engine {
                 keep_alive: 15,
                 ..AccountSettings::default()
             };
-            self.info.local_account = Some(add_account(&local, tp, s, -1, s.account.is_none())?);
+            let id = add_account(&local, tp, s, -1, s.account.is_none())?;
+            self.update_info(|i| i.local_account = Some(id));
         }
         if let Some(a) = &s.account {
-            let id = add_account(a, udp, s, 0, true)?;
-            self.info.account = Some(id);
-            self.outgoing
-                .insert(id, (a.outgoing_from.clone(), a.privacy));
+            self.add_sip_account(a)?;
         }
         self.poller = Some(Poller::start(sip_addr)?);
         Ok(())
     }
 
     /// Where the engine listens and which accounts it added.
-    pub fn info(&self) -> &EngineInfo {
-        &self.info
+    pub fn info(&self) -> EngineInfo {
+        self.info.get()
+    }
+
+    fn update_info(&self, change: impl FnOnce(&mut EngineInfo)) {
+        let mut info = self.info.get();
+        change(&mut info);
+        self.info.set(info);
+    }
+
+    fn add_sip_account(&self, a: &AccountSettings) -> Result<AccountId> {
+        let Some(s) = self.settings.as_ref() else {
+            return Err(Error::InvalidArgument {
+                what: "account",
+                reason: "the engine is not running".into(),
+            });
+        };
+        let needs = |k: TransportKind| a.transport == k;
+        let bind = s.bind.map(|b| b.to_string()).unwrap_or_default();
+        if (needs(TransportKind::Tcp) || needs(TransportKind::Any))
+            && !has_transport(ffi::PJSIP_TRANSPORT_TCP)
+        {
+            create_transport(ffi::PJSIP_TRANSPORT_TCP, &bind, 0, "TCP")?;
+        }
+        if needs(TransportKind::Tls) && !has_transport(ffi::PJSIP_TRANSPORT_TLS) {
+            create_transport(ffi::PJSIP_TRANSPORT_TLS, &bind, 0, "TLS")?;
+        }
+        let id = add_account(a, self.udp, s, 0, true)?;
+        self.update_info(|i| i.account = Some(id));
+        self.outgoing
+            .borrow_mut()
+            .insert(id, (a.outgoing_from.clone(), a.privacy));
+        Ok(id)
+    }
+
+    /// MicroSIP's account switch without a restart: the SIP account un-REGISTERs and goes
+    /// (its own calls end first), then `account` (when given) is added and registers. The
+    /// local account and its calls stay; with `local` it is added (on the SIP UDP port) when
+    /// it does not run yet. Returns the new account's id.
+    pub fn switch_account(
+        &self,
+        account: Option<&AccountSettings>,
+        local: bool,
+    ) -> Result<Option<AccountId>> {
+        if let Some(old) = self.info().account {
+            for call in self.calls().iter().filter(|c| c.account == old) {
+                log::info!("call {}: ended: its account is switched off", call.call);
+                let _ = self.hangup(call.call, 0, None);
+            }
+            // SAFETY: `old` is an account we added; PJSUA un-REGISTERs it as it goes.
+            let status = unsafe { ffi::pjsua_acc_del(old.0) };
+            self.outgoing.borrow_mut().remove(&old);
+            self.update_info(|i| i.account = None);
+            check("pjsua_acc_del", status)?;
+        }
+        if local && self.info().local_account.is_none() {
+            let info = self.info();
+            let local = AccountSettings {
+                id_uri: format!("<sip:{}>", info.sip_addr),
+                transport: TransportKind::Udp,
+                register_refresh: 300,
+                keep_alive: 15,
+                ..AccountSettings::default()
+            };
+            if let Some(s) = self.settings.as_ref() {
+                let id = add_account(&local, self.udp, s, -1, account.is_none())?;
+                self.update_info(|i| i.local_account = Some(id));
+            }
+        }
+        let id = account.map(|a| self.add_sip_account(a)).transpose()?;
+        self.kick();
+        Ok(id)
     }
 
     /// Places a call to `uri` (a full SIP URI; `?header=value` parts become INVITE headers).
@@ -579,11 +650,9 @@ impl Engine {
 
     /// The From (when not the account's id) and extra headers of a new call or MESSAGE
     /// from `account`: MicroSIP's `hideCID`.
-    fn outgoing_identity(
-        &self,
-        account: AccountId,
-    ) -> Result<(Option<String>, ExtraHeaders)> {
-        let Some((from, privacy)) = self.outgoing.get(&account) else {
+    fn outgoing_identity(&self, account: AccountId) -> Result<(Option<String>, ExtraHeaders)> {
+        let outgoing = self.outgoing.borrow();
+        let Some((from, privacy)) = outgoing.get(&account) else {
             return Ok((None, Vec::new()));
         };
         if let Some(f) = from {
@@ -898,10 +967,8 @@ impl Engine {
     /// `Event::Registration` with expiry 0. Returns the accounts asked.
     pub fn unregister_all(&self) -> Vec<AccountId> {
         let mut asked = Vec::new();
-        for id in [self.info.account, self.info.local_account]
-            .into_iter()
-            .flatten()
-        {
+        let info = self.info();
+        for id in [info.account, info.local_account].into_iter().flatten() {
             let mut ai = ffi::pjsua_acc_info::default();
             // SAFETY: ai is ours; id is an account we added.
             let ok = unsafe { ffi::pjsua_acc_get_info(id.0, &mut ai) } == PJ_OK;
@@ -929,10 +996,8 @@ impl Engine {
         // so the requests go out while responses can still be received.
         unsafe {
             ffi::pjsua_call_hangup_all();
-            for id in [self.info.account, self.info.local_account]
-                .into_iter()
-                .flatten()
-            {
+            let info = self.info.get();
+            for id in [info.account, info.local_account].into_iter().flatten() {
                 ffi::pjsua_acc_del(id.0);
             }
         }
@@ -985,6 +1050,22 @@ fn transport_config(bind: &str, port: u16) -> ffi::pjsua_transport_config {
         tc.public_addr = pj_str_ref(bind);
     }
     tc
+}
+
+/// Whether PJSUA has a transport of `kind`.
+fn has_transport(kind: ffi::pjsip_transport_type_e) -> bool {
+    let mut ids = [0 as ffi::pjsua_transport_id; 16];
+    let mut count = ids.len() as u32;
+    // SAFETY: the array and its length are ours.
+    if unsafe { ffi::pjsua_enum_transports(ids.as_mut_ptr(), &mut count) } != PJ_OK {
+        return false;
+    }
+    ids[..count as usize].iter().any(|id| {
+        let mut info = ffi::pjsua_transport_info::default();
+        // SAFETY: info is ours; id comes from PJSUA.
+        let status = unsafe { ffi::pjsua_transport_get_info(*id, &mut info) };
+        status == PJ_OK && info.type_ == kind
+    })
 }
 
 fn create_transport(
