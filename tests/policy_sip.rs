@@ -209,9 +209,10 @@ fn call_waiting_off_and_the_call_limit_refuse_with_486() {
     hang_up(&phone, vec![first]);
     drop(phone);
 
-    // maxConcurrentCalls=2: a third call.
+    // maxConcurrentCalls=2: a third call (singleMode=0, else answering the second call
+    // ends the first).
     let phone = Phone::start(
-        &local_ini("autoAnswer=all\nautoAnswerCalls=all\nmaxConcurrentCalls=2\n"),
+        &local_ini("autoAnswer=all\nautoAnswerCalls=all\nsingleMode=0\nmaxConcurrentCalls=2\n"),
         &[],
     );
     let addr = phone_addr(&phone);

@@ -343,6 +343,11 @@ pub struct HookResult {
 }
 
 impl HookResult {
+    /// Whether it exited with 0.
+    pub fn succeeded(&self) -> bool {
+        self.outcome == HookOutcome::Exited(0)
+    }
+
     /// One log line (the program name escaped).
     pub fn describe(&self) -> String {
         let ms = self.elapsed.as_millis();

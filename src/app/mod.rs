@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod events;
 pub mod hooks;
 mod recording;
 pub mod setup;
@@ -226,8 +227,9 @@ impl Live<'_, '_> {
             .engine
             .switch_account(account.as_ref(), new.engine.local_account)
         {
-            Ok(Some(id)) => log::info!("{} is the active account ({})", new.account_name, id),
-            Ok(None) => log::info!("no SIP account is active; the local account takes the calls"),
+            Ok(id) => self.phone.outbox.push(events::AppEvent::AccountSwitched {
+                account: id.map(|_| new.account_name.clone()),
+            }),
             Err(e) => log::error!("switching the account: {e}"),
         }
         *self.policy.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(new.policy.clone());
@@ -308,6 +310,9 @@ fn run_stack(
     };
     let (no_requests, mut requests_open) = (never(), true);
     while !exit_requested {
+        for event in live.phone.outbox.drain() {
+            publish(&event);
+        }
         let timer = match live.phone.next_timer() {
             Some(at) => after(at.saturating_duration_since(Instant::now())),
             None => never(),
@@ -337,7 +342,7 @@ fn run_stack(
             },
             recv(hook_results) -> result => {
                 if let Ok(result) = result {
-                    log_hook_result(&result);
+                    live.phone.outbox.push(events::AppEvent::Hook(result));
                 }
             },
             recv(timer) -> _ => live.phone.on_timer(&mut sounds),
@@ -383,6 +388,9 @@ fn run_stack(
             Err(_) => break,
         }
     }
+    for event in live.phone.outbox.drain() {
+        publish(&event);
+    }
     let names = live.phone.account_names.clone();
     engine.shutdown();
     // The end hooks of the calls the shutdown ended, then the hooks still running.
@@ -393,7 +401,7 @@ fn run_stack(
     }
     hooks.finish();
     while let Ok(result) = hook_results.try_recv() {
-        log_hook_result(&result);
+        publish(&events::AppEvent::Hook(result));
     }
     // What PJSUA reported while it shut down (the un-REGISTER result, the last call states).
     let mut tail = Phone::detached(names);
@@ -440,11 +448,12 @@ fn fire_hooks(tracker: &mut hooks::Tracker, runner: &mut hooks::Runner, ev: &Eve
     }
 }
 
-/// A hook's end, logged: a warning when it failed or was killed.
-fn log_hook_result(result: &hooks::HookResult) {
-    match result.outcome {
-        hooks::HookOutcome::Exited(0) => log::info!("{}", result.describe()),
-        _ => log::warn!("{}", result.describe()),
+/// Publishes one of the phone's own outcomes: the log line (a warning for a failure).
+fn publish(event: &events::AppEvent) {
+    if event.is_failure() {
+        log::warn!("{}", event.describe());
+    } else {
+        log::info!("{}", event.describe());
     }
 }
 
@@ -484,6 +493,8 @@ struct Phone<'e> {
     multi_call: policy::MultiCall,
     /// The calls in the local conference.
     conference: std::collections::HashSet<CallId>,
+    /// What the phone did on its own, for the main loop to publish.
+    outbox: events::Outbox,
     registered: HashMap<AccountId, bool>,
 }
 
@@ -514,6 +525,7 @@ impl<'e> Phone<'e> {
                 auto_conference: setup.config.settings.ac,
             },
             conference: Default::default(),
+            outbox: Default::default(),
             registered: HashMap::new(),
         }
     }
@@ -547,6 +559,7 @@ impl<'e> Phone<'e> {
             hang_ups: HashMap::new(),
             multi_call: policy::MultiCall::default(),
             conference: Default::default(),
+            outbox: Default::default(),
             registered: HashMap::new(),
         }
     }
@@ -702,7 +715,9 @@ impl<'e> Phone<'e> {
                 continue;
             }
             match engine.forward(call, &target) {
-                Ok(()) => log::info!("call {call}: forwarded to {target} (302, forwardingDelay)"),
+                Ok(()) => self
+                    .outbox
+                    .push(events::AppEvent::Forwarded { call, to: target }),
                 Err(e) => log::warn!("call {call}: could not forward to {target}: {e}"),
             }
         }
@@ -719,10 +734,10 @@ impl<'e> Phone<'e> {
                 "399 localhost \"Call duration exceeded\"".to_string(),
             );
             match engine.hangup_with(call, 200, &[warning]) {
-                Ok(()) => log::info!(
-                    "call {call}: hung up: autoHangUpTime ({} s) reached",
-                    self.max_duration.map_or(0, |d| d.as_secs())
-                ),
+                Ok(()) => self.outbox.push(events::AppEvent::AutoHungUp {
+                    call,
+                    after: self.max_duration.unwrap_or_default(),
+                }),
                 Err(e) => log::warn!("call {call}: autoHangUpTime: could not hang up: {e}"),
             }
         }
@@ -754,7 +769,8 @@ impl<'e> Phone<'e> {
             .filter(|c| c.state == CallState::Confirmed && c.media == MediaState::Active)
             .count();
         if !policy::others_allow_auto_answer(&self.policy, others.len(), active) {
-            log::info!("call {call}: not auto-answered (autoAnswerCalls: other calls); it rings");
+            self.outbox
+                .push(events::AppEvent::AutoAnswerSkipped { call });
             self.beeping = false;
             return;
         }
@@ -766,9 +782,9 @@ impl<'e> Phone<'e> {
             return;
         }
         self.beeping = false;
-        log::info!("call {call}: auto-answer");
-        if let Err(e) = engine.answer(call, 200) {
-            log::warn!("call {call}: auto-answer failed: {e}");
+        match engine.answer(call, 200) {
+            Ok(()) => self.outbox.push(events::AppEvent::AutoAnswered { call }),
+            Err(e) => log::warn!("call {call}: auto-answer failed: {e}"),
         }
     }
 
