@@ -210,9 +210,11 @@ fn call_waiting_off_and_the_call_limit_refuse_with_486() {
     drop(phone);
 
     // maxConcurrentCalls=2: a third call (singleMode=0, else answering the second call
-    // ends the first).
+    // ends the first; AC=1, so the first is not put on hold, which this caller cannot take).
     let phone = Phone::start(
-        &local_ini("autoAnswer=all\nautoAnswerCalls=all\nsingleMode=0\nmaxConcurrentCalls=2\n"),
+        &local_ini(
+            "autoAnswer=all\nautoAnswerCalls=all\nsingleMode=0\nAC=1\nmaxConcurrentCalls=2\n",
+        ),
         &[],
     );
     let addr = phone_addr(&phone);
