@@ -25,8 +25,73 @@ use crate::control::grammar::{self, Command, Parsed};
 use crate::control::socket::Server;
 use crate::dial::{self, AccountChoice, DialInput};
 use crate::engine::{
-    AccountId, CallId, CallInfo, CallState, DtmfVia, Engine, Event, MediaState, Role,
+    self, AccountId, CallId, CallInfo, CallState, DtmfVia, Engine, EngineInfo, Event, MediaState,
+    RecorderId, Role,
 };
+
+/// What the commands need of the SIP engine: [`Engine`] in the phone, a fake in the unit
+/// tests (so the command state machine is tested without PJSUA).
+pub trait CallControl {
+    fn info(&self) -> EngineInfo;
+    fn calls(&self) -> Vec<CallInfo>;
+    fn call(&self, call: CallId) -> engine::Result<CallInfo>;
+    fn make_call(&self, account: AccountId, uri: &str) -> engine::Result<CallId>;
+    fn answer(&self, call: CallId, code: u16) -> engine::Result<()>;
+    fn hangup(&self, call: CallId, code: u16, reason: Option<&str>) -> engine::Result<()>;
+    fn send_dtmf(&self, call: CallId, digits: &str, via: DtmfVia) -> engine::Result<()>;
+    fn transfer(&self, call: CallId, target: &str) -> engine::Result<()>;
+    fn transfer_replaces(&self, call: CallId, to: CallId) -> engine::Result<()>;
+    fn set_hold(&self, call: CallId, hold: bool) -> engine::Result<()>;
+    fn send_message(&self, account: AccountId, to: &str, text: &str) -> engine::Result<()>;
+    fn play_local_tones(&self, digits: &str, level: f32);
+    fn start_recording(&self, call: CallId, path: &std::path::Path) -> engine::Result<RecorderId>;
+    fn stop_recording(&self, rec: RecorderId);
+}
+
+impl CallControl for Engine {
+    fn info(&self) -> EngineInfo {
+        Engine::info(self)
+    }
+    fn calls(&self) -> Vec<CallInfo> {
+        Engine::calls(self)
+    }
+    fn call(&self, call: CallId) -> engine::Result<CallInfo> {
+        Engine::call(self, call)
+    }
+    fn make_call(&self, account: AccountId, uri: &str) -> engine::Result<CallId> {
+        Engine::make_call(self, account, uri)
+    }
+    fn answer(&self, call: CallId, code: u16) -> engine::Result<()> {
+        Engine::answer(self, call, code)
+    }
+    fn hangup(&self, call: CallId, code: u16, reason: Option<&str>) -> engine::Result<()> {
+        Engine::hangup(self, call, code, reason)
+    }
+    fn send_dtmf(&self, call: CallId, digits: &str, via: DtmfVia) -> engine::Result<()> {
+        Engine::send_dtmf(self, call, digits, via)
+    }
+    fn transfer(&self, call: CallId, target: &str) -> engine::Result<()> {
+        Engine::transfer(self, call, target)
+    }
+    fn transfer_replaces(&self, call: CallId, to: CallId) -> engine::Result<()> {
+        Engine::transfer_replaces(self, call, to)
+    }
+    fn set_hold(&self, call: CallId, hold: bool) -> engine::Result<()> {
+        Engine::set_hold(self, call, hold)
+    }
+    fn send_message(&self, account: AccountId, to: &str, text: &str) -> engine::Result<()> {
+        Engine::send_message(self, account, to, text)
+    }
+    fn play_local_tones(&self, digits: &str, level: f32) {
+        Engine::play_local_tones(self, digits, level)
+    }
+    fn start_recording(&self, call: CallId, path: &std::path::Path) -> engine::Result<RecorderId> {
+        Engine::start_recording(self, call, path)
+    }
+    fn stop_recording(&self, rec: RecorderId) {
+        Engine::stop_recording(self, rec)
+    }
+}
 
 /// How much `msip:micup` / `msip:micdown` / `msip:speakup` / `msip:speakdown` move a level,
 /// in percent. The reference does not give MicroSIP's slider step; 5 is our choice.
@@ -169,7 +234,7 @@ pub struct Commands {
 
 impl Commands {
     /// The command state for a phone built from `setup`, running `engine`.
-    pub fn new(engine: &Engine, setup: &Setup) -> Commands {
+    pub fn new(engine: &dyn CallControl, setup: &Setup) -> Commands {
         let cfg = &setup.config;
         let info = engine.info();
         Commands {
@@ -195,7 +260,7 @@ impl Commands {
 
     /// The active account changed (`/account:N` without a restart): numbers are formatted and
     /// wait for registration as the new account says.
-    pub fn account_changed(&mut self, engine: &Engine, setup: &Setup) {
+    pub fn account_changed(&mut self, engine: &dyn CallControl, setup: &Setup) {
         let info = engine.info();
         self.settings = DialSettings::new(engine, setup);
         self.main_account = info.account;
@@ -206,7 +271,7 @@ impl Commands {
 
 impl DialSettings {
     /// From the settings, with the accounts `engine` runs.
-    fn new(engine: &Engine, setup: &Setup) -> DialSettings {
+    fn new(engine: &dyn CallControl, setup: &Setup) -> DialSettings {
         let cfg = &setup.config;
         let main = engine.info().account.and(cfg.active_account());
         DialSettings {
@@ -263,14 +328,14 @@ impl Commands {
     }
 
     /// Runs this process's own command line, once the stack is up.
-    pub fn run_startup(&mut self, engine: &Engine, parsed: Parsed) -> Flow {
+    pub fn run_startup(&mut self, engine: &dyn CallControl, parsed: Parsed) -> Flow {
         let (outcome, flow) = self.execute_parsed(engine, parsed);
         log_outcome("command line", &outcome);
         flow
     }
 
     /// Runs a request from a transport and answers it.
-    pub fn on_request(&mut self, engine: &Engine, request: ControlRequest) -> Flow {
+    pub fn on_request(&mut self, engine: &dyn CallControl, request: ControlRequest) -> Flow {
         let parsed = grammar::parse(&request.text);
         let (outcome, flow) = self.execute_parsed(engine, parsed);
         log_outcome(&format!("command {:?}", masked(&request.text)), &outcome);
@@ -280,7 +345,7 @@ impl Commands {
 
     /// Follows the engine's events: registration (the waiting number), call states (DTMF
     /// groups, the selected call).
-    pub fn on_event(&mut self, engine: &Engine, event: &Event) {
+    pub fn on_event(&mut self, engine: &dyn CallControl, event: &Event) {
         self.recording.on_event(engine, event);
         match event {
             Event::Registration {
@@ -333,7 +398,7 @@ impl Commands {
     }
 
     /// Sends the DTMF groups that are due.
-    pub fn on_timer(&mut self, engine: &Engine) {
+    pub fn on_timer(&mut self, engine: &dyn CallControl) {
         let now = Instant::now();
         while self.dtmf_timers.first().is_some_and(|t| t.at <= now) {
             let timer = self.dtmf_timers.remove(0);
@@ -348,7 +413,7 @@ impl Commands {
         }
     }
 
-    fn execute_parsed(&mut self, engine: &Engine, parsed: Parsed) -> (Outcome, Flow) {
+    fn execute_parsed(&mut self, engine: &dyn CallControl, parsed: Parsed) -> (Outcome, Flow) {
         if let Some(message) = parsed.alias_message() {
             log::info!("{message}");
         }
@@ -356,7 +421,7 @@ impl Commands {
     }
 
     /// Runs one command; the outcome says what happened in one line.
-    pub fn execute(&mut self, engine: &Engine, command: Command) -> (Outcome, Flow) {
+    pub fn execute(&mut self, engine: &dyn CallControl, command: Command) -> (Outcome, Flow) {
         let outcome = match command {
             Command::Exit => {
                 return (
@@ -436,7 +501,8 @@ impl Commands {
                 } else if self.settings.account_number == Some(id) {
                     return self.execute(engine, *then);
                 } else {
-                    let then = Some(*then).filter(|c| *c != Command::Nothing);
+                    let then =
+                        Some(*then).filter(|c| !matches!(c, Command::Nothing | Command::Activate));
                     return (
                         Outcome::ok(format!(
                             "switching to [Account{id}]: saving accountId={id}; calls of the \
@@ -508,7 +574,7 @@ impl Commands {
 
     /// `msip:recordstart` (`Some(true)`), `msip:recordstop` (`Some(false)`) and
     /// `msip:recordclick` (`None`: toggle) on the selected call.
-    fn record(&mut self, engine: &Engine, on: Option<bool>) -> Outcome {
+    fn record(&mut self, engine: &dyn CallControl, on: Option<bool>) -> Outcome {
         let Some(call) = self.selected_call(engine) else {
             return Outcome::error("no call is connected: nothing to record");
         };
@@ -538,7 +604,7 @@ impl Commands {
         Outcome::ok(self.audio.describe())
     }
 
-    fn answer(&mut self, engine: &Engine) -> Outcome {
+    fn answer(&mut self, engine: &dyn CallControl) -> Outcome {
         let calls = engine.calls();
         let Some(ringing) = calls.iter().find(|c| is_ringing_in(c)) else {
             return Outcome::error("no ringing incoming call to answer");
@@ -558,7 +624,7 @@ impl Commands {
 
     /// MicroSIP's `UM_CALL_ANSWER` (`onCallAnswer`): only a ringing incoming call is
     /// answered; `lparam` < 0 answers with status `-lparam` (e.g. 486), else 200.
-    fn call_answer(&mut self, engine: &Engine, call: CallId, lparam: i32) -> Outcome {
+    fn call_answer(&mut self, engine: &dyn CallControl, call: CallId, lparam: i32) -> Outcome {
         let info = match engine.call(call) {
             Ok(info) if is_ringing_in(&info) => info,
             Ok(info) => {
@@ -587,7 +653,7 @@ impl Commands {
 
     /// MicroSIP's singleMode before an answer: the calls other than `keep` that are not
     /// ringing in end.
-    fn end_others(&mut self, engine: &Engine, keep: CallId) {
+    fn end_others(&mut self, engine: &dyn CallControl, keep: CallId) {
         for other in engine
             .calls()
             .iter()
@@ -603,7 +669,7 @@ impl Commands {
     }
 
     /// A `WM_COMMAND` by its stable id (reference §3).
-    fn window_command(&mut self, engine: &Engine, id: u32) -> (Outcome, Flow) {
+    fn window_command(&mut self, engine: &dyn CallControl, id: u32) -> (Outcome, Flow) {
         const ID_EXIT: u32 = 32784;
         const ID_MUTE_INPUT: u32 = 32802;
         const ID_MUTE_OUTPUT: u32 = 32803;
@@ -660,7 +726,7 @@ impl Commands {
 
     fn hang_up(
         &mut self,
-        engine: &Engine,
+        engine: &dyn CallControl,
         what: &str,
         select: impl Fn(&CallInfo) -> bool,
     ) -> Outcome {
@@ -686,7 +752,7 @@ impl Commands {
     }
 
     /// MicroSIP's selected call: the one confirmed last, else the first confirmed one.
-    fn selected_call(&self, engine: &Engine) -> Option<CallInfo> {
+    fn selected_call(&self, engine: &dyn CallControl) -> Option<CallInfo> {
         let calls = engine.calls();
         let confirmed = |c: &&CallInfo| c.state == CallState::Confirmed;
         self.selected
@@ -695,7 +761,7 @@ impl Commands {
             .cloned()
     }
 
-    fn transfer(&mut self, engine: &Engine, number: &str) -> Outcome {
+    fn transfer(&mut self, engine: &dyn CallControl, number: &str) -> Outcome {
         let Some(call) = self.selected_call(engine) else {
             return Outcome::error(format!("transfer to {number}: no call is connected"));
         };
@@ -718,7 +784,7 @@ impl Commands {
     /// Sends `code`+`number` as DTMF on `call` (a PBX feature code), with `DTMFMethod`.
     fn feature_code_dtmf(
         &mut self,
-        engine: &Engine,
+        engine: &dyn CallControl,
         call: CallId,
         what: &str,
         code: &str,
@@ -736,7 +802,7 @@ impl Commands {
     /// MicroSIP's attended transfer (`OnAttendedTransferRange`): the selected call is
     /// transferred to the party of call `target` (REFER with Replaces), or, with
     /// `enableFeatureCodeAT=1`, `featureCodeAT`+`target` is sent as DTMF.
-    fn attended_transfer(&mut self, engine: &Engine, target: &str) -> Outcome {
+    fn attended_transfer(&mut self, engine: &dyn CallControl, target: &str) -> Outcome {
         let Some(call) = self.selected_call(engine) else {
             return Outcome::error(format!(
                 "attended transfer to {target}: no call is connected"
@@ -779,7 +845,7 @@ impl Commands {
 
     /// MicroSIP's call pickup (`CommandCallPickup`): dials `featureCodeCP`+`number`; without
     /// the feature code, the number itself.
-    fn pickup(&mut self, engine: &Engine, number: &str) -> Outcome {
+    fn pickup(&mut self, engine: &dyn CallControl, number: &str) -> Outcome {
         let target = match &self.settings.feature_cp {
             Some(code) => format!("{code}{number}"),
             None => number.to_string(),
@@ -789,7 +855,7 @@ impl Commands {
 
     /// MicroSIP's `DialNumberFromCommandLine`: dial at once when the account can, else keep
     /// the number until the registration reports OK (only one number waits).
-    fn dial_or_wait(&mut self, engine: &Engine, command: Command) -> Outcome {
+    fn dial_or_wait(&mut self, engine: &dyn CallControl, command: Command) -> Outcome {
         if self.main_account.is_some() && self.settings.has_registrar && !self.registered {
             let what = describe_dial(&command);
             let replaced = self.delayed.replace(command);
@@ -805,7 +871,7 @@ impl Commands {
         self.dial_now(engine, &command)
     }
 
-    fn dial_now(&mut self, engine: &Engine, command: &Command) -> Outcome {
+    fn dial_now(&mut self, engine: &dyn CallControl, command: &Command) -> Outcome {
         match command {
             Command::Dial { target } => self.call(engine, target),
             Command::Message { to, text } => self.message(engine, to, text),
@@ -813,7 +879,7 @@ impl Commands {
         }
     }
 
-    fn call(&mut self, engine: &Engine, target: &str) -> Outcome {
+    fn call(&mut self, engine: &dyn CallControl, target: &str) -> Outcome {
         if self.settings.single_mode
             && engine
                 .calls()
@@ -850,7 +916,7 @@ impl Commands {
         }
     }
 
-    fn message(&mut self, engine: &Engine, to: &str, text: &str) -> Outcome {
+    fn message(&mut self, engine: &dyn CallControl, to: &str, text: &str) -> Outcome {
         let plan = match dial::prepare_call(&self.dial_input(to)) {
             Ok(p) => p,
             Err(e) => return Outcome::error(format!("cannot send a message to {to}: {e}")),
@@ -925,7 +991,7 @@ fn feature_code(enabled: bool, code: &str) -> Option<String> {
 }
 
 fn send_dtmf(
-    engine: &Engine,
+    engine: &dyn CallControl,
     method: config::DtmfMethod,
     call: CallId,
     digits: &str,
@@ -938,5 +1004,280 @@ fn send_dtmf(
         config::DtmfMethod::Auto => engine
             .send_dtmf(call, digits, DtmfVia::Rfc2833)
             .or_else(|_| engine.send_dtmf(call, digits, DtmfVia::InBand)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::net::SocketAddr;
+    use std::path::Path;
+
+    use super::*;
+    use crate::app::cli::Options;
+    use crate::engine::Error;
+
+    /// An engine that keeps a list of calls and writes down what it is asked to do.
+    struct Fake {
+        info: EngineInfo,
+        calls: RefCell<Vec<CallInfo>>,
+        done: RefCell<Vec<String>>,
+    }
+
+    impl Fake {
+        fn new(account: Option<i32>) -> Fake {
+            Fake {
+                info: EngineInfo {
+                    sip_addr: SocketAddr::from(([127, 0, 0, 1], 5060)),
+                    local_account: Some(AccountId(0)),
+                    account: account.map(AccountId),
+                },
+                calls: RefCell::new(Vec::new()),
+                done: RefCell::new(Vec::new()),
+            }
+        }
+
+        fn with_call(self, id: i32, role: Role, state: CallState, remote: &str) -> Fake {
+            self.calls.borrow_mut().push(CallInfo {
+                call: CallId(id),
+                account: AccountId(0),
+                role,
+                state,
+                media: MediaState::Active,
+                remote: remote.into(),
+                local: "<sip:me@127.0.0.1>".into(),
+                sip_call_id: format!("cid{id}"),
+                last_status: 0,
+                last_reason: String::new(),
+            });
+            self
+        }
+
+        fn note(&self, what: String) -> engine::Result<()> {
+            self.done.borrow_mut().push(what);
+            Ok(())
+        }
+
+        fn done(&self) -> Vec<String> {
+            self.done.borrow().clone()
+        }
+    }
+
+    impl CallControl for Fake {
+        fn info(&self) -> EngineInfo {
+            self.info
+        }
+        fn calls(&self) -> Vec<CallInfo> {
+            self.calls.borrow().clone()
+        }
+        fn call(&self, call: CallId) -> engine::Result<CallInfo> {
+            self.calls()
+                .into_iter()
+                .find(|c| c.call == call)
+                .ok_or(Error::NoSuchCall(call))
+        }
+        fn make_call(&self, account: AccountId, uri: &str) -> engine::Result<CallId> {
+            self.note(format!("call {uri} from {account}"))?;
+            Ok(CallId(9))
+        }
+        fn answer(&self, call: CallId, code: u16) -> engine::Result<()> {
+            self.note(format!("answer {call} {code}"))
+        }
+        fn hangup(&self, call: CallId, code: u16, _: Option<&str>) -> engine::Result<()> {
+            self.note(format!("hangup {call} {code}"))
+        }
+        fn send_dtmf(&self, call: CallId, digits: &str, via: DtmfVia) -> engine::Result<()> {
+            self.note(format!("dtmf {call} {digits} {via:?}"))
+        }
+        fn transfer(&self, call: CallId, target: &str) -> engine::Result<()> {
+            self.note(format!("refer {call} {target}"))
+        }
+        fn transfer_replaces(&self, call: CallId, to: CallId) -> engine::Result<()> {
+            self.note(format!("refer {call} replaces {to}"))
+        }
+        fn set_hold(&self, call: CallId, hold: bool) -> engine::Result<()> {
+            self.note(format!("hold {call} {hold}"))
+        }
+        fn send_message(&self, account: AccountId, to: &str, text: &str) -> engine::Result<()> {
+            self.note(format!("message {to} {text:?} from {account}"))
+        }
+        fn play_local_tones(&self, digits: &str, _: f32) {
+            let _ = self.note(format!("tones {digits}"));
+        }
+        fn start_recording(&self, call: CallId, _: &Path) -> engine::Result<RecorderId> {
+            self.note(format!("record {call}"))?;
+            Ok(RecorderId(1))
+        }
+        fn stop_recording(&self, _: RecorderId) {}
+    }
+
+    fn commands(fake: &Fake, ini: &str) -> Commands {
+        let text = format!("[Settings]\nlocalDTMF=0\n{ini}");
+        let cfg = config::parse_bytes(Path::new("MicroSIP.ini"), text.as_bytes()).unwrap();
+        let setup = crate::app::setup::build(cfg, &Options::default(), None);
+        Commands::new(fake, &setup)
+    }
+
+    fn run(c: &mut Commands, fake: &Fake, text: &str) -> (Outcome, Flow) {
+        c.execute(fake, grammar::parse(text).command)
+    }
+
+    const ALICE: &str = "\"A\" <sip:100@127.0.0.1>";
+    const BOB: &str = "<sip:101@127.0.0.1>";
+
+    #[test]
+    fn answer_takes_the_first_ringing_call_and_single_mode_ends_the_others() {
+        let fake = Fake::new(None)
+            .with_call(0, Role::Caller, CallState::Confirmed, BOB)
+            .with_call(1, Role::Callee, CallState::Early, ALICE)
+            .with_call(2, Role::Callee, CallState::Incoming, BOB);
+        let mut c = commands(&fake, "singleMode=1\n");
+        let (out, flow) = run(&mut c, &fake, "/answer");
+        assert!(out.ok, "{out:?}");
+        assert_eq!(flow, Flow::Continue);
+        assert_eq!(fake.done(), ["hangup 0 0", "answer 1 200"]);
+
+        let fake = Fake::new(None)
+            .with_call(0, Role::Caller, CallState::Confirmed, BOB)
+            .with_call(1, Role::Callee, CallState::Early, ALICE);
+        let mut c = commands(&fake, "singleMode=0\n");
+        run(&mut c, &fake, "/answer");
+        assert_eq!(fake.done(), ["answer 1 200"]);
+    }
+
+    #[test]
+    fn one_call_is_answered_or_declined_by_id() {
+        let fake = Fake::new(None)
+            .with_call(1, Role::Callee, CallState::Early, ALICE)
+            .with_call(2, Role::Callee, CallState::Early, BOB)
+            .with_call(3, Role::Caller, CallState::Confirmed, BOB);
+        let mut c = commands(&fake, "singleMode=0\n");
+        assert!(run(&mut c, &fake, "msip:callanswer:2:-486").0.ok);
+        assert!(run(&mut c, &fake, "msip:callanswer:1").0.ok);
+        let (out, _) = run(&mut c, &fake, "msip:callanswer:3");
+        assert!(!out.ok && out.text.contains("not ringing in"), "{out:?}");
+        assert!(!run(&mut c, &fake, "msip:callanswer:7").0.ok);
+        assert!(run(&mut c, &fake, "msip:callhangup:3").0.ok);
+        assert_eq!(fake.done(), ["answer 2 486", "answer 1 200", "hangup 3 0"]);
+    }
+
+    #[test]
+    fn hangup_commands_pick_their_calls() {
+        let fake = Fake::new(None)
+            .with_call(0, Role::Caller, CallState::Confirmed, BOB)
+            .with_call(1, Role::Callee, CallState::Early, ALICE)
+            .with_call(2, Role::Caller, CallState::Early, BOB);
+        let mut c = commands(&fake, "");
+        run(&mut c, &fake, "/hangupall");
+        assert_eq!(
+            fake.done(),
+            ["hangup 0 0", "hangup 2 0"],
+            "ringing-in calls stay"
+        );
+        fake.done.borrow_mut().clear();
+        run(&mut c, &fake, "/hangupincoming");
+        assert_eq!(fake.done(), ["hangup 1 0"]);
+        fake.done.borrow_mut().clear();
+        run(&mut c, &fake, "/hangupcalling");
+        assert_eq!(fake.done(), ["hangup 2 0"]);
+    }
+
+    #[test]
+    fn transfers_use_refer_or_the_feature_codes() {
+        let fake = Fake::new(None)
+            .with_call(0, Role::Callee, CallState::Confirmed, ALICE)
+            .with_call(1, Role::Caller, CallState::Confirmed, BOB);
+        let mut c = commands(&fake, "");
+        c.on_event(
+            &fake,
+            &Event::CallState {
+                info: fake.call(CallId(1)).unwrap(),
+            },
+        );
+        run(&mut c, &fake, "/transfer:300@127.0.0.1");
+        // The selected call is the one confirmed last; the consultation call's own id
+        // transfers the other one.
+        run(&mut c, &fake, "msip:attendedtransfer:1");
+        run(&mut c, &fake, "msip:attendedtransfer:0");
+        assert_eq!(
+            fake.done(),
+            [
+                "refer 1 <sip:300@127.0.0.1>",
+                "refer 0 replaces 1",
+                "refer 1 replaces 0"
+            ]
+        );
+        let fake = Fake::new(None).with_call(0, Role::Callee, CallState::Confirmed, ALICE);
+        let mut c = commands(
+            &fake,
+            "enableFeatureCodeBT=1\nfeatureCodeBT=##\nenableFeatureCodeAT=1\nfeatureCodeAT=*2\n\
+             DTMFMethod=3\n",
+        );
+        run(&mut c, &fake, "/transfer:300");
+        run(&mut c, &fake, "msip:attendedtransfer:301");
+        assert_eq!(
+            fake.done(),
+            ["dtmf 0 ##300 SipInfo", "dtmf 0 *2301 SipInfo"]
+        );
+    }
+
+    #[test]
+    fn pickup_dials_the_feature_code() {
+        let fake = Fake::new(None);
+        let mut c = commands(&fake, "");
+        run(&mut c, &fake, "msip:pickup:201@127.0.0.1");
+        let fake2 = Fake::new(None);
+        let mut c2 = commands(&fake2, "enableFeatureCodeCP=0\n");
+        run(&mut c2, &fake2, "msip:pickup:201@127.0.0.1");
+        assert_eq!(fake.done(), ["call <sip:**201@127.0.0.1> from 0"]);
+        assert_eq!(fake2.done(), ["call <sip:201@127.0.0.1> from 0"]);
+    }
+
+    #[test]
+    fn window_commands_map_to_microsip_ids() {
+        let fake = Fake::new(Some(1));
+        let mut c = commands(
+            &fake,
+            "accountId=1\n[Account1]\ndomain=pbx.example\nusername=100\n\
+             [Account2]\ndomain=pbx.example\nusername=200\n",
+        );
+        assert_eq!(run(&mut c, &fake, "msip:command:32784").1, Flow::Exit);
+        let (out, _) = run(&mut c, &fake, "msip:command:32802");
+        assert!(out.text.contains("mic muted"), "{out:?}");
+        assert_eq!(
+            run(&mut c, &fake, "msip:command:40000").1,
+            Flow::SwitchAccount { id: 0, then: None },
+            "the active account's entry deactivates it"
+        );
+        assert_eq!(
+            run(&mut c, &fake, "msip:command:40001").1,
+            Flow::SwitchAccount { id: 2, then: None }
+        );
+        let (out, flow) = run(&mut c, &fake, "msip:command:40002");
+        assert!(!out.ok && flow == Flow::Continue, "{out:?}");
+        assert!(!run(&mut c, &fake, "msip:command:1").0.ok);
+    }
+
+    #[test]
+    fn a_number_waits_for_the_registration() {
+        let fake = Fake::new(Some(1));
+        let mut c = commands(
+            &fake,
+            "accountId=1\n[Account1]\nserver=pbx.example\ndomain=pbx.example\nusername=100\n\
+             password=x\n",
+        );
+        let (out, _) = run(&mut c, &fake, "200");
+        assert!(out.ok && fake.done().is_empty(), "{out:?}");
+        c.on_event(
+            &fake,
+            &Event::Registration {
+                account: AccountId(1),
+                code: 200,
+                reason: "OK".into(),
+                expires: 300,
+                renew: false,
+            },
+        );
+        assert_eq!(fake.done(), ["call <sip:200@pbx.example> from 1"]);
     }
 }

@@ -14,8 +14,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use super::commands::CallControl;
 use crate::config::{self, RecordingFormat};
-use crate::engine::{AccountId, CallId, CallInfo, CallState, Engine, Event, RecorderId, Role};
+use crate::engine::{AccountId, CallId, CallInfo, CallState, Event, RecorderId, Role};
 
 /// One call being recorded: PJSUA's recorder, the file it writes, and the file the user gets.
 struct Active {
@@ -44,7 +45,7 @@ impl Drop for Recording {
 }
 
 impl Recording {
-    pub fn new(engine: &Engine, cfg: &config::Config) -> Recording {
+    pub fn new(engine: &dyn CallControl, cfg: &config::Config) -> Recording {
         let s = &cfg.settings;
         let base = cfg.path.parent().unwrap_or(Path::new("."));
         let dir = base.join(&s.recording_path);
@@ -86,7 +87,7 @@ impl Recording {
     }
 
     /// Starts recording at CONFIRMED (with `autoRecording=1`) and stops at the end of each call.
-    pub fn on_event(&mut self, engine: &Engine, ev: &Event) {
+    pub fn on_event(&mut self, engine: &dyn CallControl, ev: &Event) {
         let Event::CallState { info } = ev else {
             return;
         };
@@ -109,7 +110,7 @@ impl Recording {
     }
 
     /// Starts recording `info`'s call; returns the file it will be in.
-    pub fn start(&mut self, engine: &Engine, info: &CallInfo) -> Result<PathBuf, String> {
+    pub fn start(&mut self, engine: &dyn CallControl, info: &CallInfo) -> Result<PathBuf, String> {
         if let Some(a) = self.active.get(&info.call) {
             return Ok(a.target.clone());
         }
@@ -155,7 +156,7 @@ impl Recording {
 
     /// Stops recording `call`, if it is recorded; returns the file it is (or will be, once
     /// encoded) in.
-    pub fn stop(&mut self, engine: &Engine, call: CallId) -> Option<PathBuf> {
+    pub fn stop(&mut self, engine: &dyn CallControl, call: CallId) -> Option<PathBuf> {
         let a = self.active.remove(&call)?;
         engine.stop_recording(a.recorder);
         if a.wav == a.target {

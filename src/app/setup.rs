@@ -128,7 +128,7 @@ pub fn check(opts: &Options) -> std::process::ExitCode {
     }
 }
 
-fn build(cfg: Config, opts: &Options, log_file: Option<PathBuf>) -> Setup {
+pub(crate) fn build(cfg: Config, opts: &Options, log_file: Option<PathBuf>) -> Setup {
     let s = &cfg.settings;
     let mut account_name = String::new();
     let mut identity = None;
