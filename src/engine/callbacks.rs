@@ -96,6 +96,9 @@ pub(super) fn register(cb: &mut ffi::pjsua_callback) {
     cb.on_call_media_state = Some(on_call_media_state);
     cb.on_reg_state2 = Some(on_reg_state2);
     cb.on_dtmf_digit2 = Some(on_dtmf_digit2);
+    cb.on_call_transfer_request2 = Some(on_call_transfer_request2);
+    cb.on_call_transfer_status = Some(on_call_transfer_status);
+    cb.on_call_redirected = Some(on_call_redirected);
 }
 
 /// The value of the first header called `name` (case-insensitive), as printed on the wire.
@@ -295,6 +298,137 @@ unsafe extern "C" fn on_dtmf_digit2(
     });
 }
 
+/// MicroSIP's rule for an incoming REFER: refused unless the call is connected, and refused
+/// when a call with the target's user@domain exists already (any call, the transferring one
+/// included). `remotes` are the remote parties of the live calls.
+fn refuse_transfer<'a>(
+    confirmed: bool,
+    target: &str,
+    mut remotes: impl Iterator<Item = &'a str>,
+) -> bool {
+    if !confirmed {
+        return true;
+    }
+    let (user, host) = crate::dial::uri_user_host(target);
+    remotes.any(|remote| {
+        let (u, h) = crate::dial::uri_user_host(remote);
+        u == user && h.eq_ignore_ascii_case(&host)
+    })
+}
+
+unsafe extern "C" fn on_call_transfer_request2(
+    call_id: ffi::pjsua_call_id,
+    dst: *const ffi::pj_str_t,
+    code: *mut ffi::pjsip_status_code,
+    _opt: *mut ffi::pjsua_call_setting,
+) {
+    guarded("on_call_transfer_request2", || {
+        let Some(shared) = shared() else { return };
+        let target = if dst.is_null() {
+            String::new()
+        } else {
+            // SAFETY: dst is the Refer-To value, valid for the callback.
+            pj_to_string(unsafe { &*dst })
+        };
+        let confirmed = call_info(call_id).is_some_and(|i| i.state == CallState::Confirmed);
+        let calls = super::pjsua::all_calls();
+        let live = calls
+            .iter()
+            .filter(|c| c.state != CallState::Disconnected)
+            .map(|c| c.remote.as_str());
+        let mut accepted = true;
+        if !code.is_null() {
+            if refuse_transfer(confirmed, &target, live) {
+                // SAFETY: code points at PJSUA's response code for the REFER (202 on input).
+                unsafe { *code = ffi::PJSIP_SC_DECLINE };
+            }
+            // SAFETY: as above.
+            accepted = unsafe { *code } / 100 == 2;
+        }
+        let _ = shared.events.send(Event::TransferRequest {
+            call: CallId(call_id),
+            target,
+            accepted,
+        });
+    });
+}
+
+unsafe extern "C" fn on_call_transfer_status(
+    call_id: ffi::pjsua_call_id,
+    st_code: c_int,
+    st_text: *const ffi::pj_str_t,
+    final_: ffi::pj_bool_t,
+    p_cont: *mut ffi::pj_bool_t,
+) {
+    guarded("on_call_transfer_status", || {
+        let Some(shared) = shared() else { return };
+        // MicroSIP: a 2xx ends the transfer; the application hangs the call up.
+        if st_code / 100 == 2 && !p_cont.is_null() {
+            // SAFETY: p_cont points at PJSUA's flag, valid for the callback.
+            unsafe { *p_cont = ffi::PJ_FALSE as ffi::pj_bool_t };
+        }
+        let text = if st_text.is_null() {
+            String::new()
+        } else {
+            // SAFETY: st_text is valid for the callback.
+            pj_to_string(unsafe { &*st_text })
+        };
+        let _ = shared.events.send(Event::TransferStatus {
+            call: CallId(call_id),
+            code: st_code.clamp(0, 999) as u16,
+            text,
+            last: final_ != 0,
+        });
+    });
+}
+
+/// A SIP URI as text.
+///
+/// # Safety
+/// `uri` must be null or a valid `pjsip_uri` alive for the call.
+unsafe fn uri_text(uri: *const ffi::pjsip_uri) -> String {
+    if uri.is_null() {
+        return String::new();
+    }
+    // SAFETY: a valid URI has a virtual function table (what pjsip_uri_print, an inline
+    // function bindgen cannot bind, calls).
+    let Some(print) = (unsafe { (*uri).vptr.as_ref() }).and_then(|v| v.p_print) else {
+        return String::new();
+    };
+    let mut buf = [0u8; 512];
+    // SAFETY: the buffer is ours and its size is passed; uri is valid per the contract.
+    let n = unsafe {
+        print(
+            ffi::PJSIP_URI_IN_REQ_URI,
+            uri.cast(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    if n <= 0 {
+        return String::new();
+    }
+    String::from_utf8_lossy(&buf[..(n as usize).min(buf.len())]).into_owned()
+}
+
+unsafe extern "C" fn on_call_redirected(
+    call_id: ffi::pjsua_call_id,
+    target: *const ffi::pjsip_uri,
+    _e: *const ffi::pjsip_event,
+) -> ffi::pjsip_redirect_op {
+    guarded("on_call_redirected", || {
+        let Some(shared) = shared() else { return };
+        // SAFETY: target is the redirection target PJSUA passes, valid for the callback.
+        let target = unsafe { uri_text(target) };
+        let _ = shared.events.send(Event::Redirected {
+            call: CallId(call_id),
+            target,
+        });
+    });
+    // MicroSIP follows every 3xx, replacing the To header with the new target.
+    ffi::PJSIP_REDIRECT_ACCEPT_REPLACE
+}
+
 /// PJSIP's log output, routed to the `log` facade under the target `pjsip`.
 pub(super) unsafe extern "C" fn on_log(level: c_int, data: *const c_char, len: c_int) {
     guarded("log", || {
@@ -313,4 +447,32 @@ pub(super) unsafe extern "C" fn on_log(level: c_int, data: *const c_char, len: c
         };
         log::log!(target: "pjsip", lvl, "{}", text.trim_end());
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_transfer_is_refused_before_the_call_is_connected() {
+        assert!(refuse_transfer(false, "<sip:300@pbx>", std::iter::empty()));
+        assert!(!refuse_transfer(true, "<sip:300@pbx>", std::iter::empty()));
+    }
+
+    #[test]
+    fn a_transfer_to_a_party_already_in_a_call_is_refused() {
+        let remotes = ["\"Bob\" <sip:300@PBX:5060>", "<sip:sipp@127.0.0.1:5070>"];
+        assert!(refuse_transfer(true, "<sip:300@pbx>", remotes.into_iter()));
+        assert!(refuse_transfer(
+            true,
+            "sip:sipp@127.0.0.1",
+            remotes.into_iter()
+        ));
+        assert!(!refuse_transfer(true, "<sip:301@pbx>", remotes.into_iter()));
+        assert!(!refuse_transfer(
+            true,
+            "<sip:300@other>",
+            remotes.into_iter()
+        ));
+    }
 }

@@ -232,8 +232,10 @@ pub struct CallInfo {
     pub last_reason: String,
 }
 
-/// What happened, sent from PJSIP's threads to the application on a channel.
+/// What happened, sent from PJSIP's threads to the application on a channel. New kinds of
+/// events may come: match with a `_` arm.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum Event {
     /// A new incoming call, and what the decision callback did with it.
     Incoming {
@@ -258,6 +260,25 @@ pub enum Event {
         digit: char,
         duration_ms: u32,
     },
+    /// The far end of `call` asks us (REFER) to call `target` instead. `accepted`: answered
+    /// 202 and PJSUA places the new call; refused with 603 (MicroSIP's rule: the call is not
+    /// connected, or a call with `target`'s user@domain exists already).
+    TransferRequest {
+        call: CallId,
+        target: String,
+        accepted: bool,
+    },
+    /// Progress of a transfer we asked for on `call` (`Engine::transfer`): the REFER's
+    /// acceptance, then the status lines the far end NOTIFYs. On a 2xx the transfer is done
+    /// and the phone hangs its leg up. `last`: no more reports follow.
+    TransferStatus {
+        call: CallId,
+        code: u16,
+        text: String,
+        last: bool,
+    },
+    /// An outgoing call was redirected (3xx) and the INVITE is sent again to `target`.
+    Redirected { call: CallId, target: String },
 }
 
 /// Every failure of the engine, with what to do about it.
