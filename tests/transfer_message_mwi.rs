@@ -1,7 +1,7 @@
-//! Transfers and redirects on the wire (spec §7: MicroSIP's `on_call_transfer_request2`,
-//! `on_call_transfer_status`, `on_call_redirected`): the real phone, SIPp peers on 127.0.0.1.
-//! Each test checks what a user notices: the SIP code the far end gets, the call that follows,
-//! or the phone's log line.
+//! Transfers, redirects, SIP MESSAGE and voicemail indication on the wire (spec §7: MicroSIP's
+//! `on_call_transfer_request2`, `on_call_transfer_status`, `on_call_redirected`, `on_pager2`,
+//! `on_mwi_info`): the real phone, SIPp peers on 127.0.0.1. Each test checks what a user
+//! notices: the SIP code the far end gets, the call that follows, or the phone's log line.
 
 mod support;
 
@@ -133,4 +133,85 @@ fn a_302_is_followed_to_its_contact() {
     phone.wait_line(": CONFIRMED", T);
     send(&phone, "/hangupall");
     moved.wait(T).assert_success();
+}
+
+/// The phone's log has no line starting (after its time and level) with `text`.
+fn assert_no_line_starting(phone: &Phone, text: &str) {
+    for line in phone.lines() {
+        assert!(
+            !line.trim_start().starts_with(text),
+            "a line of its own: {line:?}\n{}",
+            phone.log()
+        );
+    }
+}
+
+#[test]
+fn a_text_message_is_logged_escaped_on_one_line_and_other_types_are_not() {
+    let phone = Phone::start(&local_ini("disableMessaging=0\n"), &[]);
+    let addr = phone_addr(&phone);
+    let out = Sipp::uac("uac_message.xml", &addr)
+        .service("intercom")
+        .run(T);
+    out.assert_success();
+    // The text/plain MESSAGE came second: once it is logged, the first was handled.
+    let line = phone.wait_line("message from ", T);
+    assert!(line.contains("sip:sipp@127.0.0.1"), "{line}");
+    assert!(
+        line.contains(r#": "hello there\r\nrm -rf $(echo /tmp/x)"#),
+        "the body, escaped, on the line: {line}"
+    );
+    assert_no_line_starting(&phone, "rm -rf");
+    phone.assert_no_line("NOT-TEXT");
+}
+
+#[test]
+fn disable_messaging_answers_messages_but_does_not_show_them_and_mwi_still_shows() {
+    let phone = Phone::start(&local_ini("disableMessaging=1\n"), &[]);
+    let addr = phone_addr(&phone);
+    let out = Sipp::uac("uac_message.xml", &addr)
+        .service("intercom")
+        .run(T);
+    // PJSUA answers 200 (as MicroSIP does): the sender sees them delivered.
+    out.assert_success();
+    // An unsolicited message-summary NOTIFY after them: its line proves the MESSAGEs were
+    // handled before.
+    Sipp::uac("uac_mwi_notify.xml", &addr)
+        .service("intercom")
+        .run(T)
+        .assert_success();
+    let line = phone.wait_line("voicemail: ", T);
+    assert!(
+        line.contains("messages waiting: yes (2 new, 8 old)"),
+        "{line}"
+    );
+    phone.assert_no_line("message from");
+    phone.assert_no_line("hello there");
+}
+
+#[test]
+fn voicemail_number_subscribes_to_message_summary_and_shows_the_notify() {
+    let registrar = Sipp::uas("uas_register_slow.xml").spawn();
+    let mut mwi = Sipp::uas("uas_mwi.xml").spawn();
+    let ini = local_ini("").replace("accountId=0", "accountId=1")
+        + &format!(
+            "[Account1]\nserver={}\ndomain={}\nusername=alice\npassword=x\nvoicemailNumber=*97\n",
+            registrar.addr(),
+            mwi.addr()
+        );
+    let phone = Phone::start(&ini, &[]);
+    phone.wait_line("registered: Account1", T);
+    let out = mwi.wait(T);
+    out.assert_success();
+    assert!(
+        out.messages.contains("SUBSCRIBE sip:alice@127.0.0.1"),
+        "{}",
+        out.report()
+    );
+    let line = phone.wait_line("voicemail: Account1", T);
+    assert!(
+        line.contains("messages waiting: yes (3 new, 1 old)"),
+        "{line}"
+    );
+    drop(registrar);
 }

@@ -605,6 +605,26 @@ impl<'e> Phone<'e> {
             Event::Redirected { call, target } => {
                 log::info!("call {call}: redirected, calling {target:?}");
             }
+            Event::Message {
+                account,
+                from,
+                to,
+                body,
+                ..
+            } => {
+                let name = self.name(*account);
+                log::info!("message from {from:?} to {to:?} ({name}): {body:?}");
+            }
+            Event::Mwi {
+                account,
+                waiting,
+                new,
+                old,
+            } => {
+                let name = self.name(*account);
+                let waiting = if *waiting { "yes" } else { "no" };
+                log::info!("voicemail: {name}: messages waiting: {waiting} ({new} new, {old} old)");
+            }
         }
     }
 }

@@ -166,6 +166,7 @@ fn build(cfg: Config, opts: &Options, log_file: Option<PathBuf>) -> Setup {
         log_file,
         local_account: local,
         account,
+        messaging: !s.disable_messaging,
         incoming: Arc::new(|_| IncomingAction::Ring { answer_after: None }),
     };
     let policy = Policy {
@@ -237,5 +238,6 @@ fn account_settings(n: u32, a: &Account) -> Option<AccountSettings> {
         transport,
         register_refresh: a.register_refresh,
         keep_alive: a.keep_alive,
+        mwi: !a.voicemail_number.is_empty(),
     })
 }

@@ -28,6 +28,8 @@ pub(super) struct Shared {
     /// Call-IDs of the calls answered or declined lately (MicroSIP's `callIdIncomingIgnore`),
     /// newest last.
     pub answered: Mutex<VecDeque<String>>,
+    /// Report incoming SIP MESSAGEs (MicroSIP's `disableMessaging=0`).
+    pub messaging: bool,
 }
 
 /// How many answered or declined Call-IDs are remembered.
@@ -99,6 +101,8 @@ pub(super) fn register(cb: &mut ffi::pjsua_callback) {
     cb.on_call_transfer_request2 = Some(on_call_transfer_request2);
     cb.on_call_transfer_status = Some(on_call_transfer_status);
     cb.on_call_redirected = Some(on_call_redirected);
+    cb.on_pager2 = Some(on_pager2);
+    cb.on_mwi_info = Some(on_mwi_info);
 }
 
 /// The value of the first header called `name` (case-insensitive), as printed on the wire.
@@ -429,6 +433,106 @@ unsafe extern "C" fn on_call_redirected(
     ffi::PJSIP_REDIRECT_ACCEPT_REPLACE
 }
 
+#[allow(clippy::too_many_arguments)] // PJSUA's signature
+unsafe extern "C" fn on_pager2(
+    call_id: ffi::pjsua_call_id,
+    from: *const ffi::pj_str_t,
+    to: *const ffi::pj_str_t,
+    _contact: *const ffi::pj_str_t,
+    mime_type: *const ffi::pj_str_t,
+    body: *const ffi::pj_str_t,
+    _rdata: *mut ffi::pjsip_rx_data,
+    acc_id: ffi::pjsua_acc_id,
+) {
+    guarded("on_pager2", || {
+        let Some(shared) = shared() else { return };
+        // SAFETY: PJSUA passes strings valid for the callback (or null).
+        let text = |s: *const ffi::pj_str_t| unsafe { s.as_ref() }.map(pj_to_string);
+        let from = text(from).unwrap_or_default();
+        if !shared.messaging {
+            log::debug!("disableMessaging=1: a MESSAGE from {from:?} is not shown");
+            return;
+        }
+        let content_type = text(mime_type).unwrap_or_default();
+        if !content_type.eq_ignore_ascii_case("text/plain") {
+            log::debug!("a MESSAGE from {from:?} with content type {content_type:?} is not shown (only text/plain)");
+            return;
+        }
+        let _ = shared.events.send(Event::Message {
+            account: AccountId(acc_id),
+            call: (call_id >= 0).then_some(CallId(call_id)),
+            from,
+            to: text(to).unwrap_or_default(),
+            content_type,
+            body: text(body).unwrap_or_default(),
+        });
+    });
+}
+
+/// What an `application/simple-message-summary` body (RFC 3842) says: messages waiting, and
+/// the new and old voice messages (`Voice-Message: 2/8 (0/2)`, 0 when absent).
+fn parse_message_summary(body: &str) -> (bool, u32, u32) {
+    let mut waiting = false;
+    let (mut new, mut old) = (0, 0);
+    for line in body.lines() {
+        let Some((key, value)) = line.split_once(':') else {
+            continue;
+        };
+        let value = value.trim();
+        if key.trim().eq_ignore_ascii_case("Messages-Waiting") {
+            waiting = value.eq_ignore_ascii_case("yes");
+        } else if key.trim().eq_ignore_ascii_case("Voice-Message") {
+            let counts = value.split_whitespace().next().unwrap_or_default();
+            if let Some((n, o)) = counts.split_once('/') {
+                new = n.trim().parse().unwrap_or(0);
+                old = o.trim().parse().unwrap_or(0);
+            }
+        }
+    }
+    (waiting, new, old)
+}
+
+/// The body of `rdata` if its content type is `application/simple-message-summary`.
+///
+/// # Safety
+/// `rdata` must be null or a live `pjsip_rx_data`.
+unsafe fn message_summary_body(rdata: *const ffi::pjsip_rx_data) -> Option<String> {
+    // SAFETY: rdata is live per the contract; its message and body (checked for null) belong
+    // to it.
+    let body = unsafe { rdata.as_ref()?.msg_info.msg.as_ref()?.body.as_ref()? };
+    let kind = pj_to_string(&body.content_type.type_);
+    let sub = pj_to_string(&body.content_type.subtype);
+    if !kind.eq_ignore_ascii_case("application")
+        || !sub.eq_ignore_ascii_case("simple-message-summary")
+        || body.data.is_null()
+    {
+        return None;
+    }
+    // SAFETY: data points at len bytes of the received packet.
+    let bytes = unsafe { std::slice::from_raw_parts(body.data as *const u8, body.len as usize) };
+    Some(String::from_utf8_lossy(bytes).into_owned())
+}
+
+unsafe extern "C" fn on_mwi_info(acc_id: ffi::pjsua_acc_id, mwi_info: *mut ffi::pjsua_mwi_info) {
+    guarded("on_mwi_info", || {
+        let Some(shared) = shared() else { return };
+        // SAFETY: mwi_info and its NOTIFY are valid for the callback.
+        let Some(body) = (unsafe { mwi_info.as_ref() })
+            .and_then(|info| unsafe { message_summary_body(info.rdata) })
+        else {
+            log::debug!("a message-summary NOTIFY without an application/simple-message-summary body is ignored");
+            return;
+        };
+        let (waiting, new, old) = parse_message_summary(&body);
+        let _ = shared.events.send(Event::Mwi {
+            account: AccountId(acc_id),
+            waiting,
+            new,
+            old,
+        });
+    });
+}
+
 /// PJSIP's log output, routed to the `log` facade under the target `pjsip`.
 pub(super) unsafe extern "C" fn on_log(level: c_int, data: *const c_char, len: c_int) {
     guarded("log", || {
@@ -474,5 +578,21 @@ mod tests {
             "<sip:300@other>",
             remotes.into_iter()
         ));
+    }
+
+    #[test]
+    fn message_summary_bodies() {
+        let body = "Messages-Waiting: yes\r\nMessage-Account: sip:alice@vm\r\n\
+                    Voice-Message: 2/8 (0/2)\r\n";
+        assert_eq!(parse_message_summary(body), (true, 2, 8));
+        assert_eq!(
+            parse_message_summary("messages-waiting:no\n"),
+            (false, 0, 0)
+        );
+        assert_eq!(parse_message_summary("Messages-Waiting: yes"), (true, 0, 0));
+        assert_eq!(
+            parse_message_summary("garbage\nVoice-Message: x/y"),
+            (false, 0, 0)
+        );
     }
 }

@@ -71,6 +71,8 @@ pub struct AccountSettings {
     pub register_refresh: u32,
     /// UDP keep-alive interval in seconds.
     pub keep_alive: u32,
+    /// Subscribe to message-summary (MWI) for this account (MicroSIP: `voicemailNumber` set).
+    pub mwi: bool,
 }
 
 /// Everything the engine needs to start. Built by the application from MicroSIP.ini.
@@ -105,6 +107,9 @@ pub struct EngineSettings {
     pub local_account: bool,
     /// The SIP account to register, if any.
     pub account: Option<AccountSettings>,
+    /// Report incoming SIP MESSAGEs (`Event::Message`); false is MicroSIP's
+    /// `disableMessaging=1` (PJSUA still answers them 200).
+    pub messaging: bool,
     /// Decides, on the SIP thread and without blocking, what to do with each new incoming call.
     pub incoming: Arc<dyn Fn(&IncomingCall) -> IncomingAction + Send + Sync>,
 }
@@ -120,6 +125,7 @@ impl fmt::Debug for EngineSettings {
             .field("codecs", &self.codecs)
             .field("local_account", &self.local_account)
             .field("account", &self.account.as_ref().map(|a| &a.id_uri))
+            .field("messaging", &self.messaging)
             .finish_non_exhaustive()
     }
 }
@@ -279,6 +285,27 @@ pub enum Event {
     },
     /// An outgoing call was redirected (3xx) and the INVITE is sent again to `target`.
     Redirected { call: CallId, target: String },
+    /// A SIP MESSAGE with a `text/plain` body arrived (only with messaging on).
+    Message {
+        account: AccountId,
+        /// The call it came within, if any.
+        call: Option<CallId>,
+        /// The sender (From header).
+        from: String,
+        /// The recipient (To header).
+        to: String,
+        content_type: String,
+        body: String,
+    },
+    /// A message-summary NOTIFY (voicemail indication) arrived, subscribed to or not.
+    Mwi {
+        account: AccountId,
+        /// `Messages-Waiting: yes`.
+        waiting: bool,
+        /// New and old voice messages (`Voice-Message: new/old`), 0 when not given.
+        new: u32,
+        old: u32,
+    },
 }
 
 /// Every failure of the engine, with what to do about it.
