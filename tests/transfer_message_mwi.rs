@@ -98,6 +98,24 @@ fn a_refer_to_a_party_already_in_a_call_is_refused_603() {
 }
 
 #[test]
+fn a_refer_before_the_call_is_connected_is_refused_603() {
+    let phone = Phone::start(&local_ini("autoAnswer=all\n"), &[]);
+    let addr = phone_addr(&phone);
+    // The REFER goes out as soon as the 200 arrives, before the ACK confirms the call.
+    let out = Sipp::uac("uac_refer_early.xml", &addr)
+        .service("intercom")
+        .args(&["-key", "refer_to", "sip:300@127.0.0.1"])
+        .run(T);
+    out.assert_success();
+    assert!(!out.messages.contains("SIP/2.0 202"), "{}", out.report());
+    let line = phone.wait_line("Call Transfer: ", T);
+    assert!(
+        line.contains("\"<sip:300@127.0.0.1>\": refused (603)"),
+        "{line}"
+    );
+}
+
+#[test]
 fn a_blind_transfer_hangs_up_when_the_target_answered() {
     let phone = Phone::start(&local_ini("autoAnswer=all\n"), &[]);
     let addr = phone_addr(&phone);
