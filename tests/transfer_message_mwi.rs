@@ -7,7 +7,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::{Phone, Sipp, LOCALHOST};
+use support::{Phone, Sipp, SippOutput, LOCALHOST};
 
 const T: Duration = Duration::from_secs(20);
 
@@ -36,11 +36,27 @@ fn send(phone: &Phone, command: &str) -> String {
     out
 }
 
-/// A caller (`uac_refer_in.xml`) that is answered and then REFERs the phone to `target`.
-fn referring_caller(phone: &str, target: &str) -> Sipp {
-    Sipp::uac("uac_refer_in.xml", phone)
+/// A caller running `scenario` (`uac_refer_in.xml`: answered, then REFERs; or
+/// `uac_refer_early.xml`: REFERs before its ACK) with the phone's transfer target `target`.
+fn referring_caller(scenario: &str, phone: &str, target: &str) -> Sipp {
+    Sipp::uac(scenario, phone)
         .service("intercom")
         .args(&["-key", "refer_to", target])
+}
+
+/// Asserts the caller's REFER to `target` was refused with 603, and the phone logged it.
+fn assert_refer_refused(phone: &Phone, out: &SippOutput, target: &str) {
+    out.assert_success();
+    assert!(
+        out.messages.contains("SIP/2.0 603") && !out.messages.contains("SIP/2.0 202"),
+        "{}",
+        out.report()
+    );
+    let line = phone.wait_line("Call Transfer: ", T);
+    assert!(
+        line.contains(&format!("\"<{target}>\": refused (603)")),
+        "{line}"
+    );
 }
 
 #[test]
@@ -49,7 +65,7 @@ fn an_accepted_refer_is_answered_202_and_the_phone_calls_the_target() {
     let addr = phone_addr(&phone);
     let mut target = Sipp::uas("uas_answer.xml").spawn();
     let refer_to = format!("sip:300@{}", target.addr());
-    let out = referring_caller(&addr, &refer_to).run(T);
+    let out = referring_caller("uac_refer_in.xml", &addr, &refer_to).run(T);
     out.assert_success();
     assert!(out.messages.contains("SIP/2.0 202"), "{}", out.report());
     // The transfer's progress: the last NOTIFY carries the target's 200.
@@ -73,26 +89,16 @@ fn a_refer_to_a_party_already_in_a_call_is_refused_603() {
     let phone = Phone::start(&local_ini("autoAnswer=all\nautoAnswerCalls=all\n"), &[]);
     let addr = phone_addr(&phone);
     // 300@127.0.0.1 is in a call with the phone...
-    let mut first = Sipp::uac("uac_as.xml", &addr).service("intercom").args(&[
-        "-key",
-        "caller",
-        "300",
-        "-key",
-        "from_host",
-        LOCALHOST,
-        "-key",
-        "to_host",
-        LOCALHOST,
-    ]);
-    first = first.spawn();
+    let mut first = Sipp::uac("uac_as.xml", &addr)
+        .service("intercom")
+        .args(&["-key", "caller", "300", "-key", "from_host", LOCALHOST])
+        .args(&["-key", "to_host", LOCALHOST])
+        .spawn();
     first.wait_message("SIP/2.0 200 OK", T);
     // ...when another caller transfers the phone to it.
-    let out = referring_caller(&addr, "sip:300@127.0.0.1").run(T);
-    out.assert_success();
-    assert!(out.messages.contains("SIP/2.0 603"), "{}", out.report());
-    assert!(!out.messages.contains("SIP/2.0 202"), "{}", out.report());
-    let line = phone.wait_line("Call Transfer: ", T);
-    assert!(line.contains("refused (603)"), "{line}");
+    let target = "sip:300@127.0.0.1";
+    let out = referring_caller("uac_refer_in.xml", &addr, target).run(T);
+    assert_refer_refused(&phone, &out, target);
     send(&phone, "/hangupall");
     first.wait(T).assert_success();
 }
@@ -102,17 +108,9 @@ fn a_refer_before_the_call_is_connected_is_refused_603() {
     let phone = Phone::start(&local_ini("autoAnswer=all\n"), &[]);
     let addr = phone_addr(&phone);
     // The REFER goes out as soon as the 200 arrives, before the ACK confirms the call.
-    let out = Sipp::uac("uac_refer_early.xml", &addr)
-        .service("intercom")
-        .args(&["-key", "refer_to", "sip:300@127.0.0.1"])
-        .run(T);
-    out.assert_success();
-    assert!(!out.messages.contains("SIP/2.0 202"), "{}", out.report());
-    let line = phone.wait_line("Call Transfer: ", T);
-    assert!(
-        line.contains("\"<sip:300@127.0.0.1>\": refused (603)"),
-        "{line}"
-    );
+    let target = "sip:300@127.0.0.1";
+    let out = referring_caller("uac_refer_early.xml", &addr, target).run(T);
+    assert_refer_refused(&phone, &out, target);
 }
 
 #[test]
