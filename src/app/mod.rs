@@ -628,6 +628,14 @@ impl<'e> Phone<'e> {
                     }
                 }
             }
+            // MicroSIP: the transfer target answered (a 2xx), our leg is hung up.
+            Event::TransferStatus { call, code, .. } if code / 100 == 2 => {
+                if let Some(engine) = self.engine {
+                    if let Err(e) = engine.hangup(call, 0, None) {
+                        log::warn!("call {call}: cannot hang up after the transfer: {e}");
+                    }
+                }
+            }
             _ => {}
         }
     }
@@ -872,6 +880,57 @@ impl<'e> Phone<'e> {
                 digit,
                 duration_ms,
             } => log::info!("call {call}: DTMF {digit} ({duration_ms} ms)"),
+            // Text from the far end (URIs, reason phrases, message bodies) is logged escaped:
+            // one line per event, whatever it contains.
+            Event::TransferRequest {
+                call,
+                target,
+                accepted,
+            } => {
+                let what = if *accepted {
+                    "accepted (202), calling the target"
+                } else {
+                    "refused (603)"
+                };
+                log::info!("call {call}: Call Transfer: {target:?}: {what}");
+            }
+            Event::TransferStatus {
+                call,
+                code,
+                text,
+                last,
+            } => {
+                let last = if *last { " [Final]" } else { "" };
+                let done = if code / 100 == 2 {
+                    "; transferred, hanging up"
+                } else {
+                    ""
+                };
+                log::info!("call {call}: Call Transfer: {code} {text:?}{last}{done}");
+            }
+            Event::Redirected { call, target } => {
+                log::info!("call {call}: redirected, calling {target:?}");
+            }
+            Event::Message {
+                account,
+                from,
+                to,
+                body,
+                ..
+            } => {
+                let name = self.name(*account);
+                log::info!("message from {from:?} to {to:?} ({name}): {body:?}");
+            }
+            Event::Mwi {
+                account,
+                waiting,
+                new,
+                old,
+            } => {
+                let name = self.name(*account);
+                let waiting = if *waiting { "yes" } else { "no" };
+                log::info!("voicemail: {name}: messages waiting: {waiting} ({new} new, {old} old)");
+            }
         }
     }
 }

@@ -169,6 +169,7 @@ pub(crate) fn build(cfg: Config, opts: &Options, log_file: Option<PathBuf>) -> S
         local_account: local,
         account,
         incoming: Arc::new(|_| IncomingAction::RING),
+        messaging: !s.disable_messaging,
     };
     let policy = Policy {
         auto_answer: match s.auto_answer {
@@ -352,5 +353,6 @@ fn account_settings(n: u32, a: &Account) -> Option<AccountSettings> {
             }
         },
         privacy: a.hide_cid != config::HideCid::Off,
+        mwi: !a.voicemail_number.is_empty(),
     })
 }

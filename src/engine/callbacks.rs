@@ -28,6 +28,8 @@ pub(super) struct Shared {
     /// Call-IDs of the calls answered or declined lately (MicroSIP's `callIdIncomingIgnore`),
     /// newest last.
     pub answered: Mutex<VecDeque<String>>,
+    /// Report incoming SIP MESSAGEs (MicroSIP's `disableMessaging=0`).
+    pub messaging: bool,
 }
 
 /// How many answered or declined Call-IDs are remembered.
@@ -96,6 +98,11 @@ pub(super) fn register(cb: &mut ffi::pjsua_callback) {
     cb.on_call_media_state = Some(on_call_media_state);
     cb.on_reg_state2 = Some(on_reg_state2);
     cb.on_dtmf_digit2 = Some(on_dtmf_digit2);
+    cb.on_call_transfer_request2 = Some(on_call_transfer_request2);
+    cb.on_call_transfer_status = Some(on_call_transfer_status);
+    cb.on_call_redirected = Some(on_call_redirected);
+    cb.on_pager2 = Some(on_pager2);
+    cb.on_mwi_info = Some(on_mwi_info);
 }
 
 /// The value of the first header called `name` (case-insensitive), as printed on the wire.
@@ -307,6 +314,237 @@ unsafe extern "C" fn on_dtmf_digit2(
     });
 }
 
+/// MicroSIP's rule for an incoming REFER: refused unless the call is connected, and refused
+/// when a call with the target's user@domain exists already (any call, the transferring one
+/// included). `remotes` are the remote parties of the live calls.
+fn refuse_transfer<'a>(
+    confirmed: bool,
+    target: &str,
+    mut remotes: impl Iterator<Item = &'a str>,
+) -> bool {
+    if !confirmed {
+        return true;
+    }
+    let (user, host) = crate::dial::uri_user_host(target);
+    remotes.any(|remote| {
+        let (u, h) = crate::dial::uri_user_host(remote);
+        u == user && h.eq_ignore_ascii_case(&host)
+    })
+}
+
+unsafe extern "C" fn on_call_transfer_request2(
+    call_id: ffi::pjsua_call_id,
+    dst: *const ffi::pj_str_t,
+    code: *mut ffi::pjsip_status_code,
+    _opt: *mut ffi::pjsua_call_setting,
+) {
+    guarded("on_call_transfer_request2", || {
+        let Some(shared) = shared() else { return };
+        let target = if dst.is_null() {
+            String::new()
+        } else {
+            // SAFETY: dst is the Refer-To value, valid for the callback.
+            pj_to_string(unsafe { &*dst })
+        };
+        let confirmed = call_info(call_id).is_some_and(|i| i.state == CallState::Confirmed);
+        let calls = super::pjsua::all_calls();
+        let live = calls
+            .iter()
+            .filter(|c| c.state != CallState::Disconnected)
+            .map(|c| c.remote.as_str());
+        let mut accepted = true;
+        if !code.is_null() {
+            if refuse_transfer(confirmed, &target, live) {
+                // SAFETY: code points at PJSUA's response code for the REFER (202 on input).
+                unsafe { *code = ffi::PJSIP_SC_DECLINE };
+            }
+            // SAFETY: as above.
+            accepted = unsafe { *code } / 100 == 2;
+        }
+        let _ = shared.events.send(Event::TransferRequest {
+            call: CallId(call_id),
+            target,
+            accepted,
+        });
+    });
+}
+
+unsafe extern "C" fn on_call_transfer_status(
+    call_id: ffi::pjsua_call_id,
+    st_code: c_int,
+    st_text: *const ffi::pj_str_t,
+    final_: ffi::pj_bool_t,
+    p_cont: *mut ffi::pj_bool_t,
+) {
+    guarded("on_call_transfer_status", || {
+        let Some(shared) = shared() else { return };
+        // MicroSIP: a 2xx ends the transfer; the application hangs the call up.
+        if st_code / 100 == 2 && !p_cont.is_null() {
+            // SAFETY: p_cont points at PJSUA's flag, valid for the callback.
+            unsafe { *p_cont = ffi::PJ_FALSE as ffi::pj_bool_t };
+        }
+        let text = if st_text.is_null() {
+            String::new()
+        } else {
+            // SAFETY: st_text is valid for the callback.
+            pj_to_string(unsafe { &*st_text })
+        };
+        let _ = shared.events.send(Event::TransferStatus {
+            call: CallId(call_id),
+            code: st_code.clamp(0, 999) as u16,
+            text,
+            last: final_ != 0,
+        });
+    });
+}
+
+/// A SIP URI as text.
+///
+/// # Safety
+/// `uri` must be null or a valid `pjsip_uri` alive for the call.
+unsafe fn uri_text(uri: *const ffi::pjsip_uri) -> String {
+    if uri.is_null() {
+        return String::new();
+    }
+    // SAFETY: a valid URI has a virtual function table (what pjsip_uri_print, an inline
+    // function bindgen cannot bind, calls).
+    let Some(print) = (unsafe { (*uri).vptr.as_ref() }).and_then(|v| v.p_print) else {
+        return String::new();
+    };
+    let mut buf = [0u8; 512];
+    // SAFETY: the buffer is ours and its size is passed; uri is valid per the contract.
+    let n = unsafe {
+        print(
+            ffi::PJSIP_URI_IN_REQ_URI,
+            uri.cast(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    if n <= 0 {
+        return String::new();
+    }
+    String::from_utf8_lossy(&buf[..(n as usize).min(buf.len())]).into_owned()
+}
+
+unsafe extern "C" fn on_call_redirected(
+    call_id: ffi::pjsua_call_id,
+    target: *const ffi::pjsip_uri,
+    _e: *const ffi::pjsip_event,
+) -> ffi::pjsip_redirect_op {
+    guarded("on_call_redirected", || {
+        let Some(shared) = shared() else { return };
+        // SAFETY: target is the redirection target PJSUA passes, valid for the callback.
+        let target = unsafe { uri_text(target) };
+        let _ = shared.events.send(Event::Redirected {
+            call: CallId(call_id),
+            target,
+        });
+    });
+    // MicroSIP follows every 3xx, replacing the To header with the new target.
+    ffi::PJSIP_REDIRECT_ACCEPT_REPLACE
+}
+
+#[allow(clippy::too_many_arguments)] // PJSUA's signature
+unsafe extern "C" fn on_pager2(
+    call_id: ffi::pjsua_call_id,
+    from: *const ffi::pj_str_t,
+    to: *const ffi::pj_str_t,
+    _contact: *const ffi::pj_str_t,
+    mime_type: *const ffi::pj_str_t,
+    body: *const ffi::pj_str_t,
+    _rdata: *mut ffi::pjsip_rx_data,
+    acc_id: ffi::pjsua_acc_id,
+) {
+    guarded("on_pager2", || {
+        let Some(shared) = shared() else { return };
+        // SAFETY: PJSUA passes strings valid for the callback (or null).
+        let text = |s: *const ffi::pj_str_t| unsafe { s.as_ref() }.map(pj_to_string);
+        let from = text(from).unwrap_or_default();
+        if !shared.messaging {
+            log::debug!("disableMessaging=1: a MESSAGE from {from:?} is not shown");
+            return;
+        }
+        let content_type = text(mime_type).unwrap_or_default();
+        if !content_type.eq_ignore_ascii_case("text/plain") {
+            log::debug!("a MESSAGE from {from:?} with content type {content_type:?} is not shown (only text/plain)");
+            return;
+        }
+        let _ = shared.events.send(Event::Message {
+            account: AccountId(acc_id),
+            call: (call_id >= 0).then_some(CallId(call_id)),
+            from,
+            to: text(to).unwrap_or_default(),
+            content_type,
+            body: text(body).unwrap_or_default(),
+        });
+    });
+}
+
+/// What an `application/simple-message-summary` body (RFC 3842) says: messages waiting, and
+/// the new and old voice messages (`Voice-Message: 2/8 (0/2)`, 0 when absent).
+fn parse_message_summary(body: &str) -> (bool, u32, u32) {
+    let mut waiting = false;
+    let (mut new, mut old) = (0, 0);
+    for line in body.lines() {
+        let Some((key, value)) = line.split_once(':') else {
+            continue;
+        };
+        let value = value.trim();
+        if key.trim().eq_ignore_ascii_case("Messages-Waiting") {
+            waiting = value.eq_ignore_ascii_case("yes");
+        } else if key.trim().eq_ignore_ascii_case("Voice-Message") {
+            let counts = value.split_whitespace().next().unwrap_or_default();
+            if let Some((n, o)) = counts.split_once('/') {
+                new = n.trim().parse().unwrap_or(0);
+                old = o.trim().parse().unwrap_or(0);
+            }
+        }
+    }
+    (waiting, new, old)
+}
+
+/// The body of `rdata` if its content type is `application/simple-message-summary`.
+///
+/// # Safety
+/// `rdata` must be null or a live `pjsip_rx_data`.
+unsafe fn message_summary_body(rdata: *const ffi::pjsip_rx_data) -> Option<String> {
+    // SAFETY: rdata is live per the contract; its message and body (checked for null) belong
+    // to it.
+    let body = unsafe { rdata.as_ref()?.msg_info.msg.as_ref()?.body.as_ref()? };
+    let kind = pj_to_string(&body.content_type.type_);
+    let sub = pj_to_string(&body.content_type.subtype);
+    if !kind.eq_ignore_ascii_case("application")
+        || !sub.eq_ignore_ascii_case("simple-message-summary")
+        || body.data.is_null()
+    {
+        return None;
+    }
+    // SAFETY: data points at len bytes of the received packet.
+    let bytes = unsafe { std::slice::from_raw_parts(body.data as *const u8, body.len as usize) };
+    Some(String::from_utf8_lossy(bytes).into_owned())
+}
+
+unsafe extern "C" fn on_mwi_info(acc_id: ffi::pjsua_acc_id, mwi_info: *mut ffi::pjsua_mwi_info) {
+    guarded("on_mwi_info", || {
+        let Some(shared) = shared() else { return };
+        // SAFETY: mwi_info and its NOTIFY are valid for the callback.
+        let Some(body) = (unsafe { mwi_info.as_ref() })
+            .and_then(|info| unsafe { message_summary_body(info.rdata) })
+        else {
+            log::debug!("a message-summary NOTIFY without an application/simple-message-summary body is ignored");
+            return;
+        };
+        let (waiting, new, old) = parse_message_summary(&body);
+        let _ = shared.events.send(Event::Mwi {
+            account: AccountId(acc_id),
+            waiting,
+            new,
+            old,
+        });
+    });
+}
+
 /// PJSIP's log output, routed to the `log` facade under the target `pjsip`.
 pub(super) unsafe extern "C" fn on_log(level: c_int, data: *const c_char, len: c_int) {
     guarded("log", || {
@@ -325,4 +563,48 @@ pub(super) unsafe extern "C" fn on_log(level: c_int, data: *const c_char, len: c
         };
         log::log!(target: "pjsip", lvl, "{}", text.trim_end());
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_transfer_is_refused_before_the_call_is_connected() {
+        assert!(refuse_transfer(false, "<sip:300@pbx>", std::iter::empty()));
+        assert!(!refuse_transfer(true, "<sip:300@pbx>", std::iter::empty()));
+    }
+
+    #[test]
+    fn a_transfer_to_a_party_already_in_a_call_is_refused() {
+        let remotes = ["\"Bob\" <sip:300@PBX:5060>", "<sip:sipp@127.0.0.1:5070>"];
+        assert!(refuse_transfer(true, "<sip:300@pbx>", remotes.into_iter()));
+        assert!(refuse_transfer(
+            true,
+            "sip:sipp@127.0.0.1",
+            remotes.into_iter()
+        ));
+        assert!(!refuse_transfer(true, "<sip:301@pbx>", remotes.into_iter()));
+        assert!(!refuse_transfer(
+            true,
+            "<sip:300@other>",
+            remotes.into_iter()
+        ));
+    }
+
+    #[test]
+    fn message_summary_bodies() {
+        let body = "Messages-Waiting: yes\r\nMessage-Account: sip:alice@vm\r\n\
+                    Voice-Message: 2/8 (0/2)\r\n";
+        assert_eq!(parse_message_summary(body), (true, 2, 8));
+        assert_eq!(
+            parse_message_summary("messages-waiting:no\n"),
+            (false, 0, 0)
+        );
+        assert_eq!(parse_message_summary("Messages-Waiting: yes"), (true, 0, 0));
+        assert_eq!(
+            parse_message_summary("garbage\nVoice-Message: x/y"),
+            (false, 0, 0)
+        );
+    }
 }

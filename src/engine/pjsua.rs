@@ -396,6 +396,7 @@ impl Engine {
             media_changed: media_tx,
             force_codec: settings.force_codec,
             answered: Default::default(),
+            messaging: settings.messaging,
         });
         // pjlib logs from pjsua_create on, before pjsua_init installs the configured writer.
         // SAFETY: plain setters of pjlib's static log state; usable before pj_init.
@@ -1219,6 +1220,8 @@ fn add_account(
     cfg.allow_contact_rewrite = ffi::PJ_FALSE as i32;
     cfg.allow_via_rewrite = ffi::PJ_FALSE as i32;
     cfg.allow_sdp_nat_rewrite = ffi::PJ_FALSE as i32;
+    // MicroSIP: voicemailNumber set → subscribe to message-summary (after registering).
+    cfg.mwi_enabled = i32::from(a.mwi);
     cfg.contact_rewrite_method =
         (ffi::PJSUA_CONTACT_REWRITE_ALWAYS_UPDATE | ffi::PJSUA_CONTACT_REWRITE_UNREGISTER) as i32;
     if !bind.is_empty() {

@@ -76,6 +76,8 @@ pub struct AccountSettings {
     pub outgoing_from: Option<String>,
     /// Add `Privacy: id` to outgoing calls and messages (MicroSIP's `hideCID`).
     pub privacy: bool,
+    /// Subscribe to message-summary (MWI) for this account (MicroSIP: `voicemailNumber` set).
+    pub mwi: bool,
 }
 
 /// Everything the engine needs to start. Built by the application from MicroSIP.ini.
@@ -110,6 +112,9 @@ pub struct EngineSettings {
     pub local_account: bool,
     /// The SIP account to register, if any.
     pub account: Option<AccountSettings>,
+    /// Report incoming SIP MESSAGEs (`Event::Message`); false is MicroSIP's
+    /// `disableMessaging=1` (PJSUA still answers them 200).
+    pub messaging: bool,
     /// Decides, on the SIP thread and without blocking, what to do with each new incoming call.
     pub incoming: Arc<dyn Fn(&IncomingCall) -> IncomingAction + Send + Sync>,
 }
@@ -125,6 +130,7 @@ impl fmt::Debug for EngineSettings {
             .field("codecs", &self.codecs)
             .field("local_account", &self.local_account)
             .field("account", &self.account.as_ref().map(|a| &a.id_uri))
+            .field("messaging", &self.messaging)
             .finish_non_exhaustive()
     }
 }
@@ -256,8 +262,10 @@ pub struct CallInfo {
     pub last_reason: String,
 }
 
-/// What happened, sent from PJSIP's threads to the application on a channel.
+/// What happened, sent from PJSIP's threads to the application on a channel. New kinds of
+/// events may come: match with a `_` arm.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum Event {
     /// A new incoming call, and what the decision callback did with it.
     Incoming {
@@ -281,6 +289,46 @@ pub enum Event {
         call: CallId,
         digit: char,
         duration_ms: u32,
+    },
+    /// The far end of `call` asks us (REFER) to call `target` instead. `accepted`: answered
+    /// 202 and PJSUA places the new call; refused with 603 (MicroSIP's rule: the call is not
+    /// connected, or a call with `target`'s user@domain exists already).
+    TransferRequest {
+        call: CallId,
+        target: String,
+        accepted: bool,
+    },
+    /// Progress of a transfer we asked for on `call` (`Engine::transfer`): the REFER's
+    /// acceptance, then the status lines the far end NOTIFYs. On a 2xx the transfer is done
+    /// and the phone hangs its leg up. `last`: no more reports follow.
+    TransferStatus {
+        call: CallId,
+        code: u16,
+        text: String,
+        last: bool,
+    },
+    /// An outgoing call was redirected (3xx) and the INVITE is sent again to `target`.
+    Redirected { call: CallId, target: String },
+    /// A SIP MESSAGE with a `text/plain` body arrived (only with messaging on).
+    Message {
+        account: AccountId,
+        /// The call it came within, if any.
+        call: Option<CallId>,
+        /// The sender (From header).
+        from: String,
+        /// The recipient (To header).
+        to: String,
+        content_type: String,
+        body: String,
+    },
+    /// A message-summary NOTIFY (voicemail indication) arrived, subscribed to or not.
+    Mwi {
+        account: AccountId,
+        /// `Messages-Waiting: yes`.
+        waiting: bool,
+        /// New and old voice messages (`Voice-Message: new/old`), 0 when not given.
+        new: u32,
+        old: u32,
     },
 }
 

@@ -1165,6 +1165,7 @@ pub fn loopback_engine(
         log_file: None,
         local_account: true,
         account: None,
+        messaging: true,
         incoming,
     }
 }
