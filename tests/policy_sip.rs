@@ -547,3 +547,65 @@ fn hide_cid_sends_privacy_and_an_anonymous_from() {
         );
     }
 }
+
+/// Whether a call carrying the INVITE header `hdr` (a whole line) is auto-answered (true) or
+/// rings (false; the test then rejects it with /hangupincoming).
+fn auto_answered_with(extra: &str, hdr: &str) -> bool {
+    let phone = Phone::start(&local_ini(extra), &[]);
+    let addr = phone_addr(&phone);
+    let mut c = Sipp::uac("uac_header.xml", &addr)
+        .service("intercom")
+        .args(&[
+            "-key",
+            "caller",
+            "100",
+            "-key",
+            "from_host",
+            LOCALHOST,
+            "-key",
+            "to_host",
+            LOCALHOST,
+            "-key",
+            "hdr",
+            hdr,
+        ])
+        .spawn();
+    let (_, line) = phone.wait_for(0, "the decision", T, |l| l.contains("incoming call "));
+    if line.contains("answering (200)") {
+        c.wait_message("SIP/2.0 200 OK", T);
+        send(&phone, "/hangupall");
+        c.wait(T).assert_success();
+        true
+    } else {
+        assert!(line.contains("ringing (180)"), "{line}");
+        c.wait_message("SIP/2.0 180", T);
+        send(&phone, "/hangupincoming");
+        let out = c.wait(T);
+        assert_refused(&out, 603, None);
+        false
+    }
+}
+
+#[test]
+fn each_auto_answer_trigger_on_the_wire() {
+    let plain = "X-Nothing: 1";
+    // button: the AA toggle decides.
+    assert!(auto_answered_with("autoAnswer=button\nAA=1\n", plain));
+    assert!(!auto_answered_with("autoAnswer=button\nAA=0\n", plain));
+    // header: X-AUTOANSWER true/1 (any case), Call-Info "auto answer" or answer-after=0.
+    let header = "autoAnswer=header\n";
+    assert!(auto_answered_with(header, "X-AUTOANSWER: true"));
+    assert!(auto_answered_with(header, "x-autoanswer: 1"));
+    assert!(auto_answered_with(
+        header,
+        "Call-Info: <sip:127.0.0.1>;answer-after=0"
+    ));
+    assert!(auto_answered_with(
+        header,
+        "Call-Info: <sip:127.0.0.1>;info=Auto Answer"
+    ));
+    assert!(!auto_answered_with(header, "X-AUTOANSWER: false"));
+    assert!(!auto_answered_with(header, plain));
+    // "" (off): never, whatever the INVITE asks.
+    assert!(!auto_answered_with("autoAnswer=\n", "X-AUTOANSWER: true"));
+}
