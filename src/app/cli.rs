@@ -75,6 +75,82 @@ exits; /answer and /hangupall with no running phone exit at once.
 
 Signals: SIGINT or SIGTERM end calls, un-REGISTER and exit.";
 
+/// What one run of `microsip` does, settled once from the options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// `--help`: print the usage.
+    Help,
+    /// `--version`.
+    Version,
+    /// `--check`: validate the settings and print the effective values.
+    Check,
+    /// `--list-audio-devices`.
+    ListAudioDevices,
+    /// `--register-uri-handler`.
+    RegisterUriHandler,
+    /// `--socket-path`.
+    SocketPath,
+    /// `--send TEXT [--async]`: one command to the running phone.
+    Send { text: String, queue: bool },
+    /// Run the phone, or hand MicroSIP's command line to the one running.
+    Phone,
+}
+
+impl Options {
+    /// The one thing this run does. `--help` wins over everything; two other modes at once
+    /// are an error that names them.
+    pub fn mode(&self) -> Result<Mode, String> {
+        if self.help {
+            return Ok(Mode::Help);
+        }
+        let mut modes = Vec::new();
+        if self.version {
+            modes.push(("--version", Mode::Version));
+        }
+        if self.check {
+            modes.push(("--check", Mode::Check));
+        }
+        if self.list_audio_devices {
+            modes.push(("--list-audio-devices", Mode::ListAudioDevices));
+        }
+        if self.register_uri_handler {
+            modes.push(("--register-uri-handler", Mode::RegisterUriHandler));
+        }
+        if self.socket_path {
+            modes.push(("--socket-path", Mode::SocketPath));
+        }
+        if let Some(text) = &self.send {
+            modes.push((
+                "--send",
+                Mode::Send {
+                    text: text.clone(),
+                    queue: self.send_async,
+                },
+            ));
+        }
+        match modes.len() {
+            0 => Ok(Mode::Phone),
+            1 => {
+                let (name, mode) = modes.remove(0);
+                if !self.tail.is_empty() {
+                    return Err(format!(
+                        "{name} takes no MicroSIP command ({:?}); see microsip --help",
+                        self.command_line()
+                    ));
+                }
+                Ok(mode)
+            }
+            _ => {
+                let names: Vec<&str> = modes.iter().map(|(n, _)| *n).collect();
+                Err(format!(
+                    "{} cannot go together: give one; see microsip --help",
+                    names.join(" and ")
+                ))
+            }
+        }
+    }
+}
+
 /// Parses our options; the error says what was wrong and what is accepted.
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Options, String> {
     use lexopt::prelude::*;
@@ -144,6 +220,35 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Options, String
 fn starts_microsip_command(arg: &std::ffi::OsStr) -> bool {
     let text = arg.to_string_lossy();
     !text.starts_with("--") || text == "--call"
+}
+
+#[cfg(test)]
+mod mode_tests {
+    use super::*;
+
+    fn mode(args: &[&str]) -> Result<Mode, String> {
+        parse(args.iter().map(OsString::from))?.mode()
+    }
+
+    #[test]
+    fn one_mode_per_run() {
+        assert_eq!(mode(&[]), Ok(Mode::Phone));
+        assert_eq!(mode(&["--ini", "x", "100"]), Ok(Mode::Phone));
+        assert_eq!(mode(&["--check"]), Ok(Mode::Check));
+        assert_eq!(
+            mode(&["--send", "/answer", "--async"]),
+            Ok(Mode::Send {
+                text: "/answer".into(),
+                queue: true
+            })
+        );
+        // --help wins; two others are an error naming both.
+        assert_eq!(mode(&["--check", "--help"]), Ok(Mode::Help));
+        let err = mode(&["--check", "--version"]).unwrap_err();
+        assert!(err.contains("--version and --check"), "{err}");
+        let err = mode(&["--socket-path", "100"]).unwrap_err();
+        assert!(err.contains("takes no MicroSIP command"), "{err}");
+    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod commands;
 pub mod events;
 pub mod hooks;
+pub mod instance;
 mod recording;
 pub mod setup;
 mod sounds;

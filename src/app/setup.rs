@@ -33,15 +33,22 @@ fn exe_path() -> PathBuf {
     std::env::current_exe().unwrap_or_else(|_| PathBuf::from("microsip"))
 }
 
-/// Finds the settings file (`--ini`, MicroSIP's portable file next to the program, or the
-/// per-user file, created on first run) and reads it. The error names the file and what to fix.
-pub fn read(opts: &Options) -> Result<(Config, config::Located), String> {
-    let located = config::locate(
+/// Where the settings file is for `opts` (`--ini`, the portable file next to the program, or
+/// the per-user file): the one rule the phone and a second process (finding the running
+/// phone) share.
+pub fn locate(opts: &Options) -> config::Located {
+    config::locate(
         opts.ini.as_deref(),
         &exe_path(),
         env_path("XDG_CONFIG_HOME").as_deref(),
         env_path("HOME").as_deref(),
-    );
+    )
+}
+
+/// Finds the settings file (`--ini`, MicroSIP's portable file next to the program, or the
+/// per-user file, created on first run) and reads it. The error names the file and what to fix.
+pub fn read(opts: &Options) -> Result<(Config, config::Located), String> {
+    let located = locate(opts);
     if located.create_if_missing && !located.path.exists() {
         config::create_default(&located.path).map_err(|e| e.to_string())?;
         log::info!("created {}", located.path.display());
