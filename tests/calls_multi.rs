@@ -9,64 +9,24 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use support::audio::{self, PjsuaCaller};
-use support::{Phone, Sipp, LOCALHOST};
+use support::{Phone, Sipp};
 
 const T: Duration = Duration::from_secs(20);
 
 fn ini(extra: &str) -> String {
-    let rtp = support::free_udp_port_block(16);
-    format!(
-        "[Settings]\naccountId=0\nsourcePort={}\nrtpPortMin={rtp}\nrtpPortMax={}\n\
-         localDTMF=0\nautoAnswer=all\nautoAnswerCalls=all\n{extra}",
-        support::free_udp_port(),
-        rtp + 15
-    )
-}
-
-fn phone_addr(phone: &Phone) -> String {
-    let line = phone.wait_line("started: SIP on udp ", T);
-    line.rsplit(' ').next().unwrap().trim().to_string()
-}
-
-fn send(phone: &Phone, command: &str) -> String {
-    let ini = phone.ini_path().to_str().unwrap().to_string();
-    let (status, out) = Phone::run_to_exit(&["--ini", &ini, "--send", command], T);
-    assert!(status.success(), "--send {command}: {out}");
-    out
+    support::settings(0, &format!("autoAnswer=all\nautoAnswerCalls=all\n{extra}"))
 }
 
 /// `user`@127.0.0.1 calls the phone (`uac_as.xml`: answered, then waits for the BYE).
 fn caller(addr: &str, user: &str) -> Sipp {
-    Sipp::uac("uac_as.xml", addr)
-        .service("intercom")
-        .args(&[
-            "-key",
-            "caller",
-            user,
-            "-key",
-            "from_host",
-            LOCALHOST,
-            "-key",
-            "to_host",
-            LOCALHOST,
-        ])
-        .spawn()
-}
-
-/// The phone's id of the call from `user`.
-fn call_id_of(phone: &Phone, user: &str) -> String {
-    let (_, line) = phone.wait_for(0, user, T, |l| {
-        l.contains("incoming call ") && l.contains(&format!("Caller {user}"))
-    });
-    let rest = line.split("incoming call ").nth(1).unwrap();
-    rest.split(' ').next().unwrap().to_string()
+    Sipp::caller_as(addr, user).spawn()
 }
 
 #[test]
 fn single_mode_answering_a_second_call_ends_the_first() {
     // singleMode=1 is MicroSIP's default.
     let phone = Phone::start(&ini(""), &[]);
-    let addr = phone_addr(&phone);
+    let addr = phone.sip_addr();
     let mut first = caller(&addr, "100");
     first.wait_message("SIP/2.0 200 OK", T);
     let mut second = caller(&addr, "101");
@@ -74,14 +34,14 @@ fn single_mode_answering_a_second_call_ends_the_first() {
     // The first caller gets a BYE (its scenario ends after answering it).
     first.wait(T).assert_success();
     phone.wait_line("(singleMode)", T);
-    send(&phone, "/hangupall");
+    phone.send("/hangupall");
     second.wait(T).assert_success();
 }
 
 #[test]
 fn a_second_call_puts_the_first_on_hold() {
     let phone = Phone::start(&ini("singleMode=0\n"), &[]);
-    let addr = phone_addr(&phone);
+    let addr = phone.sip_addr();
     // uac_hold.xml: answered, then held (a=sendonly), resumed (a=sendrecv), then BYE.
     let mut first = Sipp::uac("uac_hold.xml", &addr).service("intercom").spawn();
     first.wait_message("SIP/2.0 200 OK", T);
@@ -90,13 +50,13 @@ fn a_second_call_puts_the_first_on_hold() {
     first.wait_message("a=sendonly", T);
     phone.wait_line("on hold: call", T);
     // The second call ends; the first is resumed by hand (as in MicroSIP), then hung up.
-    send(
-        &phone,
-        &format!("msip:callhangup:{}", call_id_of(&phone, "101")),
-    );
+    phone.send(&format!(
+        "msip:callhangup:{}",
+        phone.incoming_call_id("101")
+    ));
     second.wait(T).assert_success();
-    send(&phone, "msip:hold");
-    send(&phone, "/hangupall");
+    phone.send("msip:hold");
+    phone.send("/hangupall");
     first.wait(T).assert_success();
 }
 
@@ -117,7 +77,7 @@ fn wait_recorded(dir: &Path, rate: u64, seconds: u64) {
 #[test]
 fn auto_conference_lets_the_callers_hear_each_other() {
     let phone = Phone::start(&ini("singleMode=0\nAC=1\n"), &[]);
-    let addr = phone_addr(&phone);
+    let addr = phone.sip_addr();
     let dir = support::TempDir::new("conference");
     let wav = |hz: f64| {
         let path = dir.path().join(format!("tone{hz}.wav"));
@@ -151,27 +111,13 @@ fn blind_transfer_by_feature_code_sends_the_digits_instead_of_refer() {
         &ini("enableFeatureCodeBT=1\nfeatureCodeBT=##\nDTMFMethod=3\n"),
         &[],
     );
-    let addr = phone_addr(&phone);
-    let mut a = Sipp::uac("uac_as.xml", &addr)
-        .service("intercom")
-        .args(&[
-            "-aa",
-            "-key",
-            "caller",
-            "100",
-            "-key",
-            "from_host",
-            LOCALHOST,
-            "-key",
-            "to_host",
-            LOCALHOST,
-        ])
-        .spawn();
+    let addr = phone.sip_addr();
+    let mut a = Sipp::caller_as(&addr, "100").args(&["-aa"]).spawn();
     a.wait_message("SIP/2.0 200 OK", T);
     phone.wait_line(": CONFIRMED", T);
-    let reply = send(&phone, "/transfer:300");
+    let reply = phone.send("/transfer:300");
     assert!(reply.contains("feature code sent as DTMF ##300"), "{reply}");
-    send(&phone, "/hangupall");
+    phone.send("/hangupall");
     let out = a.wait(T);
     out.assert_success();
     let m = &out.messages;
@@ -189,7 +135,7 @@ fn blind_transfer_by_feature_code_sends_the_digits_instead_of_refer() {
 #[test]
 fn attended_transfer_refers_one_call_to_the_other_with_replaces_and_ends_it() {
     let phone = Phone::start(&ini("singleMode=0\nAC=1\n"), &[]);
-    let addr = phone_addr(&phone);
+    let addr = phone.sip_addr();
     // Call A: a caller that accepts the transfer and reports it done.
     let mut a = Sipp::uac("uac_refer_replaces.xml", &addr)
         .service("intercom")
@@ -198,7 +144,7 @@ fn attended_transfer_refers_one_call_to_the_other_with_replaces_and_ends_it() {
     a.wait_message("SIP/2.0 200 OK", T);
     // Call B: the phone calls the transfer target.
     let mut b = Sipp::uas("uas_answer.xml").spawn();
-    send(&phone, &format!("sip:400@{}", b.addr()));
+    phone.send(&format!("sip:400@{}", b.addr()));
     let (_, line) = phone.wait_for(0, "call B confirmed", T, |l| {
         l.contains("sip:400@") && l.contains(": CONFIRMED")
     });
@@ -209,26 +155,26 @@ fn attended_transfer_refers_one_call_to_the_other_with_replaces_and_ends_it() {
         .split(' ')
         .next()
         .unwrap();
-    let reply = send(&phone, &format!("msip:attendedtransfer:{b_id}"));
+    let reply = phone.send(&format!("msip:attendedtransfer:{b_id}"));
     assert!(reply.contains("REFER with Replaces sent"), "{reply}");
     // A gets the REFER, reports success, and the phone hangs up A (its scenario ends).
     let out = a.wait(T);
     out.assert_success();
     assert!(out.messages.contains("Replaces="), "{}", out.messages);
-    send(&phone, "/hangupall");
+    phone.send("/hangupall");
     b.wait(T).assert_success();
 }
 
 #[test]
 fn call_pickup_dials_the_feature_code_and_the_extension() {
     let phone = Phone::start(&ini(""), &[]);
-    phone_addr(&phone);
+    phone.sip_addr();
     let mut callee = Sipp::uas("uas_answer.xml").spawn();
     // The local account has no domain: the extension comes with its host.
-    let reply = send(&phone, &format!("msip:pickup:201@{}", callee.addr()));
+    let reply = phone.send(&format!("msip:pickup:201@{}", callee.addr()));
     assert!(reply.contains("**201@"), "{reply}");
     callee.wait_message("INVITE sip:**201@", T);
     phone.wait_line(": CONFIRMED", T);
-    send(&phone, "/hangupall");
+    phone.send("/hangupall");
     callee.wait(T).assert_success();
 }

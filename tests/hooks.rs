@@ -66,26 +66,8 @@ fn runs(dir: &Path) -> Vec<Run> {
         .collect()
 }
 
-/// [Settings] with its own SIP and RTP ports, no sounds, and `extra`.
 fn ini(extra: &str) -> String {
-    let rtp = support::free_udp_port_block(16);
-    format!(
-        "[Settings]\naccountId=0\nsourcePort={}\nrtpPortMin={rtp}\nrtpPortMax={}\n\
-         localDTMF=0\n{extra}",
-        support::free_udp_port(),
-        rtp + 15
-    )
-}
-
-fn phone_addr(phone: &Phone) -> String {
-    let line = phone.wait_line("started: SIP on udp ", T);
-    line.rsplit(' ').next().unwrap().trim().to_string()
-}
-
-fn send(phone: &Phone, command: &str) {
-    let ini = phone.ini_path().to_str().unwrap().to_string();
-    let (status, out) = Phone::run_to_exit(&["--ini", &ini, "--send", command], T);
-    assert!(status.success(), "--send {command}: {out}");
+    support::settings(0, extra)
 }
 
 /// Waits for the phone's line saying `key`'s hook for some call ended with exit code 0.
@@ -117,7 +99,7 @@ fn hooks_fire_in_order_with_the_caller_id_as_one_literal_argument() {
         &ini(&format!("autoAnswer=all\nautoAnswerDelay=1\n{hooks}")),
         &[],
     );
-    let addr = phone_addr(&phone);
+    let addr = phone.sip_addr();
     let d = dir.path().display();
     // A hostile caller: command substitutions, backticks, a semicolon, quotes and a newline
     // (escaped as the URI syntax requires) in the user part, and more in the display name.
@@ -129,7 +111,7 @@ fn hooks_fire_in_order_with_the_caller_id_as_one_literal_argument() {
         .spawn();
     caller.wait_message("SIP/2.0 200 OK", T);
     wait_hook_done(&phone, "cmdCallStart");
-    send(&phone, "/hangupall");
+    phone.send("/hangupall");
     caller.wait(T).assert_success();
     wait_hook_done(&phone, "cmdCallEnd");
 
@@ -202,9 +184,9 @@ fn an_outgoing_call_to_a_busy_callee_runs_the_outgoing_and_busy_hooks() {
         )),
         &[],
     );
-    phone_addr(&phone);
+    phone.sip_addr();
     let mut callee = Sipp::uas("uas_busy.xml").spawn();
-    send(&phone, &format!("sip:500@{}", callee.addr()));
+    phone.send(&format!("sip:500@{}", callee.addr()));
     callee.wait(T).assert_success();
     wait_hook_done(&phone, "cmdCallBusy");
     let runs = runs(dir.path());
@@ -231,21 +213,8 @@ fn a_refused_call_runs_the_incoming_hook_and_no_end_hook() {
         )),
         &[],
     );
-    let addr = phone_addr(&phone);
-    let out = Sipp::uac("uac_as.xml", &addr)
-        .service("intercom")
-        .args(&[
-            "-key",
-            "caller",
-            "100",
-            "-key",
-            "from_host",
-            "127.0.0.1",
-            "-key",
-            "to_host",
-            "127.0.0.1",
-        ])
-        .run(T);
+    let addr = phone.sip_addr();
+    let out = Sipp::caller_as(&addr, "100").run(T);
     out.assert_success();
     assert!(out.messages.contains("SIP/2.0 486 "), "{}", out.messages);
     // Hooks start in the same loop turn as the state change is logged, so once the call's
@@ -279,7 +248,7 @@ fn a_hook_that_hangs_is_killed_at_10_s_and_calls_are_still_answered_at_once() {
         )),
         &[],
     );
-    let addr = phone_addr(&phone);
+    let addr = phone.sip_addr();
     let call = |user: &str| {
         Sipp::uac("uac_named.xml", &addr)
             .service("intercom")
@@ -289,7 +258,7 @@ fn a_hook_that_hangs_is_killed_at_10_s_and_calls_are_still_answered_at_once() {
     let started = Instant::now();
     let mut first = call("first");
     first.wait_message("SIP/2.0 200 OK", T);
-    send(&phone, "/hangupall");
+    phone.send("/hangupall");
     first.wait(T).assert_success();
     let mut second = call("second");
     second.wait_message("SIP/2.0 200 OK", T);
@@ -324,7 +293,7 @@ fn a_hook_that_hangs_is_killed_at_10_s_and_calls_are_still_answered_at_once() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    send(&phone, "/hangupall");
+    phone.send("/hangupall");
     second.wait(T).assert_success();
 }
 

@@ -7,30 +7,18 @@ mod support;
 
 use std::time::Duration;
 
-use support::{Kamailio, Phone, Sipp, SippOutput, ALICE, ALICE_PASSWORD, LOCALHOST};
+use support::{Kamailio, Phone, Sipp, SippOutput, ALICE, ALICE_PASSWORD};
 
 const T: Duration = Duration::from_secs(20);
 
 /// The [Settings] every phone here starts with: its own SIP and RTP ports, no sounds.
 fn base_settings(account_id: u32) -> String {
-    let rtp = support::free_udp_port_block(16);
-    format!(
-        "[Settings]\naccountId={account_id}\nsourcePort={}\nrtpPortMin={rtp}\nrtpPortMax={}\n\
-         localDTMF=0\n",
-        support::free_udp_port(),
-        rtp + 15
-    )
+    support::settings(account_id, "")
 }
 
 /// A MicroSIP.ini for the local account (calls by IP) with `extra` lines in [Settings].
 fn local_ini(extra: &str) -> String {
     base_settings(0) + extra
-}
-
-/// The phone's SIP address ("127.0.0.1:port") once it has started.
-fn phone_addr(phone: &Phone) -> String {
-    let line = phone.wait_line("started: SIP on udp ", T);
-    line.rsplit(' ').next().unwrap().trim().to_string()
 }
 
 /// A SIPp caller (`uac_as.xml`): `caller`@`from_host` calls `to_user`@`to_host` at the phone.
@@ -50,7 +38,7 @@ fn caller(phone_addr: &str, caller: &str, from_host: &str, to_user: &str, to_hos
 
 /// `caller`@127.0.0.1 calls intercom@127.0.0.1 at the phone.
 fn call_from(phone_addr: &str, user: &str) -> Sipp {
-    caller(phone_addr, user, LOCALHOST, "intercom", LOCALHOST)
+    Sipp::caller_as(phone_addr, user)
 }
 
 /// Runs a caller to its end and asserts it was refused with `code` and, when given, the
@@ -77,17 +65,9 @@ fn assert_refused(out: &SippOutput, code: u16, text: Option<&str>) {
     }
 }
 
-/// Sends a MicroSIP command to the running phone; panics when it fails.
-fn send(phone: &Phone, command: &str) -> String {
-    let ini = phone.ini_path().to_str().unwrap().to_string();
-    let (status, out) = Phone::run_to_exit(&["--ini", &ini, "--send", command], T);
-    assert!(status.success(), "--send {command}: {out}");
-    out
-}
-
 /// Hangs up every call and waits for the answered callers to have seen their BYE.
 fn hang_up(phone: &Phone, callers: Vec<Sipp>) {
-    send(phone, "/hangupall");
+    phone.send("/hangupall");
     for mut c in callers {
         c.wait(T).assert_success();
     }
@@ -101,14 +81,14 @@ fn dnd_with_deny_incoming_button_refuses_with_486_do_not_disturb() {
         "DoNotDisturb=1\n",
     ] {
         let phone = Phone::start(&local_ini(&format!("autoAnswer=all\n{extra}")), &[]);
-        let addr = phone_addr(&phone);
+        let addr = phone.sip_addr();
         let out = call_from(&addr, "100").run(T);
         assert_refused(&out, 486, Some("Do Not Disturb"));
         phone.wait_line("rejected (486 Do Not Disturb)", T);
     }
     // DND=0: the same call is answered.
     let phone = Phone::start(&local_ini("autoAnswer=all\nDND=0\n"), &[]);
-    let addr = phone_addr(&phone);
+    let addr = phone.sip_addr();
     let c = call_from(&addr, "100").spawn();
     c.wait_message("SIP/2.0 200 OK", T);
     hang_up(&phone, vec![c]);
@@ -117,7 +97,7 @@ fn dnd_with_deny_incoming_button_refuses_with_486_do_not_disturb() {
 #[test]
 fn deny_incoming_all_refuses_every_call() {
     let phone = Phone::start(&local_ini("autoAnswer=all\ndenyIncoming=all\n"), &[]);
-    let addr = phone_addr(&phone);
+    let addr = phone.sip_addr();
     assert_refused(
         &call_from(&addr, "100").run(T),
         486,
@@ -137,7 +117,7 @@ fn registered_phone(mode: &str) -> (Kamailio, Phone, String) {
         support::DOMAIN,
     );
     let phone = Phone::start(&ini, &[]);
-    let addr = phone_addr(&phone);
+    let addr = phone.sip_addr();
     phone.wait_line("registered: Account1", T);
     (kam, phone, addr)
 }
@@ -198,7 +178,7 @@ fn deny_incoming_user_domain_and_remote_domain_compare_with_the_account() {
 fn call_waiting_off_and_the_call_limit_refuse_with_486() {
     // callWaiting=0: a second call while one is up.
     let phone = Phone::start(&local_ini("autoAnswer=all\ncallWaiting=0\n"), &[]);
-    let addr = phone_addr(&phone);
+    let addr = phone.sip_addr();
     let first = call_from(&addr, "100").spawn();
     first.wait_message("SIP/2.0 200 OK", T);
     assert_refused(
@@ -217,7 +197,7 @@ fn call_waiting_off_and_the_call_limit_refuse_with_486() {
         ),
         &[],
     );
-    let addr = phone_addr(&phone);
+    let addr = phone.sip_addr();
     let first = call_from(&addr, "100").spawn();
     first.wait_message("SIP/2.0 200 OK", T);
     let second = call_from(&addr, "101").spawn();
@@ -233,7 +213,7 @@ fn call_waiting_off_and_the_call_limit_refuse_with_486() {
 #[test]
 fn a_second_call_from_the_same_caller_is_refused_with_486() {
     let phone = Phone::start(&local_ini("autoAnswer=all\nautoAnswerCalls=all\n"), &[]);
-    let addr = phone_addr(&phone);
+    let addr = phone.sip_addr();
     let first = call_from(&addr, "100").spawn();
     first.wait_message("SIP/2.0 200 OK", T);
     assert_refused(
@@ -250,12 +230,12 @@ fn a_second_call_from_the_same_caller_is_refused_with_486() {
 #[test]
 fn an_invite_repeating_an_answered_call_id_gets_487() {
     let phone = Phone::start(&local_ini("autoAnswer=all\nautoAnswerCalls=all\n"), &[]);
-    let addr = phone_addr(&phone);
+    let addr = phone.sip_addr();
     let mut sipp = Sipp::uac("uac_repeat_call_id.xml", &addr)
         .service("intercom")
         .spawn();
     phone.wait_line("rejected (487)", T);
-    send(&phone, "/hangupall");
+    phone.send("/hangupall");
     let out = sipp.wait(T);
     out.assert_success();
     assert!(out.messages.contains("SIP/2.0 487"), "{}", out.messages);
@@ -265,7 +245,7 @@ fn an_invite_repeating_an_answered_call_id_gets_487() {
 fn auto_answer_number_answers_only_the_callers_it_lists() {
     // The intercom answers 100 and 2xx by itself; anybody else rings until they give up.
     let phone = Phone::start(&local_ini("autoAnswer=all\nautoAnswerNumber=100;2*\n"), &[]);
-    let addr = phone_addr(&phone);
+    let addr = phone.sip_addr();
     for listed in ["100", "205"] {
         let c = call_from(&addr, listed).spawn();
         c.wait_message("SIP/2.0 200 OK", T);
@@ -285,7 +265,7 @@ fn auto_answer_number_answers_only_the_callers_it_lists() {
 fn a_call_during_another_is_not_auto_answered_unless_auto_answer_calls_allows() {
     // MicroSIP's default autoAnswerCalls="": the second caller rings; the first call stays.
     let phone = Phone::start(&local_ini("autoAnswer=all\n"), &[]);
-    let addr = phone_addr(&phone);
+    let addr = phone.sip_addr();
     let first = call_from(&addr, "100").spawn();
     first.wait_message("SIP/2.0 200 OK", T);
     let mark = phone.mark();
@@ -299,7 +279,7 @@ fn a_call_during_another_is_not_auto_answered_unless_auto_answer_calls_allows() 
 
     // autoAnswerCalls=all: the second caller is answered too.
     let phone = Phone::start(&local_ini("autoAnswer=all\nautoAnswerCalls=all\n"), &[]);
-    let addr = phone_addr(&phone);
+    let addr = phone.sip_addr();
     let first = call_from(&addr, "100").spawn();
     first.wait_message("SIP/2.0 200 OK", T);
     let second = call_from(&addr, "101").spawn();
@@ -336,7 +316,7 @@ fn forwarding_all_sends_302_with_contact_and_diversion_at_once() {
         &local_ini("autoAnswer=all\nforwarding=all\nforwardingNumber=300@127.0.0.1\n"),
         &[],
     );
-    let addr = phone_addr(&phone);
+    let addr = phone.sip_addr();
     let out = call_from(&addr, "100").run(T);
     assert_forwarded(&out, "<sip:300@127.0.0.1>", "<sip:intercom@127.0.0.1>");
     assert!(
@@ -357,7 +337,7 @@ fn forwarding_button_follows_fwd_and_forwarding_delay_rings_first() {
         ),
         &[],
     );
-    let addr = phone_addr(&phone);
+    let addr = phone.sip_addr();
     let out = call_from(&addr, "100").run(T);
     assert_forwarded(&out, "<sip:301@127.0.0.1>", "<sip:intercom@127.0.0.1>");
     let m = &out.messages;
@@ -371,7 +351,7 @@ fn forwarding_button_follows_fwd_and_forwarding_delay_rings_first() {
         &local_ini("autoAnswer=all\nforwarding=button\nFWD=0\nforwardingNumber=301@127.0.0.1\n"),
         &[],
     );
-    let addr = phone_addr(&phone);
+    let addr = phone.sip_addr();
     let c = call_from(&addr, "100").spawn();
     c.wait_message("SIP/2.0 200 OK", T);
     hang_up(&phone, vec![c]);
@@ -386,7 +366,7 @@ fn a_shorter_auto_answer_delay_wins_over_forwarding() {
         ),
         &[],
     );
-    let addr = phone_addr(&phone);
+    let addr = phone.sip_addr();
     let c = call_from(&addr, "100").spawn();
     c.wait_message("SIP/2.0 200 OK", T);
     phone.wait_line("auto-answer in 1 s", T);
@@ -423,7 +403,7 @@ fn wire_time(messages: &str, needle: &str) -> f64 {
 #[test]
 fn auto_hang_up_time_ends_the_call_with_a_warning_header() {
     let phone = Phone::start(&local_ini("autoAnswer=all\nautoHangUpTime=1\n"), &[]);
-    let addr = phone_addr(&phone);
+    let addr = phone.sip_addr();
     let mut c = call_from(&addr, "100").spawn();
     c.wait_message("SIP/2.0 200 OK", T);
     // The caller never hangs up: the phone's BYE ends the scenario.
@@ -438,30 +418,21 @@ fn auto_hang_up_time_ends_the_call_with_a_warning_header() {
     phone.wait_line("autoHangUpTime (1 s) reached", T);
 }
 
-/// The phone's id of the call from `caller` (from its "incoming call N from" line).
-fn call_id_of(phone: &Phone, caller: &str) -> String {
-    let line = phone.wait_for(0, caller, T, |l| {
-        l.contains("incoming call ") && l.contains(&format!("Caller {caller}"))
-    });
-    let rest = line.1.split("incoming call ").nth(1).unwrap();
-    rest.split(' ').next().unwrap().to_string()
-}
-
 #[test]
 fn one_ringing_call_is_declined_with_486_and_another_answered_by_id() {
     let phone = Phone::start(&local_ini("autoAnswer=\n"), &[]);
-    let addr = phone_addr(&phone);
+    let addr = phone.sip_addr();
     let first = call_from(&addr, "100").spawn();
     let second = call_from(&addr, "101").spawn();
     first.wait_message("SIP/2.0 180", T);
     second.wait_message("SIP/2.0 180", T);
-    let (a, b) = (call_id_of(&phone, "100"), call_id_of(&phone, "101"));
-    let reply = send(&phone, &format!("msip:callanswer:{a}:-486"));
+    let (a, b) = (phone.incoming_call_id("100"), phone.incoming_call_id("101"));
+    let reply = phone.send(&format!("msip:callanswer:{a}:-486"));
     assert!(
         reply.contains(&format!("answered call {a} with 486")),
         "{reply}"
     );
-    let reply = send(&phone, &format!("msip:callanswer:{b}"));
+    let reply = phone.send(&format!("msip:callanswer:{b}"));
     assert!(reply.contains(&format!("answered call {b}")), "{reply}");
     let mut first = first;
     let out = first.wait(T);
@@ -480,7 +451,7 @@ fn one_ringing_call_is_declined_with_486_and_another_answered_by_id() {
     );
     assert!(!status.success() && out.contains("-486"), "{out}");
     // msip:callhangup ends that one call with a BYE.
-    send(&phone, &format!("msip:callhangup:{b}"));
+    phone.send(&format!("msip:callhangup:{b}"));
     let mut second = second;
     second.wait(T).assert_success();
 }
@@ -488,12 +459,12 @@ fn one_ringing_call_is_declined_with_486_and_another_answered_by_id() {
 #[test]
 fn window_command_ids_map_to_microsip_meanings() {
     let phone = Phone::start(&local_ini(""), &[]);
-    phone_addr(&phone);
-    let reply = send(&phone, "msip:command:32802");
+    phone.sip_addr();
+    let reply = phone.send("msip:command:32802");
     assert!(reply.contains("mic muted"), "{reply}");
-    let reply = send(&phone, "msip:command:32803");
+    let reply = phone.send("msip:command:32803");
     assert!(reply.contains("speaker muted"), "{reply}");
-    let reply = send(&phone, "msip:command:32789");
+    let reply = phone.send("msip:command:32789");
     assert!(reply.contains("ID_SETTINGS"), "{reply}");
     let ini = phone.ini_path().to_str().unwrap().to_string();
     // 40001 is account 2 in MicroSIP (not "hang up"): there is no [Account2] here.
@@ -508,7 +479,7 @@ fn window_command_ids_map_to_microsip_meanings() {
         "{out}"
     );
     let mut phone = phone;
-    send(&phone, "msip:command:32784");
+    phone.send("msip:command:32784");
     assert!(phone.wait_exit(T).success());
 }
 
@@ -525,12 +496,12 @@ fn hide_cid_sends_privacy_and_an_anonymous_from() {
                 + &format!("\n[Account1]\ndomain=127.0.0.1\nusername=alice\nhideCID={mode}\n")),
             &[],
         );
-        phone_addr(&phone);
+        phone.sip_addr();
         let mut callee = Sipp::uas("uas_answer.xml").spawn();
-        send(&phone, &format!("sip:400@{}", callee.addr()));
+        phone.send(&format!("sip:400@{}", callee.addr()));
         callee.wait_message("INVITE sip:400@", T);
         phone.wait_line(": CONFIRMED", T);
-        send(&phone, "/hangupall");
+        phone.send("/hangupall");
         let out = callee.wait(T);
         out.assert_success();
         let m = &out.messages;
@@ -552,34 +523,21 @@ fn hide_cid_sends_privacy_and_an_anonymous_from() {
 /// rings (false; the test then rejects it with /hangupincoming).
 fn auto_answered_with(extra: &str, hdr: &str) -> bool {
     let phone = Phone::start(&local_ini(extra), &[]);
-    let addr = phone_addr(&phone);
-    let mut c = Sipp::uac("uac_header.xml", &addr)
-        .service("intercom")
-        .args(&[
-            "-key",
-            "caller",
-            "100",
-            "-key",
-            "from_host",
-            LOCALHOST,
-            "-key",
-            "to_host",
-            LOCALHOST,
-            "-key",
-            "hdr",
-            hdr,
-        ])
+    let addr = phone.sip_addr();
+    let mut c = Sipp::caller_as(&addr, "100")
+        .scenario("uac_header.xml")
+        .args(&["-key", "hdr", hdr])
         .spawn();
     let (_, line) = phone.wait_for(0, "the decision", T, |l| l.contains("incoming call "));
     if line.contains("answering (200)") {
         c.wait_message("SIP/2.0 200 OK", T);
-        send(&phone, "/hangupall");
+        phone.send("/hangupall");
         c.wait(T).assert_success();
         true
     } else {
         assert!(line.contains("ringing (180)"), "{line}");
         c.wait_message("SIP/2.0 180", T);
-        send(&phone, "/hangupincoming");
+        phone.send("/hangupincoming");
         let out = c.wait(T);
         assert_refused(&out, 603, None);
         false

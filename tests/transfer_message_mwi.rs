@@ -17,27 +17,7 @@ const T: Duration = Duration::from_secs(20);
 const TWO_CALLS: &str = "autoAnswer=all\nautoAnswerCalls=all\nsingleMode=0\nAC=1\n";
 
 fn local_ini(extra: &str) -> String {
-    let rtp = support::free_udp_port_block(16);
-    format!(
-        "[Settings]\naccountId=0\nsourcePort={}\nrtpPortMin={rtp}\nrtpPortMax={}\n\
-         localDTMF=0\naudioCodecs=PCMA/8000/1\n{extra}",
-        support::free_udp_port(),
-        rtp + 15
-    )
-}
-
-/// The phone's SIP address ("127.0.0.1:port") once it has started.
-fn phone_addr(phone: &Phone) -> String {
-    let line = phone.wait_line("started: SIP on udp ", T);
-    line.rsplit(' ').next().unwrap().trim().to_string()
-}
-
-/// Sends a MicroSIP command to the running phone; panics when it fails.
-fn send(phone: &Phone, command: &str) -> String {
-    let ini = phone.ini_path().to_str().unwrap().to_string();
-    let (status, out) = Phone::run_to_exit(&["--ini", &ini, "--send", command], T);
-    assert!(status.success(), "--send {command}: {out}");
-    out
+    support::settings(0, &format!("audioCodecs=PCMA/8000/1\n{extra}"))
 }
 
 /// A caller running `scenario` (`uac_refer_in.xml`: answered, then REFERs; or
@@ -66,7 +46,7 @@ fn assert_refer_refused(phone: &Phone, out: &SippOutput, target: &str) {
 #[test]
 fn an_accepted_refer_is_answered_202_and_the_phone_calls_the_target() {
     let phone = Phone::start(&local_ini(TWO_CALLS), &[]);
-    let addr = phone_addr(&phone);
+    let addr = phone.sip_addr();
     let mut target = Sipp::uas("uas_answer.xml").spawn();
     let refer_to = format!("sip:300@{}", target.addr());
     let out = referring_caller("uac_refer_in.xml", &addr, &refer_to).run(T);
@@ -84,14 +64,14 @@ fn an_accepted_refer_is_answered_202_and_the_phone_calls_the_target() {
         line.contains(&format!("\"<{refer_to}>\": accepted (202)")),
         "{line}"
     );
-    send(&phone, "/hangupall");
+    phone.send("/hangupall");
     target.wait(T).assert_success();
 }
 
 #[test]
 fn a_refer_to_a_party_already_in_a_call_is_refused_603() {
     let phone = Phone::start(&local_ini(TWO_CALLS), &[]);
-    let addr = phone_addr(&phone);
+    let addr = phone.sip_addr();
     // 300@127.0.0.1 is in a call with the phone...
     let mut first = Sipp::uac("uac_as.xml", &addr)
         .service("intercom")
@@ -103,14 +83,14 @@ fn a_refer_to_a_party_already_in_a_call_is_refused_603() {
     let target = "sip:300@127.0.0.1";
     let out = referring_caller("uac_refer_in.xml", &addr, target).run(T);
     assert_refer_refused(&phone, &out, target);
-    send(&phone, "/hangupall");
+    phone.send("/hangupall");
     first.wait(T).assert_success();
 }
 
 #[test]
 fn a_refer_before_the_call_is_connected_is_refused_603() {
     let phone = Phone::start(&local_ini("autoAnswer=all\n"), &[]);
-    let addr = phone_addr(&phone);
+    let addr = phone.sip_addr();
     // The REFER goes out as soon as the 200 arrives, before the ACK confirms the call.
     let target = "sip:300@127.0.0.1";
     let out = referring_caller("uac_refer_early.xml", &addr, target).run(T);
@@ -120,12 +100,12 @@ fn a_refer_before_the_call_is_connected_is_refused_603() {
 #[test]
 fn a_blind_transfer_hangs_up_when_the_target_answered() {
     let phone = Phone::start(&local_ini("autoAnswer=all\n"), &[]);
-    let addr = phone_addr(&phone);
+    let addr = phone.sip_addr();
     let mut caller = Sipp::uac("uac_refer_done.xml", &addr)
         .service("intercom")
         .spawn();
     phone.wait_line(": CONFIRMED", T);
-    send(&phone, "/transfer:300@127.0.0.1");
+    phone.send("/transfer:300@127.0.0.1");
     // SIPp succeeds only if the phone sends BYE after the NOTIFY with "SIP/2.0 200 OK".
     let out = caller.wait(T);
     out.assert_success();
@@ -138,20 +118,20 @@ fn a_blind_transfer_hangs_up_when_the_target_answered() {
 #[test]
 fn a_302_is_followed_to_its_contact() {
     let phone = Phone::start(&local_ini(""), &[]);
-    phone_addr(&phone);
+    phone.sip_addr();
     let mut moved = Sipp::uas("uas_answer.xml").spawn();
     let new_target = format!("sip:moved@{}", moved.addr());
     let redirector = Sipp::uas("uas_redirect.xml")
         .args(&["-key", "redirect_to", &new_target])
         .spawn();
-    send(&phone, &format!("sip:first@{}", redirector.addr()));
+    phone.send(&format!("sip:first@{}", redirector.addr()));
     let mut redirector = redirector;
     redirector.wait(T).assert_success();
     moved.wait_message("INVITE sip:moved@127.0.0.1", T);
     let line = phone.wait_line("redirected, calling ", T);
     assert!(line.contains(&format!("{new_target:?}")), "{line}");
     phone.wait_line(": CONFIRMED", T);
-    send(&phone, "/hangupall");
+    phone.send("/hangupall");
     moved.wait(T).assert_success();
 }
 
@@ -169,7 +149,7 @@ fn assert_no_line_starting(phone: &Phone, text: &str) {
 #[test]
 fn a_text_message_is_logged_escaped_on_one_line_and_other_types_are_not() {
     let phone = Phone::start(&local_ini("disableMessaging=0\n"), &[]);
-    let addr = phone_addr(&phone);
+    let addr = phone.sip_addr();
     let out = Sipp::uac("uac_message.xml", &addr)
         .service("intercom")
         .run(T);
@@ -188,7 +168,7 @@ fn a_text_message_is_logged_escaped_on_one_line_and_other_types_are_not() {
 #[test]
 fn disable_messaging_answers_messages_but_does_not_show_them_and_mwi_still_shows() {
     let phone = Phone::start(&local_ini("disableMessaging=1\n"), &[]);
-    let addr = phone_addr(&phone);
+    let addr = phone.sip_addr();
     let out = Sipp::uac("uac_message.xml", &addr)
         .service("intercom")
         .run(T);

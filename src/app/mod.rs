@@ -458,6 +458,19 @@ fn publish(event: &events::AppEvent) {
     }
 }
 
+/// Removes the calls whose time has come from `timers` and returns them.
+fn take_due(timers: &mut HashMap<CallId, Instant>, now: Instant) -> Vec<CallId> {
+    let due: Vec<CallId> = timers
+        .iter()
+        .filter(|(_, at)| **at <= now)
+        .map(|(c, _)| *c)
+        .collect();
+    for call in &due {
+        timers.remove(call);
+    }
+    due
+}
+
 /// SIGINT, SIGTERM and SIGHUP as a channel, so the main loop can `select!` on them.
 fn signal_channel() -> std::io::Result<Receiver<i32>> {
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
@@ -706,14 +719,7 @@ impl<'e> Phone<'e> {
             self.on_auto_answer_timer(sounds);
         }
         let Some(engine) = self.engine else { return };
-        let due: Vec<CallId> = self
-            .forwards
-            .iter()
-            .filter(|(_, at)| **at <= now)
-            .map(|(c, _)| *c)
-            .collect();
-        for call in due {
-            self.forwards.remove(&call);
+        for call in take_due(&mut self.forwards, now) {
             let ringing = engine
                 .call(call)
                 .is_ok_and(|info| matches!(info.state, CallState::Incoming | CallState::Early));
@@ -730,14 +736,7 @@ impl<'e> Phone<'e> {
                 Err(e) => log::warn!("call {call}: could not forward to {target}: {e}"),
             }
         }
-        let due: Vec<CallId> = self
-            .hang_ups
-            .iter()
-            .filter(|(_, at)| **at <= now)
-            .map(|(c, _)| *c)
-            .collect();
-        for call in due {
-            self.hang_ups.remove(&call);
+        for call in take_due(&mut self.hang_ups, now) {
             let warning = (
                 "Warning",
                 "399 localhost \"Call duration exceeded\"".to_string(),

@@ -240,6 +240,19 @@ fn bare_uri(value: &str) -> &str {
     }
 }
 
+/// PJSUA's syntax check of a SIP URI; the error quotes it.
+fn verify_sip_uri(uri: &str) -> Result<()> {
+    let target = cstring("SIP URI", uri)?;
+    // SAFETY: target is a valid C string alive for the call.
+    check("pjsua_verify_sip_url", unsafe {
+        ffi::pjsua_verify_sip_url(target.as_ptr())
+    })
+    .map_err(|_| Error::InvalidArgument {
+        what: "SIP URI",
+        reason: format!("{uri:?} is not a valid SIP URI"),
+    })
+}
+
 /// Refuses a header that would break the message: CR, LF or NUL in it, or an empty name.
 fn verify_header(name: &str, value: &str) -> Result<()> {
     let bad = |t: &str| t.contains(['\r', '\n', '\0']);
@@ -618,15 +631,7 @@ impl Engine {
 
     /// Places a call to `uri` (a full SIP URI; `?header=value` parts become INVITE headers).
     pub fn make_call(&self, account: AccountId, uri: &str) -> Result<CallId> {
-        let target = cstring("SIP URI", uri)?;
-        // SAFETY: target is a valid C string alive for the call.
-        check("pjsua_verify_sip_url", unsafe {
-            ffi::pjsua_verify_sip_url(target.as_ptr())
-        })
-        .map_err(|_| Error::InvalidArgument {
-            what: "SIP URI",
-            reason: format!("{uri:?} is not a valid SIP URI"),
-        })?;
+        verify_sip_uri(uri)?;
         let dst = pj_str_ref(uri);
         let mut id: ffi::pjsua_call_id = -1;
         let (from, headers) = self.outgoing_identity(account)?;
@@ -863,16 +868,8 @@ impl Engine {
     /// Sends `text` as a SIP MESSAGE (`text/plain`) to `to`, a SIP URI, from `account`
     /// (issue 5, `number text`). The result of the MESSAGE transaction is not reported.
     pub fn send_message(&self, account: AccountId, to: &str, text: &str) -> Result<()> {
-        let target = cstring("SIP URI", to)?;
+        verify_sip_uri(to)?;
         cstring("message text", text)?;
-        // SAFETY: target is a valid C string alive for the call.
-        check("pjsua_verify_sip_url", unsafe {
-            ffi::pjsua_verify_sip_url(target.as_ptr())
-        })
-        .map_err(|_| Error::InvalidArgument {
-            what: "SIP URI",
-            reason: format!("{to:?} is not a valid SIP URI"),
-        })?;
         let to_str = pj_str_ref(to);
         let content = pj_str_ref(text);
         let (from, headers) = self.outgoing_identity(account)?;

@@ -33,6 +33,21 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+/// How long the helpers wait for a phone's line or command.
+const PHONE_WAIT: Duration = Duration::from_secs(20);
+
+/// `[Settings]` for a phone of its own: `accountId`, free SIP and RTP ports, no local tones
+/// (`localDTMF=0`), then `extra`.
+pub fn settings(account_id: u32, extra: &str) -> String {
+    let rtp = free_udp_port_block(16);
+    format!(
+        "[Settings]\naccountId={account_id}\nsourcePort={}\nrtpPortMin={rtp}\nrtpPortMax={}\n\
+         localDTMF=0\n{extra}",
+        free_udp_port(),
+        rtp + 15
+    )
+}
+
 /// Digest realm of the test registrar (also the SIP domain).
 pub const REALM: &str = "127.0.0.1";
 /// SIP domain of the test accounts.
@@ -618,9 +633,35 @@ impl Sipp {
         }
     }
 
+    /// The same run with another scenario file of `tests/sipp` (its keys kept).
+    pub fn scenario(mut self, scenario: &str) -> Sipp {
+        self.scenario = tests_dir().join("sipp").join(scenario);
+        assert!(
+            self.scenario.is_file(),
+            "SIPp scenario {scenario} not found"
+        );
+        self
+    }
+
     /// A client run sending to `remote` ("127.0.0.1:port").
     pub fn uac(scenario: &str, remote: &str) -> Sipp {
         Sipp::new(scenario).remote(remote)
+    }
+
+    /// `uac_as.xml`: `user`@127.0.0.1 ("Caller USER") calls intercom@127.0.0.1 at `addr`
+    /// (not started yet).
+    pub fn caller_as(addr: &str, user: &str) -> Sipp {
+        Sipp::uac("uac_as.xml", addr).service("intercom").args(&[
+            "-key",
+            "caller",
+            user,
+            "-key",
+            "from_host",
+            LOCALHOST,
+            "-key",
+            "to_host",
+            LOCALHOST,
+        ])
     }
 
     /// A server run waiting for requests on [`port`](Self::port).
@@ -957,6 +998,31 @@ impl Phone {
 
     pub fn ini_path(&self) -> &Path {
         &self.ini
+    }
+
+    /// The phone's SIP address ("127.0.0.1:port") once it has started.
+    pub fn sip_addr(&self) -> String {
+        let line = self.wait_line("started: SIP on udp ", PHONE_WAIT);
+        line.rsplit(' ').next().unwrap().trim().to_string()
+    }
+
+    /// Runs `microsip --send COMMAND` for this phone; panics when it fails; returns what it
+    /// printed.
+    pub fn send(&self, command: &str) -> String {
+        let ini = self.ini_path().to_str().unwrap().to_string();
+        let (status, out) = Phone::run_to_exit(&["--ini", &ini, "--send", command], PHONE_WAIT);
+        assert!(status.success(), "--send {command}: {out}");
+        out
+    }
+
+    /// The phone's id of the call from `user` (`uac_as.xml` and its kin show themselves as
+    /// "Caller USER"), from its "incoming call N from" line.
+    pub fn incoming_call_id(&self, user: &str) -> String {
+        let (_, line) = self.wait_for(0, user, PHONE_WAIT, |l| {
+            l.contains("incoming call ") && l.contains(&format!("Caller {user}"))
+        });
+        let rest = line.split("incoming call ").nth(1).unwrap();
+        rest.split(' ').next().unwrap().to_string()
     }
 
     /// Every line printed so far (stdout and stderr interleaved).
