@@ -70,6 +70,10 @@ fn main() -> ExitCode {
             let dw_data = if queue { DW_DATA_POST } else { DW_DATA_RUN };
             instance::send(&SocketPaths::from_env(&key), &key, dw_data, &text)
         }
+        cli::Mode::Events => {
+            let key = instance::key(&opts);
+            instance::events(&SocketPaths::from_env(&key), &key)
+        }
         cli::Mode::Phone => phone(opts),
     }
 }
@@ -109,6 +113,7 @@ fn phone(opts: cli::Options) -> ExitCode {
     microsip::logging::init(opts.log_level.unwrap_or(log::LevelFilter::Info));
     let gate = StackGate::default();
     let (dispatcher, requests) = Dispatcher::new(gate.clone());
+    let events = dispatcher.hub();
     let server = match socket::claim(&paths, dispatcher) {
         Ok(Claim::Server(server)) => {
             log::info!("control socket: {}", server.paths().socket.display());
@@ -135,6 +140,7 @@ fn phone(opts: cli::Options) -> ExitCode {
             startup,
             server,
             password_override: None,
+            events,
         },
     )
 }

@@ -29,6 +29,8 @@ pub struct Options {
     pub socket_path: bool,
     /// `--register-uri-handler`: make microsip the handler of sip:, sips:, tel: and callto:.
     pub register_uri_handler: bool,
+    /// `--events`: print the running phone's events, one JSON object per line.
+    pub events: bool,
     /// MicroSIP's command line: every argument from the first one that is not one of our
     /// `--long` options (`/answer`, `sip:100`, `-answer`, `--call URI`, ...).
     pub tail: Vec<String>,
@@ -47,6 +49,7 @@ microsip: a headless softphone (MicroSIP's core on PJSIP)
 
 usage: microsip [--ini PATH] [--bind ADDR] [--log-level LEVEL] [MICROSIP COMMAND]
        microsip [--ini PATH] --send COMMAND [--async]
+       microsip [--ini PATH] --events
        microsip [--ini PATH] --socket-path | --register-uri-handler
        microsip [--ini PATH] --check
        microsip --help | --version | --list-audio-devices
@@ -63,6 +66,8 @@ usage: microsip [--ini PATH] [--bind ADDR] [--log-level LEVEL] [MICROSIP COMMAND
                      audioOutputDevice and audioRingDevice take, and exit
   --send COMMAND     run COMMAND in the running phone, wait for it and print its reply
   --async            with --send: queue the command and return at once (dwData=2)
+  --events           print the running phone's events, one JSON object per line, until
+                     it stops (README: Events)
   --socket-path      print the path of the control socket for these settings
   --register-uri-handler
                      open sip:, sips:, tel: and callto: links with microsip (xdg-mime)
@@ -92,6 +97,8 @@ pub enum Mode {
     SocketPath,
     /// `--send TEXT [--async]`: one command to the running phone.
     Send { text: String, queue: bool },
+    /// `--events`: the running phone's events, one JSON object per line.
+    Events,
     /// Run the phone, or hand MicroSIP's command line to the one running.
     Phone,
 }
@@ -118,6 +125,9 @@ impl Options {
         }
         if self.socket_path {
             modes.push(("--socket-path", Mode::SocketPath));
+        }
+        if self.events {
+            modes.push(("--events", Mode::Events));
         }
         if let Some(text) = &self.send {
             modes.push((
@@ -195,6 +205,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Options, String
             Long("async") => opts.send_async = true,
             Long("socket-path") => opts.socket_path = true,
             Long("register-uri-handler") => opts.register_uri_handler = true,
+            Long("events") => opts.events = true,
             // After `--`, everything is MicroSIP's command line.
             Value(v) => {
                 opts.tail.push(v.to_string_lossy().into_owned());

@@ -111,6 +111,8 @@ pub struct Control {
     /// MicroSIP's `/password:` override: it outlives a restart of the SIP stack and is used
     /// whenever the active account is added again (as MicroSIP's global `password`).
     pub password_override: Option<String>,
+    /// The event stream's subscribers (`microsip --events`).
+    pub events: crate::control::hub::EventHub,
 }
 
 impl Control {
@@ -122,6 +124,7 @@ impl Control {
             startup: None,
             server: None,
             password_override: None,
+            events: Default::default(),
         }
     }
 }

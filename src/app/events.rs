@@ -5,10 +5,16 @@
 //! hooks read the engine's; an event stream serialises these same types.
 #![forbid(unsafe_code)]
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime};
 
-use super::hooks::HookResult;
-use crate::engine::{CallId, Event};
+use serde_json::{json, Map, Value};
+
+use super::hooks::{HookOutcome, HookResult, Remote};
+use crate::engine::{AccountId, CallId, CallState, Event, IncomingAction, MediaState, Role};
+
+/// The version of the event objects' schema (`"v"` in each).
+pub const SCHEMA_VERSION: u32 = 1;
 
 /// Something the phone did on its own, beyond what the engine reports.
 #[derive(Debug, Clone)]
@@ -98,6 +104,254 @@ impl From<AppEvent> for PhoneEvent {
     }
 }
 
+impl PhoneEvent {
+    /// The event as the stream's JSON objects (README, "Events"): each has `v`, `ts` (RFC 3339,
+    /// UTC), `type` and `call` (the call's id, or null). An incoming call gives two objects:
+    /// `incoming_call`, then its `decision`. `accounts` names the accounts.
+    pub fn to_json(&self, accounts: &HashMap<AccountId, String>) -> Vec<Value> {
+        let ts = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
+        let account = |a: &AccountId| {
+            accounts
+                .get(a)
+                .cloned()
+                .unwrap_or_else(|| format!("account {a}"))
+        };
+        let objects: Vec<(&str, Option<CallId>, Value)> = match self {
+            PhoneEvent::Engine(e) => match e {
+                Event::Incoming { info, action } => {
+                    let caller =
+                        Remote::parse(info.asserted_identity.as_deref().unwrap_or(&info.from));
+                    vec![
+                        (
+                            "incoming_call",
+                            info.call,
+                            json!({
+                                "account": info.account.as_ref().map(account),
+                                "from": info.from,
+                                "caller": caller.user,
+                                "caller_name": caller.name,
+                                "caller_uri": caller.uri,
+                                "to": info.to,
+                                "sip_call_id": info.sip_call_id,
+                                "headers": {
+                                    "p_asserted_identity": info.asserted_identity,
+                                    "x_autoanswer": info.x_autoanswer,
+                                    "call_info": info.call_info,
+                                },
+                                "other_calls": info.others.len(),
+                            }),
+                        ),
+                        ("decision", info.call, decision(action)),
+                    ]
+                }
+                Event::CallState { info } => vec![(
+                    "call_state",
+                    Some(info.call),
+                    json!({
+                        "state": info.state.to_string().to_lowercase(),
+                        "direction": direction(info.role),
+                        "account": account(&info.account),
+                        "remote": info.remote,
+                        "local": info.local,
+                        "sip_call_id": info.sip_call_id,
+                        "status": (info.last_status > 0).then_some(info.last_status),
+                        "reason": info.last_reason,
+                        "ended": info.state == CallState::Disconnected,
+                    }),
+                )],
+                Event::Media { call, state } => {
+                    vec![("media", Some(*call), json!({ "state": media(*state) }))]
+                }
+                Event::Registration {
+                    account: a,
+                    code,
+                    reason,
+                    expires,
+                    renew,
+                } => vec![(
+                    "registration",
+                    None,
+                    json!({
+                        "account": account(a),
+                        "code": code,
+                        "reason": reason,
+                        "expires": expires,
+                        "registered": (200..300).contains(code) && *expires > 0,
+                        "renew": renew,
+                    }),
+                )],
+                Event::Dtmf {
+                    call,
+                    digit,
+                    duration_ms,
+                } => vec![(
+                    "dtmf",
+                    Some(*call),
+                    json!({ "digit": digit.to_string(), "duration_ms": duration_ms }),
+                )],
+                Event::TransferRequest {
+                    call,
+                    target,
+                    accepted,
+                } => vec![(
+                    "transfer_request",
+                    Some(*call),
+                    json!({ "target": target, "accepted": accepted }),
+                )],
+                Event::TransferStatus {
+                    call,
+                    code,
+                    text,
+                    last,
+                } => vec![(
+                    "transfer_status",
+                    Some(*call),
+                    json!({ "code": code, "text": text, "final": last }),
+                )],
+                Event::Redirected { call, target } => {
+                    vec![("redirected", Some(*call), json!({ "target": target }))]
+                }
+                Event::Message {
+                    account: a,
+                    call,
+                    from,
+                    to,
+                    content_type,
+                    body,
+                } => vec![(
+                    "message",
+                    *call,
+                    json!({
+                        "account": account(a),
+                        "from": from,
+                        "to": to,
+                        "content_type": content_type,
+                        "body": body,
+                    }),
+                )],
+                Event::Mwi {
+                    account: a,
+                    waiting,
+                    new,
+                    old,
+                } => vec![(
+                    "mwi",
+                    None,
+                    json!({ "account": account(a), "waiting": waiting, "new": new, "old": old }),
+                )],
+            },
+            PhoneEvent::App(a) => vec![app_json(a)],
+        };
+        objects
+            .into_iter()
+            .map(|(kind, call, fields)| {
+                let mut object = Map::new();
+                object.insert("v".into(), json!(SCHEMA_VERSION));
+                object.insert("ts".into(), json!(ts));
+                object.insert("type".into(), json!(kind));
+                object.insert("call".into(), json!(call.map(|c| c.0)));
+                if let Value::Object(fields) = fields {
+                    object.extend(fields);
+                }
+                Value::Object(object)
+            })
+            .collect()
+    }
+}
+
+fn direction(role: Role) -> &'static str {
+    match role {
+        Role::Caller => "outgoing",
+        Role::Callee => "incoming",
+    }
+}
+
+fn media(state: MediaState) -> &'static str {
+    match state {
+        MediaState::None => "none",
+        MediaState::Active => "active",
+        MediaState::LocalHold => "local_hold",
+        MediaState::RemoteHold => "remote_hold",
+        MediaState::Error => "error",
+    }
+}
+
+fn decision(action: &IncomingAction) -> Value {
+    let secs = |d: &Option<Duration>| d.map(|d| d.as_secs());
+    match action {
+        IncomingAction::Answer => json!({ "decision": "answered", "code": 200 }),
+        IncomingAction::Ring {
+            answer_after,
+            forward_after,
+        } => json!({
+            "decision": "ringing",
+            "code": 180,
+            "auto_answer_in_s": secs(answer_after),
+            "forward_in_s": secs(forward_after),
+        }),
+        IncomingAction::Reject { code, reason } => {
+            json!({ "decision": "rejected", "code": code, "reason": reason })
+        }
+        IncomingAction::Forward { to } => {
+            json!({ "decision": "forwarded", "code": 302, "to": to })
+        }
+    }
+}
+
+fn app_json(event: &AppEvent) -> (&'static str, Option<CallId>, Value) {
+    match event {
+        AppEvent::AutoAnswered { call } => ("auto_answered", Some(*call), json!({})),
+        AppEvent::AutoAnswerSkipped { call } => (
+            "auto_answer_skipped",
+            Some(*call),
+            json!({ "reason": "autoAnswerCalls: other calls" }),
+        ),
+        AppEvent::Forwarded { call, to } => ("forwarded", Some(*call), json!({ "to": to })),
+        AppEvent::AutoHungUp { call, after } => (
+            "auto_hangup",
+            Some(*call),
+            json!({ "after_s": after.as_secs() }),
+        ),
+        AppEvent::Held { call, because } => {
+            ("held", Some(*call), json!({ "because_of": because.0 }))
+        }
+        AppEvent::EndedForAnswer { call, answered } => (
+            "ended_for_answer",
+            Some(*call),
+            json!({ "answered": answered.0 }),
+        ),
+        AppEvent::Conference { calls } => (
+            "conference",
+            None,
+            json!({ "calls": calls.iter().map(|c| c.0).collect::<Vec<_>>() }),
+        ),
+        AppEvent::AccountSwitched { account } => {
+            ("account_switched", None, json!({ "account": account }))
+        }
+        AppEvent::Hook(r) => {
+            let (outcome, code, error) = match &r.outcome {
+                HookOutcome::Exited(c) => ("exited", Some(*c), None),
+                HookOutcome::Signalled => ("signalled", None, None),
+                HookOutcome::Killed => ("killed", None, None),
+                HookOutcome::NotStarted(e) => ("not_started", None, Some(e.clone())),
+            };
+            (
+                "hook",
+                Some(r.call),
+                json!({
+                    "hook": r.kind.key(),
+                    "event": r.kind.event_name(),
+                    "program": r.program,
+                    "outcome": outcome,
+                    "exit_code": code,
+                    "error": error,
+                    "elapsed_ms": r.elapsed.as_millis() as u64,
+                }),
+            )
+        }
+    }
+}
+
 /// Where the phone's own outcomes wait until the main loop publishes them.
 #[derive(Debug, Default)]
 pub struct Outbox(Vec<AppEvent>);
@@ -116,6 +370,65 @@ impl Outbox {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::IncomingCall;
+
+    #[test]
+    fn an_incoming_call_is_two_objects_with_the_common_fields() {
+        let ev = PhoneEvent::Engine(Event::Incoming {
+            info: IncomingCall {
+                call: Some(CallId(3)),
+                account: Some(AccountId(0)),
+                from: "\"Door\" <sip:100@10.0.0.9>;tag=x".into(),
+                to: "<sip:intercom@10.0.0.2>".into(),
+                sip_call_id: "abc@host".into(),
+                ..Default::default()
+            },
+            action: IncomingAction::Reject {
+                code: 486,
+                reason: Some("Do Not Disturb".into()),
+            },
+        });
+        let names = HashMap::from([(AccountId(0), "local".to_string())]);
+        let objects = ev.to_json(&names);
+        assert_eq!(objects.len(), 2);
+        for o in &objects {
+            assert_eq!(o["v"], 1);
+            assert_eq!(o["call"], 3);
+            assert!(o["ts"].as_str().unwrap().ends_with('Z'), "{o}");
+        }
+        assert_eq!(objects[0]["type"], "incoming_call");
+        assert_eq!(objects[0]["caller"], "100");
+        assert_eq!(objects[0]["caller_name"], "Door");
+        assert_eq!(objects[0]["account"], "local");
+        assert_eq!(objects[0]["sip_call_id"], "abc@host");
+        assert_eq!(objects[1]["type"], "decision");
+        assert_eq!(objects[1]["decision"], "rejected");
+        assert_eq!(objects[1]["code"], 486);
+        assert_eq!(objects[1]["reason"], "Do Not Disturb");
+    }
+
+    #[test]
+    fn app_events_carry_their_call() {
+        let objects = PhoneEvent::App(AppEvent::AutoHungUp {
+            call: CallId(1),
+            after: Duration::from_secs(30),
+        })
+        .to_json(&HashMap::new());
+        assert_eq!(objects[0]["type"], "auto_hangup");
+        assert_eq!(objects[0]["call"], 1);
+        assert_eq!(objects[0]["after_s"], 30);
+        let reg = PhoneEvent::Engine(Event::Registration {
+            account: AccountId(1),
+            code: 200,
+            reason: "OK".into(),
+            expires: 300,
+            renew: false,
+        })
+        .to_json(&HashMap::new());
+        assert_eq!(reg[0]["call"], Value::Null);
+        assert_eq!(reg[0]["registered"], true);
+        assert_eq!(reg[0]["account"], "account 1");
+    }
 
     #[test]
     fn outcomes_read_as_log_lines() {

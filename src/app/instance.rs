@@ -109,6 +109,47 @@ pub fn forward_when_started(paths: &SocketPaths, tail: &str) -> ExitCode {
     }
 }
 
+/// `microsip --events`: the running phone's events on stdout, one JSON object per line,
+/// until it stops (exit 0) or cannot be reached (exit 1).
+pub fn events(paths: &SocketPaths, key: &InstanceKey) -> ExitCode {
+    use std::io::Write;
+    let stream = match client::connect(&paths.socket) {
+        Ok(s) => s,
+        Err(ClientError::NotRunning) => {
+            return failed(format!(
+                "no phone is running for {} (no control socket at {})",
+                key.ini().display(),
+                paths.socket.display()
+            ))
+        }
+        Err(e) => return failed(format!("{e} ({})", paths.socket.display())),
+    };
+    let mut reader = match client::subscribe(stream) {
+        Ok((reply, reader)) if client::succeeded(&reply) => {
+            eprintln!("microsip: {}", reply.text);
+            reader
+        }
+        Ok((reply, _)) => return failed(reply.text),
+        Err(e) => return failed(e),
+    };
+    let mut out = std::io::stdout().lock();
+    loop {
+        match reader.next_frame() {
+            Ok(Some(frame)) => {
+                // A reader that has gone (a closed pipe) ends the subscription.
+                if writeln!(out, "{}", frame.text)
+                    .and_then(|()| out.flush())
+                    .is_err()
+                {
+                    return ExitCode::SUCCESS;
+                }
+            }
+            Ok(None) => return ExitCode::SUCCESS,
+            Err(e) => return failed(e),
+        }
+    }
+}
+
 /// `microsip --send TEXT [--async]`: one request, the reply on stdout.
 pub fn send(paths: &SocketPaths, key: &InstanceKey, dw_data: u32, text: &str) -> ExitCode {
     let mut stream = match client::connect(&paths.socket) {

@@ -21,6 +21,7 @@ use crossbeam_channel::{after, never, select, unbounded, Receiver};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
 use crate::config;
+use crate::control::hub::EventHub;
 use crate::engine::{
     AccountId, CallId, CallState, Engine, Event, IncomingAction, IncomingCall, MediaState,
 };
@@ -313,6 +314,7 @@ fn run_stack(
     while !exit_requested {
         for event in live.phone.outbox.drain() {
             publish(&event);
+            stream(&control.events, &live.phone.account_names, event.into());
         }
         let timer = match live.phone.next_timer() {
             Some(at) => after(at.saturating_duration_since(Instant::now())),
@@ -335,6 +337,7 @@ fn run_stack(
             recv(events) -> ev => match ev {
                 Ok(ev) => {
                     fire_hooks(&mut hook_tracker, live.hooks, &ev);
+                    stream(&control.events, &live.phone.account_names, ev.clone().into());
                     live.phone.on_event(ev.clone());
                     live.commands.on_event(&engine, &ev);
                     sounds.on_event(&ev);
@@ -384,6 +387,11 @@ fn run_stack(
                     pending.retain(|a| a != account);
                 }
                 fire_hooks(&mut hook_tracker, live.hooks, &ev);
+                stream(
+                    &control.events,
+                    &live.phone.account_names,
+                    ev.clone().into(),
+                );
                 live.phone.log_event(&ev);
             }
             Err(_) => break,
@@ -391,6 +399,7 @@ fn run_stack(
     }
     for event in live.phone.outbox.drain() {
         publish(&event);
+        stream(&control.events, &live.phone.account_names, event.into());
     }
     let names = live.phone.account_names.clone();
     engine.shutdown();
@@ -398,11 +407,14 @@ fn run_stack(
     let mut tail_events = Vec::new();
     while let Ok(ev) = events.try_recv() {
         fire_hooks(&mut hook_tracker, &mut hooks, &ev);
+        stream(&control.events, &names, ev.clone().into());
         tail_events.push(ev);
     }
     hooks.finish();
     while let Ok(result) = hook_results.try_recv() {
-        publish(&events::AppEvent::Hook(result));
+        let event = events::AppEvent::Hook(result);
+        publish(&event);
+        stream(&control.events, &names, event.into());
     }
     // What PJSUA reported while it shut down (the un-REGISTER result, the last call states).
     let mut tail = Phone::detached(names);
@@ -446,6 +458,16 @@ fn fire_hooks(tracker: &mut hooks::Tracker, runner: &mut hooks::Runner, ev: &Eve
     }
     for firing in tracker.on_event(ev) {
         runner.run(firing);
+    }
+}
+
+/// Hands `event` to the event stream's subscribers, as JSON (nothing to do without any).
+fn stream(hub: &EventHub, accounts: &HashMap<AccountId, String>, event: events::PhoneEvent) {
+    if hub.subscribers() == 0 {
+        return;
+    }
+    for object in event.to_json(accounts) {
+        hub.publish(&object.to_string());
     }
 }
 

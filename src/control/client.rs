@@ -92,6 +92,64 @@ pub fn read_reply(stream: &mut UnixStream, timeout: Duration) -> Result<Reply, C
     }
 }
 
+/// Subscribes to the phone's event stream (`dwData=3`); the reply says whether it took it.
+pub fn subscribe(mut stream: UnixStream) -> Result<(Reply, EventReader), ClientError> {
+    let frame = wire::encode_request(wire::DW_DATA_EVENTS, "", Encoding::Utf8)
+        .map_err(ClientError::Encode)?;
+    stream.write_all(&frame).map_err(ClientError::Io)?;
+    let mut reader = EventReader {
+        stream,
+        buf: Vec::new(),
+    };
+    stream_timeout(&reader.stream, Some(REPLY_TIMEOUT))?;
+    let reply = reader.next_frame()?.ok_or_else(|| {
+        ClientError::Io(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "the phone closed the connection before replying",
+        ))
+    })?;
+    stream_timeout(&reader.stream, None)?;
+    Ok((reply, reader))
+}
+
+fn stream_timeout(stream: &UnixStream, timeout: Option<Duration>) -> Result<(), ClientError> {
+    stream.set_read_timeout(timeout).map_err(ClientError::Io)
+}
+
+/// The events of a subscription, one frame at a time.
+#[derive(Debug)]
+pub struct EventReader {
+    stream: UnixStream,
+    buf: Vec<u8>,
+}
+
+impl EventReader {
+    /// The next frame; `None` when the phone closed the stream (it stopped).
+    pub fn next_frame(&mut self) -> Result<Option<Reply>, ClientError> {
+        let mut chunk = [0u8; 8192];
+        loop {
+            match wire::parse_reply(&self.buf) {
+                Ok(Some((reply, used))) => {
+                    self.buf.drain(..used);
+                    return Ok(Some(reply));
+                }
+                Ok(None) => {}
+                Err(e) => return Err(ClientError::BadReply(e)),
+            }
+            let n = match self.stream.read(&mut chunk) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => 0,
+                Err(e) => return Err(ClientError::Io(e)),
+            };
+            if n == 0 {
+                return Ok(None);
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+}
+
 /// After an exit request: waits until the phone has gone (it keeps the connection open until
 /// its process ends). True if it did within `timeout`.
 pub fn wait_until_closed(stream: &mut UnixStream, timeout: Duration) -> bool {

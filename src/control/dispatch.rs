@@ -21,7 +21,11 @@ use std::time::Duration;
 
 use crossbeam_channel::{bounded, unbounded, Receiver, RecvTimeoutError, Sender};
 
-use super::wire::{self, Reply, Request, DW_DATA_POST, DW_DATA_RUN};
+use super::hub::{EventHub, Subscription};
+use super::wire::{self, Reply, Request, DW_DATA_EVENTS, DW_DATA_POST, DW_DATA_RUN};
+
+/// The version of the event objects a subscription carries.
+pub const EVENTS_VERSION: u32 = 1;
 
 /// How long a `dwData=1` request waits for the main loop before the sender gets an error.
 pub const RUN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -119,15 +123,18 @@ pub struct Dispatcher {
     to_main: Sender<ControlRequest>,
     gate: StackGate,
     timeout: Duration,
+    hub: EventHub,
 }
 
 /// What a transport sends back for one request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct Handled {
     /// The reply frame's content.
     pub reply: Reply,
     /// Keep the connection open until the process exits (see [`Outcome::exiting`]).
     pub linger: bool,
+    /// A `dwData=3` subscription: after the reply, the connection carries these events.
+    pub events: Option<Subscription>,
 }
 
 impl Dispatcher {
@@ -139,9 +146,15 @@ impl Dispatcher {
                 to_main: tx,
                 gate,
                 timeout: RUN_TIMEOUT,
+                hub: EventHub::default(),
             },
             rx,
         )
+    }
+
+    /// Where the main loop publishes the events this dispatcher's subscribers receive.
+    pub fn hub(&self) -> EventHub {
+        self.hub.clone()
     }
 
     /// Runs one request with MicroSIP's `WM_COPYDATA` rules (see the module docs). Blocks for
@@ -150,12 +163,24 @@ impl Dispatcher {
         let done = |result, text: String| Handled {
             reply: Reply::done(result, text),
             linger: false,
+            events: None,
         };
+        if request.dw_data == DW_DATA_EVENTS {
+            if !self.gate.is_running() && !self.gate.is_starting() {
+                return done(1, "dropped: the phone is stopping".to_string());
+            }
+            return Handled {
+                reply: Reply::done(0, format!("ok: subscribed to events (v{})", EVENTS_VERSION)),
+                linger: false,
+                events: Some(self.hub.subscribe()),
+            };
+        }
         if request.dw_data != DW_DATA_RUN && request.dw_data != DW_DATA_POST {
             return done(
                 1,
                 format!(
-                    "ignored: dwData {} is neither {DW_DATA_RUN} (run) nor {DW_DATA_POST} (queue)",
+                    "ignored: dwData {} is neither {DW_DATA_RUN} (run), {DW_DATA_POST} (queue) nor \
+                     {DW_DATA_EVENTS} (events)",
                     request.dw_data
                 ),
             );
@@ -192,6 +217,7 @@ impl Dispatcher {
         }
         match rx.recv_timeout(self.timeout) {
             Ok(outcome) => Handled {
+                events: None,
                 reply: Reply::done(0, outcome.wire_text()),
                 linger: outcome.exiting,
             },
@@ -238,13 +264,31 @@ mod tests {
         let gate = StackGate::default();
         gate.set_running(true);
         let (dispatcher, rx) = Dispatcher::new(gate);
-        for dw in [0, 3, u32::MAX] {
+        for dw in [0, 4, u32::MAX] {
             let handled = dispatcher.handle(request(dw, "/answer"));
             assert_eq!(handled.reply.kind, ReplyKind::Done);
             assert_eq!(handled.reply.result, 1, "TRUE for dwData {dw}");
             assert!(handled.reply.text.starts_with("ignored"));
         }
         assert!(rx.try_recv().is_err(), "nothing reaches the main loop");
+    }
+
+    #[test]
+    fn dw_data_3_subscribes_to_the_events() {
+        let gate = StackGate::default();
+        gate.set_running(true);
+        let (dispatcher, rx) = Dispatcher::new(gate.clone());
+        let handled = dispatcher.handle(request(3, ""));
+        assert_eq!(handled.reply.result, 0);
+        assert!(handled.reply.text.starts_with("ok: subscribed"));
+        let events = handled.events.expect("a subscription");
+        dispatcher.hub().publish("{\"type\":\"x\"}");
+        assert_eq!(&*events.events.try_recv().unwrap(), "{\"type\":\"x\"}");
+        assert!(rx.try_recv().is_err(), "nothing reaches the main loop");
+        gate.set_running(false);
+        let late = dispatcher.handle(request(3, ""));
+        assert_eq!(late.reply.result, 1);
+        assert!(late.events.is_none());
     }
 
     #[test]

@@ -7,5 +7,6 @@
 pub mod client;
 pub mod dispatch;
 pub mod grammar;
+pub mod hub;
 pub mod socket;
 pub mod wire;

@@ -29,6 +29,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::dispatch::{refusal, Dispatcher};
+use super::hub::Subscription;
 use super::wire::{self, Reply, RequestDecoder};
 
 /// How long a connection may stay silent (or stall inside a frame) before it is closed.
@@ -458,6 +459,10 @@ fn serve(mut stream: UnixStream, dispatcher: &Dispatcher, uid: u32) {
                     if !send_reply(&mut stream, &handled.reply) {
                         return;
                     }
+                    if let Some(events) = handled.events {
+                        stream_events(stream, &events);
+                        return;
+                    }
                     if handled.linger {
                         linger(stream);
                         return;
@@ -470,6 +475,32 @@ fn serve(mut stream: UnixStream, dispatcher: &Dispatcher, uid: u32) {
                     return;
                 }
             }
+        }
+    }
+}
+
+/// A subscribed connection: every event, as it comes, until the reader or the phone goes.
+/// When events were dropped for this reader (it did not keep up), a `dropped` event with
+/// their count comes first.
+fn stream_events(mut stream: UnixStream, events: &Subscription) {
+    // A reader that stops reading blocks only this thread (its queue then drops events).
+    let _ = stream.set_write_timeout(None);
+    while let Ok(event) = events.events.recv() {
+        let dropped = events.take_dropped();
+        if dropped > 0 {
+            let notice = serde_json::json!({
+                "v": super::dispatch::EVENTS_VERSION,
+                "ts": humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
+                "type": "dropped",
+                "call": null,
+                "count": dropped,
+            });
+            if !send_reply(&mut stream, &Reply::event(notice.to_string())) {
+                return;
+            }
+        }
+        if !send_reply(&mut stream, &Reply::event(&*event)) {
+            return;
         }
     }
 }

@@ -12,7 +12,7 @@
 //! |---|---|---|
 //! | 0 | 4 | magic `MSIP` (`4D 53 49 50`) |
 //! | 4 | 1 | version: `1` |
-//! | 5 | 4 | `dwData` (u32): `1` = run the command now and reply with its result; `2` = queue it and reply at once; other values are ignored (reply `TRUE`) |
+//! | 5 | 4 | `dwData` (u32): `1` = run the command now and reply with its result; `2` = queue it and reply at once; `3` = subscribe to the event stream (ours; the payload is ignored); other values are ignored (reply `TRUE`) |
 //! | 9 | 1 | payload encoding: `0` = UTF-8, `1` = UTF-16LE (what `WM_COPYDATA` carries) |
 //! | 10 | 4 | payload length in bytes (u32), at most 65536 |
 //! | 14 | n | payload: the command line, e.g. `/answer` or `sip:100@pbx`; one trailing NUL (1 byte in UTF-8, 2 in UTF-16LE) may be included and is dropped; no other NUL is allowed |
@@ -23,7 +23,7 @@
 //! |---|---|---|
 //! | 0 | 4 | magic `MSIP` |
 //! | 4 | 1 | version: `1` |
-//! | 5 | 1 | kind: `0` = done, `result` is MicroSIP's `LRESULT`; `1` = refused: the request was malformed, the text says why and the phone closes the connection |
+//! | 5 | 1 | kind: `0` = done, `result` is MicroSIP's `LRESULT`; `1` = refused: the request was malformed, the text says why and the phone closes the connection; `2` = event: after a `dwData=3` subscription, one event as a JSON object (`result` 0) |
 //! | 6 | 4 | result (i32): the `LRESULT`: `0` = `FALSE` (the command ran; MicroSIP's sender then does not activate the window), `1` = `TRUE` (not run: phone not running, or `dwData` unknown) |
 //! | 10 | 4 | text length in bytes (u32), at most 65536 |
 //! | 14 | n | text, UTF-8, may be empty: information or the error |
@@ -58,6 +58,9 @@ pub const MAX_PAYLOAD: u32 = 65536;
 pub const DW_DATA_RUN: u32 = 1;
 /// `dwData` for "queue the command and reply at once".
 pub const DW_DATA_POST: u32 = 2;
+/// `dwData` for "subscribe to the event stream" (ours): after the reply, the connection
+/// carries [`ReplyKind::Event`] frames until either side closes it.
+pub const DW_DATA_EVENTS: u32 = 3;
 
 /// How the payload text of a request is encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,6 +108,8 @@ pub enum ReplyKind {
     Done,
     /// The request was malformed and not run; the text says why (byte `1`).
     Refused,
+    /// One event of a subscription, as a JSON object (byte `2`).
+    Event,
 }
 
 /// A reply to one request.
@@ -120,6 +125,15 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// An event frame of a subscription.
+    pub fn event(json: impl Into<String>) -> Self {
+        Reply {
+            kind: ReplyKind::Event,
+            result: 0,
+            text: json.into(),
+        }
+    }
+
     /// A reply for a well-formed request.
     pub fn done(result: i32, text: impl Into<String>) -> Self {
         Reply {
@@ -212,7 +226,7 @@ impl fmt::Display for WireError {
             WireError::UnknownReplyKind(byte) => {
                 write!(
                     f,
-                    "unknown reply kind {byte}: expected 0 (done) or 1 (refused)"
+                    "unknown reply kind {byte}: expected 0 (done), 1 (refused) or 2 (event)"
                 )
             }
             WireError::TooLong { len, max } => write!(
@@ -316,6 +330,7 @@ pub fn encode_reply(reply: &Reply) -> Result<Vec<u8>, WireError> {
     frame.push(match reply.kind {
         ReplyKind::Done => 0,
         ReplyKind::Refused => 1,
+        ReplyKind::Event => 2,
     });
     frame.extend_from_slice(&reply.result.to_le_bytes());
     frame.extend_from_slice(&len.to_le_bytes());
@@ -331,6 +346,7 @@ pub fn parse_reply(buf: &[u8]) -> Result<Option<(Reply, usize)>, WireError> {
     let kind = match header[5] {
         0 => ReplyKind::Done,
         1 => ReplyKind::Refused,
+        2 => ReplyKind::Event,
         other => return Err(WireError::UnknownReplyKind(other)),
     };
     let result = i32::from_le_bytes([header[6], header[7], header[8], header[9]]);

@@ -1,0 +1,268 @@
+//! The event stream (`microsip --events`) on real calls: each object is checked against the
+//! README's schema (the common fields, then each type's own).
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::{Kamailio, Phone, Sipp, ALICE, ALICE_PASSWORD, DOMAIN};
+
+const T: Duration = Duration::from_secs(20);
+
+/// A `microsip --events` process and the objects it printed.
+struct Events {
+    child: Child,
+    seen: Arc<(Mutex<(Vec<Value>, Vec<String>)>, Condvar)>,
+}
+
+impl Events {
+    /// Subscribes to `phone`'s events; returns once the subscription is confirmed.
+    fn subscribe(phone: &Phone) -> Events {
+        let mut child = Command::new(Phone::binary())
+            .arg("--ini")
+            .arg(phone.ini_path())
+            .arg("--events")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn microsip --events");
+        let seen = Arc::new((Mutex::new((Vec::new(), Vec::new())), Condvar::new()));
+        let (out, err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+        for (pipe, is_out) in [
+            (Box::new(out) as Box<dyn std::io::Read + Send>, true),
+            (Box::new(err), false),
+        ] {
+            let seen = Arc::clone(&seen);
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    let (lock, cv) = &*seen;
+                    let mut s = lock.lock().unwrap();
+                    if is_out {
+                        let v: Value = serde_json::from_str(&line)
+                            .unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+                        s.0.push(v);
+                    } else {
+                        s.1.push(line);
+                    }
+                    cv.notify_all();
+                }
+            });
+        }
+        let events = Events { child, seen };
+        events.wait_stderr("subscribed to events");
+        events
+    }
+
+    fn wait_stderr(&self, needle: &str) {
+        let (lock, cv) = &*self.seen;
+        let deadline = Instant::now() + T;
+        let mut s = lock.lock().unwrap();
+        while !s.1.iter().any(|l| l.contains(needle)) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "no {needle:?} from --events: {:?}", s.1);
+            s = cv.wait_timeout(s, left).unwrap().0;
+        }
+    }
+
+    /// The first object satisfying `pred`, waiting for it.
+    fn wait(&self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let (lock, cv) = &*self.seen;
+        let deadline = Instant::now() + T;
+        let mut s = lock.lock().unwrap();
+        loop {
+            if let Some(v) = s.0.iter().find(|v| pred(v)) {
+                return v.clone();
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "no {what} event; got:\n{}",
+                s.0.iter()
+                    .map(|v| v.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+            s = cv.wait_timeout(s, left).unwrap().0;
+        }
+    }
+
+    fn of_type(&self, kind: &str) -> Value {
+        self.wait(kind, |v| v["type"] == kind)
+    }
+
+    fn all(&self) -> Vec<Value> {
+        self.seen.0.lock().unwrap().0.clone()
+    }
+}
+
+impl Drop for Events {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The README's schema: the common fields, then per type the fields and their JSON kinds
+/// ("s" string, "n" number, "b" bool, "o" object, "a" array; a trailing "?" allows null).
+fn check_schema(v: &Value) {
+    assert_eq!(v["v"], 1, "{v}");
+    let ts = v["ts"].as_str().unwrap_or_else(|| panic!("ts: {v}"));
+    assert!(
+        ts.len() >= 20 && ts.ends_with('Z') && ts.contains('T'),
+        "{v}"
+    );
+    assert!(v["call"].is_null() || v["call"].is_u64(), "{v}");
+    let kind = v["type"].as_str().unwrap_or_else(|| panic!("type: {v}"));
+    let fields: &[(&str, &str)] = match kind {
+        "registration" => &[
+            ("account", "s"),
+            ("code", "n"),
+            ("reason", "s"),
+            ("expires", "n"),
+            ("registered", "b"),
+        ],
+        "incoming_call" => &[
+            ("account", "s?"),
+            ("from", "s"),
+            ("caller", "s"),
+            ("caller_name", "s"),
+            ("caller_uri", "s"),
+            ("to", "s"),
+            ("sip_call_id", "s"),
+            ("headers", "o"),
+            ("other_calls", "n"),
+        ],
+        "decision" => &[("decision", "s"), ("code", "n")],
+        "call_state" => &[
+            ("state", "s"),
+            ("direction", "s"),
+            ("remote", "s"),
+            ("sip_call_id", "s"),
+            ("status", "n?"),
+            ("ended", "b"),
+        ],
+        "media" => &[("state", "s")],
+        "dtmf" => &[("digit", "s"), ("duration_ms", "n")],
+        "message" => &[
+            ("from", "s"),
+            ("to", "s"),
+            ("content_type", "s"),
+            ("body", "s"),
+        ],
+        "hook" => &[
+            ("hook", "s"),
+            ("event", "s"),
+            ("program", "s"),
+            ("outcome", "s"),
+            ("exit_code", "n?"),
+            ("elapsed_ms", "n"),
+        ],
+        "auto_hangup" => &[("after_s", "n")],
+        other => panic!("a type the README does not document: {other}: {v}"),
+    };
+    for (name, want) in fields {
+        let f = &v[*name];
+        let ok = match want.trim_end_matches('?') {
+            "s" => f.is_string(),
+            "n" => f.is_number(),
+            "b" => f.is_boolean(),
+            "o" => f.is_object(),
+            "a" => f.is_array(),
+            _ => unreachable!(),
+        } || (want.ends_with('?') && f.is_null());
+        assert!(ok, "{kind}.{name} should be {want}: {v}");
+    }
+}
+
+#[test]
+fn a_call_in_events_from_the_invite_to_the_hang_up() {
+    let kam = Kamailio::start();
+    let ini = support::settings(
+        1,
+        &format!(
+            "enableLocalAccount=1\nautoAnswer=all\nautoHangUpTime=1\ncmdCallStart=/bin/true\n\
+             [Account1]\nserver={}\ndomain={DOMAIN}\nusername={ALICE}\npassword={ALICE_PASSWORD}\n",
+            kam.addr()
+        ),
+    );
+    let phone = Phone::start(&ini, &[]);
+    let addr = phone.sip_addr();
+    let events = Events::subscribe(&phone);
+    let mut caller = Sipp::uac("uac_info_dtmf.xml", &addr)
+        .args(&["-key", "caller", "100", "-key", "name", "Door \\\"1\\\""])
+        .service("intercom")
+        .spawn();
+    let incoming = events.of_type("incoming_call");
+    assert_eq!(incoming["caller"], "100");
+    assert_eq!(incoming["caller_name"], "Door \"1\"");
+    let call = incoming["call"].clone();
+    let decision = events.of_type("decision");
+    assert_eq!(decision["decision"], "answered");
+    assert_eq!(decision["call"], call);
+    let dtmf = events.of_type("dtmf");
+    assert_eq!(dtmf["digit"], "5");
+    let hook = events.of_type("hook");
+    assert_eq!(hook["hook"], "cmdCallStart");
+    assert_eq!(hook["outcome"], "exited");
+    assert_eq!(hook["exit_code"], 0);
+    events.of_type("auto_hangup");
+    let end = events.wait("call end", |v| {
+        v["type"] == "call_state" && v["ended"] == true
+    });
+    assert_eq!(end["call"], call);
+    caller.wait(T).assert_success();
+    events.wait("media", |v| v["type"] == "media" && v["state"] == "active");
+    // A text message outside the call.
+    let out = Sipp::uac("uac_message.xml", &addr)
+        .service("intercom")
+        .run(T);
+    out.assert_success();
+    let message = events.of_type("message");
+    assert!(
+        message["body"].as_str().unwrap().contains("$("),
+        "{message}"
+    );
+    for v in events.all() {
+        check_schema(&v);
+    }
+    drop(kam);
+}
+
+#[test]
+fn registration_events_and_the_stream_ends_with_the_phone() {
+    let kam = Kamailio::start();
+    let ini = support::settings(
+        1,
+        &format!(
+            "[Account1]\nserver={}\ndomain={DOMAIN}\nusername={ALICE}\npassword={ALICE_PASSWORD}\n",
+            kam.addr()
+        ),
+    );
+    let mut phone = Phone::start(&ini, &[]);
+    phone.wait_line("registered: Account1", T);
+    let mut events = Events::subscribe(&phone);
+    phone.send("/exit");
+    let unregistered = events.wait("unregistration", |v| {
+        v["type"] == "registration" && v["registered"] == false
+    });
+    check_schema(&unregistered);
+    assert_eq!(unregistered["account"], "Account1");
+    assert!(phone.wait_exit(T).success());
+    // The phone is gone: --events ends, with 0.
+    let status = events.child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn events_without_a_phone_is_an_error() {
+    let dir = support::TempDir::new("events");
+    let ini = dir.path().join("MicroSIP.ini");
+    std::fs::write(&ini, "[Settings]\n").unwrap();
+    let (status, out) = Phone::run_to_exit(&["--ini", ini.to_str().unwrap(), "--events"], T);
+    assert_eq!(status.code(), Some(1), "{out}");
+    assert!(out.contains("no phone is running"), "{out}");
+}
