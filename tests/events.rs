@@ -13,10 +13,13 @@ use support::{Kamailio, Phone, Sipp, ALICE, ALICE_PASSWORD, DOMAIN};
 
 const T: Duration = Duration::from_secs(20);
 
+/// What `--events` printed: the objects (stdout) and its other lines (stderr).
+type Seen = Arc<(Mutex<(Vec<Value>, Vec<String>)>, Condvar)>;
+
 /// A `microsip --events` process and the objects it printed.
 struct Events {
     child: Child,
-    seen: Arc<(Mutex<(Vec<Value>, Vec<String>)>, Condvar)>,
+    seen: Seen,
 }
 
 impl Events {
@@ -30,7 +33,7 @@ impl Events {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn microsip --events");
-        let seen = Arc::new((Mutex::new((Vec::new(), Vec::new())), Condvar::new()));
+        let seen: Seen = Arc::new((Mutex::new((Vec::new(), Vec::new())), Condvar::new()));
         let (out, err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
         for (pipe, is_out) in [
             (Box::new(out) as Box<dyn std::io::Read + Send>, true),
