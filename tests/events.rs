@@ -269,3 +269,66 @@ fn events_without_a_phone_is_an_error() {
     assert_eq!(status.code(), Some(1), "{out}");
     assert!(out.contains("no phone is running"), "{out}");
 }
+
+#[test]
+fn the_webhook_gets_every_event_and_a_failed_post_is_sent_again() {
+    let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("a local HTTP server"));
+    let port = server.server_addr().to_ip().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel::<(u16, Value)>();
+    let endpoint_server = Arc::clone(&server);
+    let endpoint = std::thread::spawn(move || {
+        let server = endpoint_server;
+        // The first POST gets 500; the phone must send that event again.
+        let mut first = true;
+        while let Ok(mut request) = server.recv() {
+            let mut body = String::new();
+            let _ = request.as_reader().read_to_string(&mut body);
+            let json = request
+                .headers()
+                .iter()
+                .any(|h| h.field.equiv("Content-Type") && h.value.as_str() == "application/json");
+            assert!(json, "Content-Type is application/json");
+            let status = if first { 500 } else { 200 };
+            first = false;
+            let v: Value = serde_json::from_str(&body).expect("a JSON object");
+            let _ = request.respond(tiny_http::Response::empty(status));
+            if tx.send((status, v)).is_err() {
+                return;
+            }
+        }
+    });
+    let ini = support::settings(
+        0,
+        &format!("autoAnswer=all\nwebhookUrl=http://127.0.0.1:{port}/microsip\n"),
+    );
+    let phone = Phone::start(&ini, &[]);
+    let addr = phone.sip_addr();
+    let mut caller = Sipp::caller_as(&addr, "100").spawn();
+    caller.wait_message("SIP/2.0 200 OK", T);
+    phone.send("/hangupall");
+    caller.wait(T).assert_success();
+    let mut got = Vec::new();
+    while !got
+        .iter()
+        .any(|(_, v): &(u16, Value)| v["type"] == "call_state" && v["ended"] == true)
+    {
+        got.push(rx.recv_timeout(T).expect("the webhook's next event"));
+    }
+    // The first event came twice: refused with 500, then delivered; order kept.
+    assert_eq!(got[0].0, 500);
+    assert_eq!(got[1].0, 200);
+    assert_eq!(got[0].1, got[1].1, "the same event, sent again");
+    let types: Vec<&str> = got[1..]
+        .iter()
+        .map(|(_, v)| v["type"].as_str().unwrap())
+        .collect();
+    let pos = |t: &str| types.iter().position(|x| *x == t).unwrap_or(usize::MAX);
+    assert!(pos("incoming_call") < pos("decision"), "{types:?}");
+    assert!(pos("decision") < types.len(), "{types:?}");
+    for (_, v) in &got {
+        check_schema(v);
+    }
+    drop(phone);
+    server.unblock();
+    let _ = endpoint.join();
+}

@@ -11,6 +11,7 @@ pub mod instance;
 mod recording;
 pub mod setup;
 mod sounds;
+pub mod webhook;
 
 use std::collections::HashMap;
 use std::process::ExitCode;
@@ -293,6 +294,12 @@ fn run_stack(
         hook_results_tx,
     );
     let mut hook_tracker = hooks::Tracker::default();
+    // webhookUrl: the events, POSTed by a thread of its own.
+    let webhook = start_webhook(&setup.config.settings.webhook_url);
+    let sink = EventSink {
+        hub: &control.events,
+        webhook: webhook.as_ref(),
+    };
     let startup = control.startup.take();
     let mut live = Live {
         opts,
@@ -314,7 +321,7 @@ fn run_stack(
     while !exit_requested {
         for event in live.phone.outbox.drain() {
             publish(&event);
-            stream(&control.events, &live.phone.account_names, event.into());
+            stream(&sink, &live.phone.account_names, event.into());
         }
         let timer = match live.phone.next_timer() {
             Some(at) => after(at.saturating_duration_since(Instant::now())),
@@ -337,7 +344,7 @@ fn run_stack(
             recv(events) -> ev => match ev {
                 Ok(ev) => {
                     fire_hooks(&mut hook_tracker, live.hooks, &ev);
-                    stream(&control.events, &live.phone.account_names, ev.clone().into());
+                    stream(&sink, &live.phone.account_names, ev.clone().into());
                     live.phone.on_event(ev.clone());
                     live.commands.on_event(&engine, &ev);
                     sounds.on_event(&ev);
@@ -387,11 +394,7 @@ fn run_stack(
                     pending.retain(|a| a != account);
                 }
                 fire_hooks(&mut hook_tracker, live.hooks, &ev);
-                stream(
-                    &control.events,
-                    &live.phone.account_names,
-                    ev.clone().into(),
-                );
+                stream(&sink, &live.phone.account_names, ev.clone().into());
                 live.phone.log_event(&ev);
             }
             Err(_) => break,
@@ -399,7 +402,7 @@ fn run_stack(
     }
     for event in live.phone.outbox.drain() {
         publish(&event);
-        stream(&control.events, &live.phone.account_names, event.into());
+        stream(&sink, &live.phone.account_names, event.into());
     }
     let names = live.phone.account_names.clone();
     engine.shutdown();
@@ -407,19 +410,22 @@ fn run_stack(
     let mut tail_events = Vec::new();
     while let Ok(ev) = events.try_recv() {
         fire_hooks(&mut hook_tracker, &mut hooks, &ev);
-        stream(&control.events, &names, ev.clone().into());
+        stream(&sink, &names, ev.clone().into());
         tail_events.push(ev);
     }
     hooks.finish();
     while let Ok(result) = hook_results.try_recv() {
         let event = events::AppEvent::Hook(result);
         publish(&event);
-        stream(&control.events, &names, event.into());
+        stream(&sink, &names, event.into());
     }
     // What PJSUA reported while it shut down (the un-REGISTER result, the last call states).
     let mut tail = Phone::detached(names);
     for ev in &tail_events {
         tail.log_event(ev);
+    }
+    if let Some(w) = webhook {
+        w.finish(Duration::from_secs(5));
     }
     match reload_to {
         Some(new) => StackEnd::Reload(new),
@@ -461,13 +467,46 @@ fn fire_hooks(tracker: &mut hooks::Tracker, runner: &mut hooks::Runner, ev: &Eve
     }
 }
 
-/// Hands `event` to the event stream's subscribers, as JSON (nothing to do without any).
-fn stream(hub: &EventHub, accounts: &HashMap<AccountId, String>, event: events::PhoneEvent) {
-    if hub.subscribers() == 0 {
+/// Where the events go as JSON: the stream's subscribers and the webhook.
+struct EventSink<'a> {
+    hub: &'a EventHub,
+    webhook: Option<&'a webhook::Webhook>,
+}
+
+/// Hands `event` to the event stream's subscribers and the webhook, as JSON (nothing to do
+/// without either).
+fn stream(sink: &EventSink<'_>, accounts: &HashMap<AccountId, String>, event: events::PhoneEvent) {
+    if sink.hub.subscribers() == 0 && sink.webhook.is_none() {
         return;
     }
     for object in event.to_json(accounts) {
-        hub.publish(&object.to_string());
+        let text = object.to_string();
+        sink.hub.publish(&text);
+        if let Some(w) = sink.webhook {
+            w.post(text);
+        }
+    }
+}
+
+/// The webhook of `webhookUrl`, or `None` when it is empty or unusable (logged).
+fn start_webhook(url: &str) -> Option<webhook::Webhook> {
+    let url = url.trim();
+    if url.is_empty() {
+        return None;
+    }
+    if let Err(e) = webhook::check_url(url) {
+        log::warn!("{e}; no webhook");
+        return None;
+    }
+    match webhook::Webhook::start(url) {
+        Ok(w) => {
+            log::info!("webhook: events are POSTed to {url}");
+            Some(w)
+        }
+        Err(e) => {
+            log::warn!("webhook: cannot start ({e}); no webhook");
+            None
+        }
     }
 }
 

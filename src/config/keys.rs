@@ -395,6 +395,8 @@ ini_struct! {
         cmd_call_start: String = "cmdCallStart", text("");
         /// `cmdCallEnd`: hook when a call ends otherwise.
         cmd_call_end: String = "cmdCallEnd", text("");
+        /// `webhookUrl` (ours, not MicroSIP's): POST every event, as JSON, to this http(s) URL.
+        webhook_url: String = "webhookUrl", long_text();
         /// `minimized` (UI).
         minimized: bool = "minimized", Flag(false);
         /// `portKnockerHost`: host to knock before registering.
