@@ -29,6 +29,7 @@ macro_rules! with_sample_type {
 }
 pub(crate) use with_sample_type;
 
+pub mod dtmf;
 pub mod resample;
 pub mod sounds;
 
