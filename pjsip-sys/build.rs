@@ -355,6 +355,8 @@ fn bindings(manifest: &Path, install: &Path, pkg: &PkgConfig, out: &Path) {
         "pjmedia_null_port.*",
         "pjmedia_sdp_neg_set_prefer_remote_codec_order",
         "pjmedia_tonegen_.*",
+        "pjmedia_mem_player_.*",
+        "pjmedia_mem_capture_.*",
         "pjmedia_echo_.*",
         "pjmedia_codec_opus_.*",
         "pjmedia_clock.*",
@@ -368,6 +370,7 @@ fn bindings(manifest: &Path, install: &Path, pkg: &PkgConfig, out: &Path) {
         "pj_gettimeofday",
         "pj_time_val_normalize",
         "pj_list_insert_before",
+        "pj_grp_lock_add_handler",
     ] {
         b = b.allowlist_function(f);
     }

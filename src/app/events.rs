@@ -229,6 +229,9 @@ impl PhoneEvent {
                         "body": body,
                     }),
                 )],
+                Event::PromptPlayed { call, times } => {
+                    vec![("prompt_played", Some(*call), json!({ "times": times }))]
+                }
                 Event::Mwi {
                     account: a,
                     waiting,

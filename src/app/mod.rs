@@ -982,6 +982,9 @@ impl<'e> Phone<'e> {
                 let name = self.name(*account);
                 log::info!("message from {from:?} to {to:?} ({name}): {body:?}");
             }
+            Event::PromptPlayed { call, times } => {
+                log::debug!("call {call}: prompt played {times} time(s)")
+            }
             Event::Mwi {
                 account,
                 waiting,

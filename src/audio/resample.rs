@@ -122,3 +122,103 @@ mod tests {
         assert!((l - 10000.0).abs() < 300.0, "level {l}");
     }
 }
+
+/// A whole buffer from `from` Hz to `to` Hz: low-passed first when going down (a windowed
+/// sinc, so that speech above the new Nyquist frequency does not fold back), then linearly
+/// interpolated.
+pub fn convert(samples: &[i16], from: u32, to: u32) -> Vec<i16> {
+    if from == to || samples.is_empty() || from == 0 || to == 0 {
+        return samples.to_vec();
+    }
+    let filtered: Vec<i16> = if to < from {
+        low_pass(samples, 0.45 * f64::from(to) / f64::from(from))
+    } else {
+        samples.to_vec()
+    };
+    let out_len = (samples.len() as u64 * u64::from(to) / u64::from(from)) as usize;
+    let mut up = Upstream::new(from, to);
+    let mut source = filtered.into_iter();
+    (0..out_len)
+        .map(|_| up.next(|| source.next().unwrap_or(0)))
+        .collect()
+}
+
+/// A 63-tap windowed-sinc low-pass at `cutoff` (a fraction of the sample rate).
+fn low_pass(x: &[i16], cutoff: f64) -> Vec<i16> {
+    const TAPS: usize = 63;
+    let mid = (TAPS / 2) as f64;
+    let mut h: Vec<f64> = (0..TAPS)
+        .map(|i| {
+            let n = i as f64 - mid;
+            let sinc = if n == 0.0 {
+                2.0 * cutoff
+            } else {
+                (2.0 * std::f64::consts::PI * cutoff * n).sin() / (std::f64::consts::PI * n)
+            };
+            let window =
+                0.54 - 0.46 * (2.0 * std::f64::consts::PI * i as f64 / (TAPS - 1) as f64).cos();
+            sinc * window
+        })
+        .collect();
+    let sum: f64 = h.iter().sum();
+    h.iter_mut().for_each(|v| *v /= sum);
+    (0..x.len())
+        .map(|i| {
+            let acc: f64 = h
+                .iter()
+                .enumerate()
+                .filter_map(|(k, c)| {
+                    let j = i as isize + k as isize - mid as isize;
+                    x.get(usize::try_from(j).ok()?).map(|&s| c * f64::from(s))
+                })
+                .sum();
+            acc.round().clamp(-32768.0, 32767.0) as i16
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod convert_tests {
+    use super::convert;
+
+    fn tone(rate: u32, hz: f64, n: usize) -> Vec<i16> {
+        (0..n)
+            .map(|i| {
+                (10000.0 * (2.0 * std::f64::consts::PI * hz * i as f64 / f64::from(rate)).sin())
+                    as i16
+            })
+            .collect()
+    }
+
+    fn level(x: &[i16], rate: u32, hz: f64) -> f64 {
+        let w = 2.0 * std::f64::consts::PI * hz / f64::from(rate);
+        let (re, im) = x.iter().enumerate().fold((0.0, 0.0), |(re, im), (i, &v)| {
+            (
+                re + f64::from(v) * (w * i as f64).cos(),
+                im + f64::from(v) * (w * i as f64).sin(),
+            )
+        });
+        (re * re + im * im).sqrt() * 2.0 / x.len() as f64
+    }
+
+    #[test]
+    fn a_tone_keeps_its_pitch_and_length_and_high_sounds_do_not_fold_back() {
+        let x = tone(22050, 1000.0, 22050);
+        let y = convert(&x, 22050, 8000);
+        assert_eq!(y.len(), 8000);
+        assert!(
+            level(&y, 8000, 1000.0) > 9000.0,
+            "{}",
+            level(&y, 8000, 1000.0)
+        );
+        // 6 kHz would fold to 2 kHz at 8 kHz without the low-pass.
+        let hiss = convert(&tone(22050, 6000.0, 22050), 22050, 8000);
+        assert!(
+            level(&hiss, 8000, 2000.0) < 500.0,
+            "{}",
+            level(&hiss, 8000, 2000.0)
+        );
+        assert_eq!(convert(&x, 22050, 22050), x);
+        assert_eq!(convert(&tone(8000, 440.0, 800), 8000, 16000).len(), 1600);
+    }
+}

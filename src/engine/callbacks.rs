@@ -82,6 +82,15 @@ fn shared() -> Option<Arc<Shared>> {
     SHARED.read().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
+/// Sends `event` to the application from a media callback (no-op when the engine is gone).
+pub(super) fn emit(event: Event) {
+    guarded("media event", || {
+        if let Some(shared) = shared() {
+            let _ = shared.events.send(event);
+        }
+    });
+}
+
 /// Runs a callback body, keeping panics on the Rust side.
 fn guarded(name: &str, body: impl FnOnce()) {
     if catch_unwind(AssertUnwindSafe(body)).is_err() {

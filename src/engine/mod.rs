@@ -15,8 +15,11 @@ mod media;
 mod pjsua;
 #[allow(unsafe_code)]
 mod port;
+#[allow(unsafe_code)]
+mod prompt;
 pub mod types;
 
 pub use device::{ActiveAudio, AudioDevice, AudioStats, BridgeFormat, DeviceEnds, RecorderId};
 pub use pjsua::{media_clock_rate, pjproject_version, Engine, EngineInfo};
+pub use prompt::MediaTap;
 pub use types::*;

@@ -390,6 +390,8 @@ pub struct Engine {
     outgoing: RefCell<HashMap<AccountId, (Option<String>, bool)>>,
     /// The SIP UDP transport, and the settings accounts are added with.
     udp: ffi::pjsua_transport_id,
+    /// Prompts played into calls and in-band DTMF listeners.
+    taps: RefCell<super::prompt::Taps>,
     settings: Option<EngineSettings>,
     _registration: Option<PjThread>,
     _not_send: PhantomData<*const ()>,
@@ -433,6 +435,7 @@ impl Engine {
             }),
             outgoing: Default::default(),
             udp: -1,
+            taps: Default::default(),
             settings: None,
             _registration: None,
             _not_send: PhantomData,
@@ -932,6 +935,31 @@ impl Engine {
         }
     }
 
+    /// Plays `samples` (mono 16-bit at `rate` Hz) into `call`'s audio, in a loop; each time
+    /// it has played through, [`Event::PromptPlayed`](super::Event::PromptPlayed) says so.
+    /// The caller hears it mixed with the microphone.
+    pub fn play_prompt(
+        &self,
+        call: CallId,
+        samples: &[i16],
+        rate: u32,
+    ) -> Result<super::prompt::MediaTap> {
+        self.require(call)?;
+        self.taps.borrow_mut().play(call, samples, rate)
+    }
+
+    /// Listens to what `call` receives for DTMF tones in the audio (in-band); digits come
+    /// as [`Event::Dtmf`](super::Event::Dtmf), like RFC 2833 and SIP INFO ones.
+    pub fn listen_dtmf(&self, call: CallId) -> Result<super::prompt::MediaTap> {
+        self.require(call)?;
+        self.taps.borrow_mut().listen(call)
+    }
+
+    /// Ends a prompt or listener.
+    pub fn stop_tap(&self, tap: super::prompt::MediaTap) {
+        self.taps.borrow_mut().stop(tap);
+    }
+
     /// Audio glitch and traffic counters since the engine started (issue 6).
     pub fn audio_stats(&self) -> super::device::AudioStats {
         self.media.as_ref().map(|m| m.stats()).unwrap_or_default()
@@ -990,6 +1018,7 @@ impl Engine {
         if !RUNNING.load(Ordering::Acquire) {
             return;
         }
+        self.taps.borrow_mut().clear();
         // SAFETY: PJSUA is running; calls and accounts are ended before the poll thread stops,
         // so the requests go out while responses can still be received.
         unsafe {

@@ -321,6 +321,8 @@ pub enum Event {
         content_type: String,
         body: String,
     },
+    /// A prompt (`Engine::play_prompt`) has played through `times` times on `call`.
+    PromptPlayed { call: CallId, times: u32 },
     /// A message-summary NOTIFY (voicemail indication) arrived, subscribed to or not.
     Mwi {
         account: AccountId,
