@@ -6,8 +6,10 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 
+# libespeak-ng-dev, espeak-ng-data: the speech of alert calls (--alert --say).
 build_pkgs=(build-essential pkg-config clang libclang-dev xz-utils dpkg-dev ca-certificates
-  libsrtp2-dev libspeex-dev libspeexdsp-dev libgsm1-dev libopus-dev libssl-dev uuid-dev libasound2-dev)
+  libsrtp2-dev libspeex-dev libspeexdsp-dev libgsm1-dev libopus-dev libssl-dev uuid-dev libasound2-dev
+  libespeak-ng-dev espeak-ng-data)
 # pulseaudio*, libasound2-plugins: the real-time audio tests (tests/audio_pulse.rs).
 test_pkgs=(kamailio sip-tester procps python3 pulseaudio pulseaudio-utils libasound2-plugins)
 

@@ -74,8 +74,62 @@ fn main() -> ExitCode {
             let key = instance::key(&opts);
             instance::events(&SocketPaths::from_env(&key), &key)
         }
+        cli::Mode::Alert(args) => alert(opts, &args),
         cli::Mode::Phone => phone(opts),
     }
+}
+
+/// `microsip --alert ...`: a phone that runs the alert and exits with its code.
+fn alert(opts: cli::Options, args: &[String]) -> ExitCode {
+    use microsip::app::alert;
+    let usage = |e: String| {
+        eprintln!("microsip: {e}");
+        ExitCode::from(alert::USAGE)
+    };
+    let spec = match alert::AlertSpec::parse(args) {
+        Ok(s) => s,
+        Err(e) => return usage(e),
+    };
+    let prompt = match alert::Sound::prompt(&spec.prompt) {
+        Ok(p) => p,
+        Err(e) => return usage(e),
+    };
+    microsip::logging::init(opts.log_level.unwrap_or(log::LevelFilter::Warn));
+    // A settings file that cannot be used is a configuration error (3), said before calling.
+    if let Err(e) = app::setup::read(&opts) {
+        return usage(e);
+    }
+    let key = instance::key(&opts);
+    let paths = SocketPaths::from_env(&key);
+    let gate = StackGate::default();
+    let (dispatcher, requests) = Dispatcher::new(gate.clone());
+    let events = dispatcher.hub();
+    let server = match socket::claim(&paths, dispatcher) {
+        Ok(Claim::Server(server)) => Some(server),
+        Ok(Claim::Taken) => {
+            return usage(format!(
+                "a phone is running for {}: stop it first (an alert through the running phone \
+                 is not supported yet)",
+                key.ini().display()
+            ))
+        }
+        Err(e) => {
+            log::warn!("no control socket ({e}): --events cannot follow this alert");
+            None
+        }
+    };
+    app::run(
+        opts,
+        commands::Control {
+            requests,
+            gate,
+            startup: None,
+            server,
+            password_override: None,
+            events,
+            alert: Some((spec, prompt)),
+        },
+    )
 }
 
 /// Runs the phone, or hands MicroSIP's command line to the one running for these settings.
@@ -141,6 +195,7 @@ fn phone(opts: cli::Options) -> ExitCode {
             server,
             password_override: None,
             events,
+            alert: None,
         },
     )
 }

@@ -31,6 +31,8 @@ pub struct Options {
     pub register_uri_handler: bool,
     /// `--events`: print the running phone's events, one JSON object per line.
     pub events: bool,
+    /// `--alert ...`: an alert call; everything after `--alert` (targets and its options).
+    pub alert: Option<Vec<String>>,
     /// MicroSIP's command line: every argument from the first one that is not one of our
     /// `--long` options (`/answer`, `sip:100`, `-answer`, `--call URI`, ...).
     pub tail: Vec<String>,
@@ -50,6 +52,8 @@ microsip: a headless softphone (MicroSIP's core on PJSIP)
 usage: microsip [--ini PATH] [--bind ADDR] [--log-level LEVEL] [MICROSIP COMMAND]
        microsip [--ini PATH] --send COMMAND [--async]
        microsip [--ini PATH] --events
+       microsip [--ini PATH] --alert TARGET... [--play FILE.wav | --say TEXT] [--ack DIGITS]
+                [--repeat N] [--timeout S] [--retries N] [--retry-delay S] [--parallel] [--json]
        microsip [--ini PATH] --socket-path | --register-uri-handler
        microsip [--ini PATH] --check
        microsip --help | --version | --list-audio-devices
@@ -68,6 +72,10 @@ usage: microsip [--ini PATH] [--bind ADDR] [--log-level LEVEL] [MICROSIP COMMAND
   --async            with --send: queue the command and return at once (dwData=2)
   --events           print the running phone's events, one JSON object per line, until
                      it stops (README: Events)
+  --alert TARGET...  call TARGETs in turn (or --parallel) with the account of the settings,
+                     play the prompt until a digit of --ack (default 1) is pressed, and exit
+                     0 acknowledged, 1 not reached, 2 answered but not acknowledged, 3 usage
+                     (README: Alert calls)
   --socket-path      print the path of the control socket for these settings
   --register-uri-handler
                      open sip:, sips:, tel: and callto: links with microsip (xdg-mime)
@@ -99,6 +107,8 @@ pub enum Mode {
     Send { text: String, queue: bool },
     /// `--events`: the running phone's events, one JSON object per line.
     Events,
+    /// `--alert TARGET... [options]`: an alert call (its arguments, parsed by the alert).
+    Alert(Vec<String>),
     /// Run the phone, or hand MicroSIP's command line to the one running.
     Phone,
 }
@@ -128,6 +138,9 @@ impl Options {
         }
         if self.events {
             modes.push(("--events", Mode::Events));
+        }
+        if let Some(args) = &self.alert {
+            modes.push(("--alert", Mode::Alert(args.clone())));
         }
         if let Some(text) = &self.send {
             modes.push((
@@ -206,6 +219,17 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Options, String
             Long("socket-path") => opts.socket_path = true,
             Long("register-uri-handler") => opts.register_uri_handler = true,
             Long("events") => opts.events = true,
+            // Everything after --alert is the alert's: its targets and options.
+            Long("alert") => {
+                opts.alert = Some(
+                    parser
+                        .raw_args()
+                        .map_err(|e| e.to_string())?
+                        .map(|a| a.to_string_lossy().into_owned())
+                        .collect(),
+                );
+                break;
+            }
             // After `--`, everything is MicroSIP's command line.
             Value(v) => {
                 opts.tail.push(v.to_string_lossy().into_owned());

@@ -113,6 +113,9 @@ pub struct Control {
     pub password_override: Option<String>,
     /// The event stream's subscribers (`microsip --events`).
     pub events: crate::control::hub::EventHub,
+    /// `microsip --alert`: the alert to run once the stack is up, and its prompt; the phone
+    /// exits with the alert's code when it is over.
+    pub alert: Option<(super::alert::AlertSpec, super::alert::Sound)>,
 }
 
 impl Control {
@@ -125,6 +128,7 @@ impl Control {
             server: None,
             password_override: None,
             events: Default::default(),
+            alert: None,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! SIP callbacks report.
 #![forbid(unsafe_code)]
 
+pub mod alert;
 pub mod cli;
 pub mod commands;
 pub mod events;
@@ -300,6 +301,10 @@ fn run_stack(
         hub: &control.events,
         webhook: webhook.as_ref(),
     };
+    let mut alert = control.alert.take().map(|(spec, prompt)| {
+        alert::Alert::new(spec, prompt, alert::Sound::confirmation(), &engine, setup)
+    });
+    let mut alert_code = None;
     let startup = control.startup.take();
     let mut live = Live {
         opts,
@@ -319,6 +324,12 @@ fn run_stack(
     };
     let (no_requests, mut requests_open) = (never(), true);
     while !exit_requested {
+        if let Some(a) = alert.as_mut() {
+            if let Some(code) = report_alert(a) {
+                alert_code = Some(code);
+                break;
+            }
+        }
         for event in live.phone.outbox.drain() {
             publish(&event);
             stream(&sink, &live.phone.account_names, event.into());
@@ -335,6 +346,10 @@ fn run_stack(
             Some(at) => after(at.saturating_duration_since(Instant::now())),
             None => never(),
         };
+        let alert_timer = match alert.as_ref().and_then(|a| a.next_timer()) {
+            Some(at) => after(at.saturating_duration_since(Instant::now())),
+            None => never(),
+        };
         let requests = if requests_open {
             &control.requests
         } else {
@@ -348,8 +363,16 @@ fn run_stack(
                     live.phone.on_event(ev.clone());
                     live.commands.on_event(&engine, &ev);
                     sounds.on_event(&ev);
+                    if let Some(a) = alert.as_mut() {
+                        a.on_event(&engine, &ev);
+                    }
                 }
                 Err(_) => break,
+            },
+            recv(alert_timer) -> _ => {
+                if let Some(a) = alert.as_mut() {
+                    a.on_timer(&engine);
+                }
             },
             recv(hook_results) -> result => {
                 if let Ok(result) = result {
@@ -427,9 +450,10 @@ fn run_stack(
     if let Some(w) = webhook {
         w.finish(Duration::from_secs(5));
     }
-    match reload_to {
-        Some(new) => StackEnd::Reload(new),
-        None => {
+    match (reload_to, alert_code) {
+        (_, Some(code)) => StackEnd::Exit(ExitCode::from(code)),
+        (Some(new), None) => StackEnd::Reload(new),
+        (None, None) => {
             log::info!("stopped");
             StackEnd::Exit(ExitCode::SUCCESS)
         }
@@ -465,6 +489,45 @@ fn fire_hooks(tracker: &mut hooks::Tracker, runner: &mut hooks::Runner, ev: &Eve
     for firing in tracker.on_event(ev) {
         runner.run(firing);
     }
+}
+
+/// Prints the alert's new attempts (a line each, or JSON) and, once it is over, its result;
+/// returns the exit code then.
+fn report_alert(a: &mut alert::Alert) -> Option<u8> {
+    use std::io::Write;
+    let json = a.json();
+    let mut out = std::io::stdout().lock();
+    for attempt in a.take_reports() {
+        let _ = if json {
+            writeln!(out, "{}", attempt.to_json())
+        } else {
+            writeln!(out, "{}", attempt.describe())
+        };
+    }
+    let code = a.exit_code()?;
+    let by = a.acknowledged_by();
+    let _ = if json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::json!({
+                "type": "alert_result",
+                "exit_code": code,
+                "acknowledged_by": by.map(|b| b.target.clone()),
+                "attempts": a.attempts().len(),
+            })
+        )
+    } else {
+        match by {
+            Some(b) => writeln!(out, "alert: acknowledged by {}", b.target),
+            None if code == alert::NOT_ACKNOWLEDGED => {
+                writeln!(out, "alert: answered, but nobody acknowledged")
+            }
+            None => writeln!(out, "alert: nobody was reached"),
+        }
+    };
+    let _ = out.flush();
+    Some(code)
 }
 
 /// Where the events go as JSON: the stream's subscribers and the webhook.
