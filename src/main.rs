@@ -101,18 +101,16 @@ fn alert(opts: cli::Options, args: &[String]) -> ExitCode {
     }
     let key = instance::key(&opts);
     let paths = SocketPaths::from_env(&key);
+    // A phone runs for these settings: the alert goes through it (its account).
+    if client::connect(&paths.socket).is_ok() {
+        return instance::alert(&paths, args, spec.json);
+    }
     let gate = StackGate::default();
     let (dispatcher, requests) = Dispatcher::new(gate.clone());
     let events = dispatcher.hub();
     let server = match socket::claim(&paths, dispatcher) {
         Ok(Claim::Server(server)) => Some(server),
-        Ok(Claim::Taken) => {
-            return usage(format!(
-                "a phone is running for {}: stop it first (an alert through the running phone \
-                 is not supported yet)",
-                key.ini().display()
-            ))
-        }
+        Ok(Claim::Taken) => return instance::alert(&paths, args, spec.json),
         Err(e) => {
             log::warn!("no control socket ({e}): --events cannot follow this alert");
             None

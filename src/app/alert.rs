@@ -184,22 +184,14 @@ impl Sound {
     /// `text` spoken by espeak-ng (its default English voice), in memory; `None` (with the
     /// reason) when the speech engine cannot start.
     pub fn say(text: &str) -> Result<Sound, String> {
-        /// espeak-ng's output rate.
-        const ESPEAK_RATE: u32 = 22050;
-        let speaker = espeakng::initialise(None).map_err(|e| format!("--say: espeak-ng: {e}"))?;
-        let samples = speaker
-            .lock()
-            .synthesize(text)
-            .map_err(|e| format!("--say: espeak-ng: {e}"))?;
-        if samples.is_empty() {
-            return Err(format!("--say {text:?}: espeak-ng made no audio"));
-        }
+        let (samples, rate) =
+            crate::engine::speech::synthesize(text).map_err(|e| format!("--say: {e}"))?;
         // A pause after the sentence, before it is said again.
         let mut samples = samples;
-        samples.extend(std::iter::repeat_n(0, ESPEAK_RATE as usize * 7 / 10));
+        samples.extend(std::iter::repeat_n(0, rate as usize * 7 / 10));
         Ok(Sound {
             samples: Arc::new(samples),
-            rate: ESPEAK_RATE,
+            rate,
         })
     }
 

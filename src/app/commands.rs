@@ -147,6 +147,8 @@ pub enum Flow {
     /// `/account:N /password:PWD`: store PWD in `[AccountN]` (and re-register when N is the
     /// active account).
     StoreAccountPassword { account: u32, password: String },
+    /// `msip:alert:`: start alert `id` with `microsip --alert`'s arguments.
+    StartAlert { id: String, args: Vec<String> },
 }
 
 /// Mic and speaker state as MicroSIP's commands leave it.
@@ -547,6 +549,15 @@ impl Commands {
             Command::WindowCommand(id) => return self.window_command(engine, id),
             Command::AttendedTransfer(target) => self.attended_transfer(engine, &target),
             Command::Pickup(number) => self.pickup(engine, &number),
+            Command::Alert { id, args } => {
+                return match super::alert::AlertSpec::parse(&args) {
+                    Ok(_) => (
+                        Outcome::ok(format!("alert {id}: starting")),
+                        Flow::StartAlert { id, args },
+                    ),
+                    Err(e) => (Outcome::error(e), Flow::Continue),
+                }
+            }
             Command::Invalid(why) => Outcome::error(why),
             Command::MicMute => self.set_audio(|a| a.mic_muted = true),
             Command::MicUnmute => self.set_audio(|a| a.mic_muted = false),

@@ -38,6 +38,17 @@ pub enum AppEvent {
     AccountSwitched { account: Option<String> },
     /// A hook ended.
     Hook(HookResult),
+    /// One call of alert `alert` ended (`microsip --alert`).
+    AlertAttempt {
+        alert: String,
+        attempt: super::alert::Attempt,
+    },
+    /// Alert `alert` is over, with its exit code.
+    AlertDone {
+        alert: String,
+        code: u8,
+        acknowledged_by: Option<String>,
+    },
 }
 
 impl AppEvent {
@@ -74,6 +85,17 @@ impl AppEvent {
                 "no SIP account is active; the local account takes the calls".to_string()
             }
             AppEvent::Hook(result) => result.describe(),
+            AppEvent::AlertAttempt { alert, attempt } => {
+                format!("alert {alert}: {}", attempt.describe())
+            }
+            AppEvent::AlertDone {
+                alert,
+                code,
+                acknowledged_by,
+            } => match acknowledged_by {
+                Some(by) => format!("alert {alert}: acknowledged by {by}"),
+                None => format!("alert {alert}: over, not acknowledged (exit {code})"),
+            },
         }
     }
 
@@ -331,6 +353,24 @@ fn app_json(event: &AppEvent) -> (&'static str, Option<CallId>, Value) {
         AppEvent::AccountSwitched { account } => {
             ("account_switched", None, json!({ "account": account }))
         }
+        AppEvent::AlertAttempt { alert, attempt } => {
+            let mut v = attempt.to_json();
+            v["alert"] = json!(alert);
+            if let Some(fields) = v.as_object_mut() {
+                fields.remove("type");
+                fields.remove("call");
+            }
+            ("alert_attempt", attempt.call, v)
+        }
+        AppEvent::AlertDone {
+            alert,
+            code,
+            acknowledged_by,
+        } => (
+            "alert_done",
+            None,
+            json!({ "alert": alert, "exit_code": code, "acknowledged_by": acknowledged_by }),
+        ),
         AppEvent::Hook(r) => {
             let (outcome, code, error) = match &r.outcome {
                 HookOutcome::Exited(c) => ("exited", Some(*c), None),

@@ -150,6 +150,112 @@ pub fn events(paths: &SocketPaths, key: &InstanceKey) -> ExitCode {
     }
 }
 
+/// `microsip --alert ARGS` while a phone runs for these settings: the alert runs in that
+/// phone (its account), and this process follows it through the event stream, printing each
+/// attempt, and exits with the alert's code.
+pub fn alert(paths: &SocketPaths, args: &[String], json: bool) -> ExitCode {
+    use std::io::Write;
+    let usage = |e: String| {
+        eprintln!("microsip: {e}");
+        ExitCode::from(super::alert::USAGE)
+    };
+    let id = format!(
+        "{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0)
+    );
+    // A file to play is opened by the phone: give it the whole path.
+    let mut args = args.to_vec();
+    for i in 1..args.len() {
+        if args[i - 1] == "--play" {
+            if let Ok(abs) = std::path::absolute(&args[i]) {
+                args[i] = abs.display().to_string();
+            }
+        }
+    }
+    let connect = || client::connect(&paths.socket).map_err(|e| e.to_string());
+    // Subscribe first, so that no event of the alert is missed.
+    let mut events = match connect().and_then(|s| client::subscribe(s).map_err(|e| e.to_string())) {
+        Ok((reply, reader)) if client::succeeded(&reply) => reader,
+        Ok((reply, _)) => return failed(reply.text),
+        Err(e) => return failed(e),
+    };
+    let command = format!(
+        "msip:alert:{}",
+        serde_json::json!({ "id": id, "args": args })
+    );
+    let mut stream = match connect() {
+        Ok(s) => s,
+        Err(e) => return failed(e),
+    };
+    match request_when_up(
+        &mut stream,
+        DW_DATA_RUN,
+        &command,
+        Instant::now() + STARTING_WAIT,
+    ) {
+        Ok(reply) if client::succeeded(&reply) => {}
+        Ok(reply) => return usage(reply.text.trim_start_matches("error: ").to_string()),
+        Err(e) => return failed(e),
+    }
+    let mut out = std::io::stdout().lock();
+    loop {
+        let frame = match events.next_frame() {
+            Ok(Some(f)) => f,
+            Ok(None) => return failed("the phone stopped during the alert"),
+            Err(e) => return failed(e),
+        };
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(&frame.text) else {
+            continue;
+        };
+        if v["alert"] != id.as_str() {
+            continue;
+        }
+        match v["type"].as_str() {
+            Some("alert_attempt") => {
+                let _ = if json {
+                    writeln!(out, "{v}")
+                } else {
+                    writeln!(
+                        out,
+                        "alert round {}: {}: {} after {} s",
+                        v["round"],
+                        v["target"].as_str().unwrap_or("?"),
+                        v["outcome"].as_str().unwrap_or("?"),
+                        v["seconds"]
+                    )
+                };
+            }
+            Some("alert_done") => {
+                let code = v["exit_code"].as_u64().unwrap_or(1) as u8;
+                let _ = if json {
+                    writeln!(
+                        out,
+                        "{}",
+                        serde_json::json!({
+                            "type": "alert_result",
+                            "exit_code": code,
+                            "acknowledged_by": v["acknowledged_by"],
+                        })
+                    )
+                } else {
+                    match v["acknowledged_by"].as_str() {
+                        Some(by) => writeln!(out, "alert: acknowledged by {by}"),
+                        None => writeln!(out, "alert: not acknowledged"),
+                    }
+                };
+                let _ = out.flush();
+                return ExitCode::from(code);
+            }
+            _ => {}
+        }
+        let _ = out.flush();
+    }
+}
+
 /// `microsip --send TEXT [--async]`: one request, the reply on stdout.
 pub fn send(paths: &SocketPaths, key: &InstanceKey, dw_data: u32, text: &str) -> ExitCode {
     let mut stream = match client::connect(&paths.socket) {

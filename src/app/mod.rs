@@ -185,6 +185,17 @@ struct Live<'a, 'e> {
     phone: &'a mut Phone<'e>,
     commands: &'a mut commands::Commands,
     hooks: &'a mut hooks::Runner,
+    /// Alert calls in progress.
+    alerts: Vec<RunningAlert>,
+}
+
+/// An alert call in progress, by its id.
+struct RunningAlert {
+    id: String,
+    alert: alert::Alert,
+    /// Started by this process's own `--alert`: its report goes to stdout, and the phone
+    /// exits with its code when it is over.
+    own: bool,
 }
 
 impl Live<'_, '_> {
@@ -215,7 +226,94 @@ impl Live<'_, '_> {
                 }
                 false
             }
+            commands::Flow::StartAlert { id, args } => {
+                let prepared = alert::AlertSpec::parse(&args).and_then(|spec| {
+                    let prompt = alert::Sound::prompt(&spec.prompt)?;
+                    Ok((spec, prompt))
+                });
+                match prepared {
+                    Ok((spec, prompt)) => self.start_alert(id, spec, prompt, false),
+                    Err(e) => {
+                        log::warn!("alert {id}: {e}");
+                        self.phone.outbox.push(events::AppEvent::AlertDone {
+                            alert: id,
+                            code: alert::USAGE,
+                            acknowledged_by: None,
+                        });
+                    }
+                }
+                false
+            }
         }
+    }
+
+    /// Starts an alert call.
+    fn start_alert(&mut self, id: String, spec: alert::AlertSpec, prompt: alert::Sound, own: bool) {
+        let a = alert::Alert::new(
+            spec,
+            prompt,
+            alert::Sound::confirmation(),
+            self.engine,
+            self.setup,
+        );
+        self.alerts.push(RunningAlert { id, alert: a, own });
+    }
+
+    /// When the next alert timer is due.
+    fn alert_timer(&self) -> Option<Instant> {
+        self.alerts
+            .iter()
+            .filter_map(|a| a.alert.next_timer())
+            .min()
+    }
+
+    /// Hands the alerts their events and due timers.
+    fn alerts_on_event(&mut self, ev: &Event) {
+        for a in &mut self.alerts {
+            a.alert.on_event(self.engine, ev);
+        }
+    }
+
+    fn alerts_on_timer(&mut self) {
+        for a in &mut self.alerts {
+            a.alert.on_timer(self.engine);
+        }
+    }
+
+    /// Publishes what the alerts did (and prints this process's own); returns the exit code
+    /// when this process's own alert is over.
+    fn report_alerts(&mut self) -> Option<u8> {
+        let mut own_code = None;
+        let mut i = 0;
+        while i < self.alerts.len() {
+            let a = &mut self.alerts[i];
+            for attempt in a.alert.take_reports() {
+                if a.own {
+                    print_attempt(&a.alert, &attempt);
+                }
+                self.phone.outbox.push(events::AppEvent::AlertAttempt {
+                    alert: a.id.clone(),
+                    attempt,
+                });
+            }
+            match a.alert.exit_code() {
+                Some(code) => {
+                    let a = self.alerts.remove(i);
+                    let by = a.alert.acknowledged_by().map(|b| b.target.clone());
+                    if a.own {
+                        print_result(&a.alert, code);
+                        own_code = Some(code);
+                    }
+                    self.phone.outbox.push(events::AppEvent::AlertDone {
+                        alert: a.id,
+                        code,
+                        acknowledged_by: by,
+                    });
+                }
+                None => i += 1,
+            }
+        }
+        own_code
     }
 
     /// Puts the active account of `new` in place of the running one (MicroSIP's account
@@ -301,9 +399,7 @@ fn run_stack(
         hub: &control.events,
         webhook: webhook.as_ref(),
     };
-    let mut alert = control.alert.take().map(|(spec, prompt)| {
-        alert::Alert::new(spec, prompt, alert::Sound::confirmation(), &engine, setup)
-    });
+    let own_alert = control.alert.take();
     let mut alert_code = None;
     let startup = control.startup.take();
     let mut live = Live {
@@ -314,7 +410,11 @@ fn run_stack(
         phone: &mut phone,
         commands: &mut commands,
         hooks: &mut hooks,
+        alerts: Vec::new(),
     };
+    if let Some((spec, prompt)) = own_alert {
+        live.start_alert(format!("{}", std::process::id()), spec, prompt, true);
+    }
     let mut exit_requested = match startup {
         Some(parsed) => {
             let flow = live.commands.run_startup(&engine, parsed);
@@ -324,11 +424,9 @@ fn run_stack(
     };
     let (no_requests, mut requests_open) = (never(), true);
     while !exit_requested {
-        if let Some(a) = alert.as_mut() {
-            if let Some(code) = report_alert(a) {
-                alert_code = Some(code);
-                break;
-            }
+        if let Some(code) = live.report_alerts() {
+            alert_code = Some(code);
+            break;
         }
         for event in live.phone.outbox.drain() {
             publish(&event);
@@ -346,7 +444,7 @@ fn run_stack(
             Some(at) => after(at.saturating_duration_since(Instant::now())),
             None => never(),
         };
-        let alert_timer = match alert.as_ref().and_then(|a| a.next_timer()) {
+        let alert_timer = match live.alert_timer() {
             Some(at) => after(at.saturating_duration_since(Instant::now())),
             None => never(),
         };
@@ -363,17 +461,11 @@ fn run_stack(
                     live.phone.on_event(ev.clone());
                     live.commands.on_event(&engine, &ev);
                     sounds.on_event(&ev);
-                    if let Some(a) = alert.as_mut() {
-                        a.on_event(&engine, &ev);
-                    }
+                    live.alerts_on_event(&ev);
                 }
                 Err(_) => break,
             },
-            recv(alert_timer) -> _ => {
-                if let Some(a) = alert.as_mut() {
-                    a.on_timer(&engine);
-                }
-            },
+            recv(alert_timer) -> _ => live.alerts_on_timer(),
             recv(hook_results) -> result => {
                 if let Ok(result) = result {
                     live.phone.outbox.push(events::AppEvent::Hook(result));
@@ -491,22 +583,24 @@ fn fire_hooks(tracker: &mut hooks::Tracker, runner: &mut hooks::Runner, ev: &Eve
     }
 }
 
-/// Prints the alert's new attempts (a line each, or JSON) and, once it is over, its result;
-/// returns the exit code then.
-fn report_alert(a: &mut alert::Alert) -> Option<u8> {
+/// One attempt of this process's own alert on stdout: a line, or JSON with `--json`.
+fn print_attempt(a: &alert::Alert, attempt: &alert::Attempt) {
     use std::io::Write;
-    let json = a.json();
     let mut out = std::io::stdout().lock();
-    for attempt in a.take_reports() {
-        let _ = if json {
-            writeln!(out, "{}", attempt.to_json())
-        } else {
-            writeln!(out, "{}", attempt.describe())
-        };
-    }
-    let code = a.exit_code()?;
+    let _ = if a.json() {
+        writeln!(out, "{}", attempt.to_json())
+    } else {
+        writeln!(out, "{}", attempt.describe())
+    };
+    let _ = out.flush();
+}
+
+/// The end of this process's own alert on stdout.
+fn print_result(a: &alert::Alert, code: u8) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
     let by = a.acknowledged_by();
-    let _ = if json {
+    let _ = if a.json() {
         writeln!(
             out,
             "{}",
@@ -527,7 +621,6 @@ fn report_alert(a: &mut alert::Alert) -> Option<u8> {
         }
     };
     let _ = out.flush();
-    Some(code)
 }
 
 /// Where the events go as JSON: the stream's subscribers and the webhook.

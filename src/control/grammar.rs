@@ -157,6 +157,10 @@ pub enum Command {
     /// `msip:pickup:NUMBER` (ours, for MicroSIP's speed-dial key on a ringing extension):
     /// dials `featureCodeCP`+NUMBER (with `enableFeatureCodeCP=1`, MicroSIP's default).
     Pickup(String),
+    /// `msip:alert:{"id": ID, "args": [...]}` (ours): start an alert call in the running
+    /// phone, as `microsip --alert ARGS` would; its attempts and end come as events tagged
+    /// with ID.
+    Alert { id: String, args: Vec<String> },
     /// A `msip:` command of ours with a value that cannot be used; the text says why.
     Invalid(String),
 }
@@ -392,6 +396,9 @@ fn command_line(params: &str) -> Command {
                     n => Command::Pickup(n.to_string()),
                 };
             }
+            if let Some(json) = cmd.strip_prefix("alert:") {
+                return alert_command(json);
+            }
             if let Some(id) = cmd.strip_prefix("command:") {
                 return match id.trim().parse::<u32>() {
                     Ok(id) => Command::WindowCommand(id),
@@ -406,6 +413,30 @@ fn command_line(params: &str) -> Command {
                 None => dial_from_command_line(cmd),
             }
         }
+    }
+}
+
+/// `msip:alert:{"id": "...", "args": ["...", ...]}`.
+fn alert_command(json: &str) -> Command {
+    let invalid = || {
+        Command::Invalid(format!(
+            "msip:alert:{json}: give {{\"id\": \"...\", \"args\": [...]}} (what `microsip \
+             --alert` sends)"
+        ))
+    };
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(json) else {
+        return invalid();
+    };
+    let id = value["id"].as_str().filter(|s| !s.is_empty());
+    let args: Option<Vec<String>> = value["args"]
+        .as_array()
+        .and_then(|a| a.iter().map(|v| v.as_str().map(str::to_string)).collect());
+    match (id, args) {
+        (Some(id), Some(args)) => Command::Alert {
+            id: id.to_string(),
+            args,
+        },
+        _ => invalid(),
     }
 }
 
@@ -702,6 +733,13 @@ mod tests {
             Command::AttendedTransfer("1".into())
         );
         assert_eq!(cmd("msip:pickup:201"), Command::Pickup("201".into()));
+        assert_eq!(
+            cmd("msip:alert:{\"id\":\"a1\",\"args\":[\"100\",\"--say\",\"x y\"]}"),
+            Command::Alert {
+                id: "a1".into(),
+                args: vec!["100".into(), "--say".into(), "x y".into()]
+            }
+        );
         for bad in [
             "msip:callanswer:x",
             "msip:callanswer:-1",
@@ -712,6 +750,7 @@ mod tests {
             "msip:command:exit",
             "msip:attendedtransfer:",
             "msip:pickup:",
+            "msip:alert:{\"args\":[]}",
         ] {
             match cmd(bad) {
                 Command::Invalid(why) => assert!(why.contains(bad), "{why}"),

@@ -17,6 +17,8 @@ mod pjsua;
 mod port;
 #[allow(unsafe_code)]
 mod prompt;
+#[allow(unsafe_code)]
+pub mod speech;
 pub mod types;
 
 pub use device::{ActiveAudio, AudioDevice, AudioStats, BridgeFormat, DeviceEnds, RecorderId};

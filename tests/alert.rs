@@ -1,0 +1,418 @@
+//! Alert calls (`microsip --alert`) against scripted callees on 127.0.0.1: pjsua from our
+//! pjproject tree (it answers, sends RFC 2833 digits from its menu, plays a file and records
+//! what it hears) and SIPp scenarios (SIP INFO digits, silence, busy, no answer). Each case
+//! checks the exit code and the JSON report.
+
+mod support;
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+use support::audio::{self, real_time_command};
+use support::{Phone, Sipp, TempDir, LOCALHOST};
+
+const T: Duration = Duration::from_secs(60);
+
+/// A pjsua callee: answers at once, records what it hears, plays `play` when given.
+struct Callee {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    dir: TempDir,
+    port: u16,
+}
+
+impl Callee {
+    fn start(play: Option<&Path>) -> Callee {
+        let dir = TempDir::new("callee");
+        let port = support::free_udp_port();
+        let rtp = support::free_udp_port_block(4);
+        let out = File::create(dir.path().join("pjsua.out")).unwrap();
+        let mut cmd = real_time_command(&audio::pjsua_binary());
+        cmd.args(["--null-audio", "--no-tcp", "--no-vad", "--max-calls=1"])
+            .arg("--auto-answer=200")
+            .arg(format!("--ip-addr={LOCALHOST}"))
+            .arg(format!("--bound-addr={LOCALHOST}"))
+            .arg(format!("--local-port={port}"))
+            .arg(format!("--rtp-port={rtp}"))
+            .arg("--auto-rec")
+            .arg(format!(
+                "--rec-file={}",
+                dir.path().join("rec.wav").display()
+            ))
+            .args(["--log-level=4", "--app-log-level=3"])
+            .arg(format!(
+                "--log-file={}",
+                dir.path().join("pjsua.log").display()
+            ));
+        if let Some(p) = play {
+            cmd.arg(format!("--play-file={}", p.display()))
+                .arg("--auto-play");
+        }
+        let mut child = cmd
+            .current_dir(dir.path())
+            .stdin(Stdio::piped())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .expect("spawn pjsua");
+        let callee = Callee {
+            stdin: child.stdin.take(),
+            child,
+            dir,
+            port,
+        };
+        callee.wait_log("Ready: Success");
+        callee
+    }
+
+    fn uri(&self, user: &str) -> String {
+        format!("sip:{user}@{LOCALHOST}:{}", self.port)
+    }
+
+    /// Its console output and log file (either may hold a line first).
+    fn log(&self) -> String {
+        ["pjsua.out", "pjsua.log"]
+            .iter()
+            .map(|f| std::fs::read_to_string(self.dir.path().join(f)).unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    fn wait_log(&self, needle: &str) {
+        let deadline = std::time::Instant::now() + T;
+        while !self.log().contains(needle) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "pjsua logged no {needle:?}\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Sends `digits` as RFC 2833 events (pjsua's `#` menu command).
+    fn press(&mut self, digits: &str) {
+        let stdin = self.stdin.as_mut().unwrap();
+        write!(stdin, "#\n{digits}\n").unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// What it recorded (quits pjsua first so the file is complete).
+    fn recording(&mut self) -> (u32, Vec<i16>) {
+        if let Some(mut stdin) = self.stdin.take() {
+            let _ = stdin.write_all(b"q\n");
+        }
+        let _ = self.child.wait();
+        audio::read_wav(&self.dir.path().join("rec.wav"))
+    }
+}
+
+impl Drop for Callee {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A MicroSIP.ini for the local account, in `dir`.
+fn ini(dir: &Path) -> PathBuf {
+    let path = dir.join("MicroSIP.ini");
+    std::fs::write(&path, support::settings(0, "")).unwrap();
+    path
+}
+
+/// Runs `microsip --alert ARGS --json`; returns the exit code and the JSON lines.
+fn alert(dir: &Path, args: &[&str]) -> (i32, Vec<Value>, String) {
+    let ini = ini(dir);
+    let mut all = vec![
+        "--ini",
+        ini.to_str().unwrap(),
+        "--bind",
+        LOCALHOST,
+        "--alert",
+    ];
+    all.extend_from_slice(args);
+    all.push("--json");
+    let (status, out) = Phone::run_to_exit(&all, T);
+    let json = out
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    (status.code().unwrap_or(-1), json, out)
+}
+
+fn outcomes(json: &[Value]) -> Vec<String> {
+    json.iter()
+        .filter(|v| v["type"] == "alert_attempt")
+        .map(|v| {
+            format!(
+                "{}:{}",
+                v["target"].as_str().unwrap(),
+                v["outcome"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+/// A WAV of `hz` for `secs` at 8 kHz.
+fn tone_file(dir: &Path, hz: f64, secs: f64) -> PathBuf {
+    let path = dir.join(format!("tone{hz}.wav"));
+    audio::write_wav(
+        &path,
+        8000,
+        &audio::tone(8000, hz, 0.5, 0, (8000.0 * secs) as usize),
+    );
+    path
+}
+
+#[test]
+fn rfc2833_acknowledges_and_the_prompt_reaches_the_callee() {
+    let dir = TempDir::new("alert");
+    let prompt = tone_file(dir.path(), 1000.0, 1.0);
+    let mut callee = Callee::start(None);
+    let uri = callee.uri("oncall");
+    // The callee presses 1 once it hears the prompt's first second (its recording holds it).
+    let d = dir.path().to_path_buf();
+    let runner = std::thread::spawn(move || {
+        alert(
+            &d,
+            &[&uri, "--play", prompt.to_str().unwrap(), "--repeat", "20"],
+        )
+    });
+    callee.wait_log("CONFIRMED");
+    let rec = callee.dir.path().join("rec.wav");
+    let deadline = std::time::Instant::now() + T;
+    while std::fs::metadata(&rec).map(|m| m.len()).unwrap_or(0) < 44 + 2 * 16000 * 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the callee recorded nothing"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    callee.press("1");
+    let (code, json, out) = runner.join().unwrap();
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        outcomes(&json),
+        ["sip:oncall@127.0.0.1:".to_string() + &callee.port.to_string() + ":acknowledged"]
+    );
+    let result = json
+        .iter()
+        .find(|v| v["type"] == "alert_result")
+        .expect("a result");
+    assert_eq!(result["exit_code"], 0);
+    assert_eq!(json[0]["digit"], "1");
+    let (rate, heard) = callee.recording();
+    let level = audio::goertzel(&heard[..heard.len().min(rate as usize * 2)], rate, 1000.0);
+    assert!(
+        level > 0.05,
+        "the 1 kHz prompt is not in what the callee heard: {level}"
+    );
+}
+
+#[test]
+fn sip_info_acknowledges() {
+    let dir = TempDir::new("alert");
+    let mut callee = Sipp::uas("uas_ack_info.xml").spawn();
+    let target = format!("sip:oncall@{}", callee.addr());
+    let (code, json, out) = alert(dir.path(), &[&target, "--repeat", "50"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(json[0]["outcome"], "acknowledged");
+    callee.wait(T).assert_success();
+}
+
+#[test]
+fn an_in_band_tone_acknowledges() {
+    let dir = TempDir::new("alert");
+    // The callee plays DTMF 1 (697 + 1209 Hz) into the call, after a short silence.
+    let path = dir.path().join("dtmf1.wav");
+    let mut samples = vec![0i16; 8000];
+    let a = audio::tone(8000, 697.0, 0.25, 0, 2400);
+    let b = audio::tone(8000, 1209.0, 0.25, 0, 2400);
+    samples.extend(a.iter().zip(&b).map(|(x, y)| x.saturating_add(*y)));
+    samples.extend(vec![0i16; 4000]);
+    audio::write_wav(&path, 8000, &samples);
+    let callee = Callee::start(Some(&path));
+    let (code, json, out) = alert(dir.path(), &[&callee.uri("oncall"), "--repeat", "50"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(json[0]["outcome"], "acknowledged", "{out}");
+    assert_eq!(json[0]["digit"], "1");
+}
+
+#[test]
+fn answered_but_silent_is_exit_2_after_the_repeats() {
+    let dir = TempDir::new("alert");
+    let prompt = tone_file(dir.path(), 800.0, 0.5);
+    let callee = Callee::start(None);
+    let (code, json, out) = alert(
+        dir.path(),
+        &[
+            &callee.uri("oncall"),
+            "--play",
+            prompt.to_str().unwrap(),
+            "--repeat",
+            "2",
+        ],
+    );
+    assert_eq!(code, 2, "{out}");
+    assert_eq!(json[0]["outcome"], "not_acknowledged");
+    assert_eq!(json[0]["prompt_plays"], 2);
+}
+
+#[test]
+fn busy_and_no_answer_are_exit_1_and_targets_are_tried_in_order() {
+    let dir = TempDir::new("alert");
+    let mut busy = Sipp::uas("uas_busy.xml").spawn();
+    let mut ringing = Sipp::uas("uas_ring_cancel.xml").spawn();
+    let (code, json, out) = alert(
+        dir.path(),
+        &[
+            &format!("sip:first@{}", busy.addr()),
+            &format!("sip:second@{}", ringing.addr()),
+            "--timeout",
+            "2",
+        ],
+    );
+    assert_eq!(code, 1, "{out}");
+    let got = outcomes(&json);
+    assert_eq!(got.len(), 2, "{out}");
+    assert!(
+        got[0].starts_with("sip:first@") && got[0].ends_with(":busy"),
+        "{got:?}"
+    );
+    assert!(
+        got[1].starts_with("sip:second@") && got[1].ends_with(":no_answer"),
+        "{got:?}"
+    );
+    assert_eq!(json[0]["code"], 486);
+    busy.wait(T).assert_success();
+    ringing.wait(T).assert_success();
+}
+
+#[test]
+fn escalation_reaches_the_second_target_and_parallel_cancels_the_others() {
+    let dir = TempDir::new("alert");
+    // Escalation: busy first, then someone who acknowledges by SIP INFO.
+    let mut busy = Sipp::uas("uas_busy.xml").spawn();
+    let mut acker = Sipp::uas("uas_ack_info.xml").spawn();
+    let (code, json, out) = alert(
+        dir.path(),
+        &[
+            &format!("sip:first@{}", busy.addr()),
+            &format!("sip:second@{}", acker.addr()),
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    let got = outcomes(&json);
+    assert!(
+        got[0].ends_with(":busy") && got[1].ends_with(":acknowledged"),
+        "{got:?}"
+    );
+    let result = json.iter().find(|v| v["type"] == "alert_result").unwrap();
+    assert!(result["acknowledged_by"]
+        .as_str()
+        .unwrap()
+        .starts_with("sip:second@"));
+    busy.wait(T).assert_success();
+    acker.wait(T).assert_success();
+
+    // Parallel: one rings on, the other acknowledges; the ringing one is cancelled.
+    let mut ringing = Sipp::uas("uas_ring_cancel.xml").spawn();
+    let mut acker = Sipp::uas("uas_ack_info.xml").spawn();
+    let (code, json, out) = alert(
+        dir.path(),
+        &[
+            &format!("sip:ringing@{}", ringing.addr()),
+            &format!("sip:acker@{}", acker.addr()),
+            "--parallel",
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    let got = outcomes(&json);
+    assert!(
+        got.iter()
+            .any(|o| o.starts_with("sip:acker@") && o.ends_with(":acknowledged")),
+        "{got:?}"
+    );
+    assert!(
+        got.iter()
+            .any(|o| o.starts_with("sip:ringing@") && o.ends_with(":cancelled")),
+        "{got:?}"
+    );
+    ringing.wait(T).assert_success();
+    acker.wait(T).assert_success();
+}
+
+#[test]
+fn usage_errors_are_exit_3() {
+    let dir = TempDir::new("alert");
+    for args in [
+        &["--play", "/nonexistent.wav", "100"][..],
+        &["--ack", "x", "100"],
+        &[],
+    ] {
+        let (code, _, out) = alert(dir.path(), args);
+        assert_eq!(code, 3, "{args:?}: {out}");
+    }
+}
+
+#[test]
+fn say_speaks_the_text_into_the_call() {
+    let dir = TempDir::new("alert");
+    let mut callee = Callee::start(None);
+    let (code, json, out) = alert(
+        dir.path(),
+        &[
+            &callee.uri("oncall"),
+            "--say",
+            "The temperature in the server room is above forty degrees.",
+            "--repeat",
+            "1",
+        ],
+    );
+    assert_eq!(code, 2, "{out}");
+    assert_eq!(json[0]["prompt_plays"], 1);
+    let (rate, heard) = callee.recording();
+    // Speech: 50 ms blocks well above silence, for about as long as the sentence takes.
+    let block = rate as usize / 20;
+    let loud = heard
+        .chunks(block)
+        .filter(|b| {
+            let rms =
+                (b.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / b.len() as f64).sqrt();
+            rms > 300.0
+        })
+        .count();
+    let spoken = loud as f64 * 0.05;
+    assert!(
+        (1.5..8.0).contains(&spoken),
+        "{spoken:.2} s of speech in what the callee heard"
+    );
+}
+
+#[test]
+fn an_alert_goes_through_the_running_phone() {
+    let phone = Phone::start(&support::settings(0, ""), &[]);
+    phone.sip_addr();
+    let mut acker = Sipp::uas("uas_ack_info.xml").spawn();
+    let target = format!("sip:oncall@{}", acker.addr());
+    let ini = phone.ini_path().to_str().unwrap().to_string();
+    let (status, out) = Phone::run_to_exit(&["--ini", &ini, "--alert", &target, "--json"], T);
+    assert_eq!(status.code(), Some(0), "{out}");
+    let lines: Vec<Value> = out
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[0]["type"], "alert_attempt", "{out}");
+    assert_eq!(lines[0]["outcome"], "acknowledged");
+    assert_eq!(lines.last().unwrap()["type"], "alert_result");
+    // The running phone placed the call and says so.
+    phone.wait_line("acknowledged by sip:oncall@", T);
+    acker.wait(T).assert_success();
+}
