@@ -416,3 +416,141 @@ fn an_alert_goes_through_the_running_phone() {
     phone.wait_line("acknowledged by sip:oncall@", T);
     acker.wait(T).assert_success();
 }
+
+/// A phone with an `[Alerting]` receiver on a free port: (phone, base URL).
+fn receiver(alerting: &str) -> (Phone, String) {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let ini = format!(
+        "{}[Alerting]\nlisten=127.0.0.1:{port}\n{alerting}",
+        support::settings(0, "")
+    );
+    let phone = Phone::start(&ini, &[]);
+    phone.sip_addr();
+    phone.wait_line("alerting: HTTP receiver", T);
+    (phone, format!("http://127.0.0.1:{port}"))
+}
+
+fn post(url: &str, token: Option<&str>, body: &Value) -> (u16, Value) {
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let mut req = agent.post(url).header("Content-Type", "application/json");
+    if let Some(t) = token {
+        req = req.header("Authorization", &format!("Bearer {t}"));
+    }
+    let mut resp = req.send(body.to_string()).expect("an answer");
+    let status = resp.status().as_u16();
+    let text = resp.body_mut().read_to_string().unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+fn alertmanager_payload(status: &str) -> Value {
+    serde_json::json!({
+        "version": "4",
+        "groupKey": "{}:{alertname=\"DiskFull\"}",
+        "status": status,
+        "receiver": "phone",
+        "groupLabels": {"alertname": "DiskFull"},
+        "commonLabels": {"alertname": "DiskFull", "team": "db"},
+        "commonAnnotations": {"summary": "Disk full on db1"},
+        "externalURL": "http://alertmanager",
+        "alerts": [{"status": status, "labels": {"alertname": "DiskFull"},
+                    "annotations": {"summary": "Disk full on db1"}}]
+    })
+}
+
+#[test]
+fn alertmanager_firing_places_the_call_and_it_is_acknowledged() {
+    let mut acker = Sipp::uas("uas_ack_info.xml").spawn();
+    let (phone, base) = receiver(&format!(
+        "targets=sip:nobody@127.0.0.1:9\nroute1=team=db sip:dba@{}\n",
+        acker.addr()
+    ));
+    let (status, reply) = post(
+        &format!("{base}/alertmanager"),
+        None,
+        &alertmanager_payload("firing"),
+    );
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(
+        reply["calling"][0],
+        format!("sip:dba@{}", acker.addr()),
+        "routed by team=db"
+    );
+    phone.wait_line("acknowledged by sip:dba@", T);
+    acker.wait(T).assert_success();
+    // POST /call for other systems.
+    let mut second = Sipp::uas("uas_ack_info.xml").spawn();
+    let (status, reply) = post(
+        &format!("{base}/call"),
+        None,
+        &serde_json::json!({"targets": [format!("sip:ops@{}", second.addr())], "say": "Backup failed", "ack": "1"}),
+    );
+    assert_eq!(status, 202, "{reply}");
+    phone.wait_line("acknowledged by sip:ops@", T);
+    second.wait(T).assert_success();
+}
+
+#[test]
+fn a_resolved_notification_calls_the_alert_off() {
+    let mut busy = Sipp::uas("uas_busy.xml").spawn();
+    let (phone, base) = receiver(&format!(
+        "targets=sip:dba@{}\nretries=5\nretryDelay=600\n",
+        busy.addr()
+    ));
+    let (status, _) = post(
+        &format!("{base}/alertmanager"),
+        None,
+        &alertmanager_payload("firing"),
+    );
+    assert_eq!(status, 200);
+    // The first round ends busy; a retry would come in 600 s.
+    phone.wait_line(": busy (486)", T);
+    busy.wait(T).assert_success();
+    let (status, reply) = post(
+        &format!("{base}/alertmanager"),
+        None,
+        &alertmanager_payload("resolved"),
+    );
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["cancelled"], true);
+    phone.wait_line("resolved; called off", T);
+    phone.wait_line("over, not acknowledged", T);
+}
+
+#[test]
+fn the_receiver_refuses_bad_payloads_and_wrong_tokens() {
+    let (_phone, base) = receiver("targets=100\ntoken=s3cret\n");
+    let url = format!("{base}/alertmanager");
+    let (status, _) = post(&url, Some("wrong"), &alertmanager_payload("firing"));
+    assert_eq!(status, 401);
+    let (status, _) = post(&url, None, &alertmanager_payload("firing"));
+    assert_eq!(status, 401);
+    let (status, reply) = post(&url, Some("s3cret"), &serde_json::json!({"version": "3"}));
+    assert_eq!(status, 400);
+    assert!(
+        reply["error"].as_str().unwrap().contains("version"),
+        "{reply}"
+    );
+    let (status, reply) = post(
+        &format!("{base}/call"),
+        Some("s3cret"),
+        &serde_json::json!({"targets": "x"}),
+    );
+    assert_eq!(status, 400, "{reply}");
+    // Not JSON at all.
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let resp = agent
+        .post(&url)
+        .header("Authorization", "Bearer s3cret")
+        .send("{{{ not json")
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+}

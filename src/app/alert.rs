@@ -380,6 +380,8 @@ pub struct Alert {
     /// Reports not yet taken by the main loop.
     fresh: Vec<Attempt>,
     acknowledged: bool,
+    /// Called off (`resolved`): no more calls or rounds.
+    cancelled: bool,
     finished: bool,
 }
 
@@ -417,6 +419,7 @@ impl Alert {
             attempts: Vec::new(),
             fresh: Vec::new(),
             acknowledged: false,
+            cancelled: false,
             finished: false,
         }
     }
@@ -438,6 +441,25 @@ impl Alert {
         } else {
             NOT_REACHED
         })
+    }
+
+    /// Calls the alert off: its calls end (reported as cancelled), no retry follows.
+    pub fn cancel(&mut self, engine: &Engine) {
+        self.cancelled = true;
+        self.next_round_at = None;
+        for leg in &mut self.legs {
+            if leg.state != LegState::Ending {
+                leg.outcome.get_or_insert(Outcome::Cancelled);
+                leg.state = LegState::Ending;
+                let _ = engine.hangup(leg.call, 0, None);
+            }
+        }
+        self.check_round_end(engine);
+    }
+
+    /// Whom it calls.
+    pub fn targets(&self) -> &[String] {
+        &self.spec.targets
     }
 
     /// `--json`: the report is JSON.
@@ -714,7 +736,7 @@ impl Alert {
             seconds: leg.started.elapsed().as_secs_f64(),
             plays: leg.plays,
         });
-        if !self.acknowledged && !self.spec.parallel {
+        if !self.acknowledged && !self.cancelled && !self.spec.parallel {
             self.dial_next(engine);
         }
         self.check_round_end(engine);
@@ -725,10 +747,14 @@ impl Alert {
         if !self.legs.is_empty() {
             return;
         }
-        if !self.spec.parallel && !self.acknowledged && self.next_target < self.spec.targets.len() {
+        if !self.spec.parallel
+            && !self.acknowledged
+            && !self.cancelled
+            && self.next_target < self.spec.targets.len()
+        {
             return;
         }
-        if self.acknowledged || self.round > self.spec.retries {
+        if self.acknowledged || self.cancelled || self.round > self.spec.retries {
             self.finished = true;
         } else {
             self.next_round_at = Some(Instant::now() + self.spec.retry_delay);

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod alert;
+pub mod alerting;
 pub mod cli;
 pub mod commands;
 pub mod events;
@@ -51,8 +52,24 @@ pub fn run(opts: cli::Options, mut control: commands::Control) -> ExitCode {
             return ExitCode::from(EXIT_START_FAILED);
         }
     };
+    // [Alerting]: the HTTP receiver for alerting systems, for the life of the process.
+    let (alerting_tx, alerting_rx) = unbounded();
+    let alerting_status: alerting::Status = Default::default();
+    match alerting::AlertingSettings::from_config(&setup.config) {
+        Ok(Some(settings)) => {
+            if let Err(e) = alerting::start(settings, alerting_tx, alerting_status.clone()) {
+                log::error!("{e}; no alerting receiver");
+            }
+        }
+        Ok(None) => {}
+        Err(e) => log::error!("{e}; no alerting receiver"),
+    }
+    let alerting = Alerting {
+        requests: alerting_rx,
+        status: alerting_status,
+    };
     loop {
-        match run_stack(&opts, &mut setup, &mut control, &signals) {
+        match run_stack(&opts, &mut setup, &mut control, &signals, &alerting) {
             StackEnd::Exit(code) => return code,
             StackEnd::Reload(new) => {
                 log::info!("settings reloaded; SIP stack restarted");
@@ -259,6 +276,43 @@ impl Live<'_, '_> {
         self.alerts.push(RunningAlert { id, alert: a, own });
     }
 
+    /// A request of the alerting receiver.
+    fn on_alerting(&mut self, request: alerting::AlertingRequest) {
+        match request {
+            alerting::AlertingRequest::Start { id, spec, prompt } => {
+                if self.alerts.iter().any(|a| a.id == id) {
+                    log::info!("alert {id}: already in progress");
+                } else {
+                    log::info!("alert {id}: calling {}", spec.targets.join(", "));
+                    self.start_alert(id, spec, prompt, false);
+                }
+            }
+            alerting::AlertingRequest::Cancel { id } => {
+                match self.alerts.iter_mut().find(|a| a.id == id) {
+                    Some(a) => {
+                        log::info!("alert {id}: resolved; called off");
+                        a.alert.cancel(self.engine);
+                    }
+                    None => log::info!("alert {id}: resolved; nothing in progress"),
+                }
+            }
+        }
+    }
+
+    /// What `GET /status` shows: the alerts in progress.
+    fn alert_status(&self) -> Vec<serde_json::Value> {
+        self.alerts
+            .iter()
+            .map(|a| {
+                serde_json::json!({
+                    "alert": a.id,
+                    "targets": a.alert.targets(),
+                    "attempts": a.alert.attempts().len(),
+                })
+            })
+            .collect()
+    }
+
     /// When the next alert timer is due.
     fn alert_timer(&self) -> Option<Instant> {
         self.alerts
@@ -344,11 +398,18 @@ impl Live<'_, '_> {
 }
 
 /// Starts the SIP stack with `setup` and runs it until exit or reload.
+/// The alerting receiver's side of the main loop.
+struct Alerting {
+    requests: Receiver<alerting::AlertingRequest>,
+    status: alerting::Status,
+}
+
 fn run_stack(
     opts: &cli::Options,
     setup: &mut setup::Setup,
     control: &mut commands::Control,
     signals: &Receiver<i32>,
+    alerting: &Alerting,
 ) -> StackEnd {
     let mut reload_to = None;
     let policy = Arc::new(RwLock::new(Arc::new(setup.policy.clone())));
@@ -428,6 +489,7 @@ fn run_stack(
             alert_code = Some(code);
             break;
         }
+        *alerting.status.lock().unwrap_or_else(|e| e.into_inner()) = live.alert_status();
         for event in live.phone.outbox.drain() {
             publish(&event);
             stream(&sink, &live.phone.account_names, event.into());
@@ -466,6 +528,11 @@ fn run_stack(
                 Err(_) => break,
             },
             recv(alert_timer) -> _ => live.alerts_on_timer(),
+            recv(alerting.requests) -> request => {
+                if let Ok(request) = request {
+                    live.on_alerting(request);
+                }
+            },
             recv(hook_results) -> result => {
                 if let Ok(result) = result {
                     live.phone.outbox.push(events::AppEvent::Hook(result));

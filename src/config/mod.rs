@@ -221,6 +221,27 @@ impl Config {
     }
 
     /// The text encoding of the file (kept on write-back).
+    /// The `key=value` entries of a section that is not MicroSIP's (ours, such as
+    /// `[Alerting]`), in file order, outer quotes removed; the first of repeated keys wins,
+    /// as Windows reads them. Empty when the section is missing.
+    pub fn extra_section(&self, name: &str) -> Vec<(String, String)> {
+        let index = self.document.index();
+        let Some(section) = index.section(name) else {
+            return Vec::new();
+        };
+        let mut seen = std::collections::HashSet::new();
+        section
+            .entry_lines
+            .iter()
+            .filter_map(|&i| match &self.document.lines[i].kind {
+                document::LineKind::Entry { key, value, .. } => Some((key, value)),
+                _ => None,
+            })
+            .filter(|(key, _)| seen.insert(document::fold(key)))
+            .map(|(key, value)| (key.clone(), document::unquote(value).to_string()))
+            .collect()
+    }
+
     pub fn encoding(&self) -> FileEncoding {
         self.document.encoding
     }
