@@ -336,6 +336,23 @@ impl Attempt {
     }
 }
 
+/// The final JSON object of `--alert --json`.
+pub fn result_json(
+    code: u8,
+    acknowledged_by: Option<&str>,
+    attempts: Option<usize>,
+) -> serde_json::Value {
+    let mut v = serde_json::json!({
+        "type": "alert_result",
+        "exit_code": code,
+        "acknowledged_by": acknowledged_by,
+    });
+    if let Some(n) = attempts {
+        v["attempts"] = serde_json::json!(n);
+    }
+    v
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum LegState {
     Ringing,

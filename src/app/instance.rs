@@ -109,20 +109,25 @@ pub fn forward_when_started(paths: &SocketPaths, tail: &str) -> ExitCode {
     }
 }
 
+/// The running phone's control socket; the exit code (the reason said) when there is none.
+fn connect_running(paths: &SocketPaths, key: &InstanceKey) -> Result<UnixStream, ExitCode> {
+    client::connect(&paths.socket).map_err(|e| match e {
+        ClientError::NotRunning => failed(format!(
+            "no phone is running for {} (no control socket at {})",
+            key.ini().display(),
+            paths.socket.display()
+        )),
+        e => failed(format!("{e} ({})", paths.socket.display())),
+    })
+}
+
 /// `microsip --events`: the running phone's events on stdout, one JSON object per line,
 /// until it stops (exit 0) or cannot be reached (exit 1).
 pub fn events(paths: &SocketPaths, key: &InstanceKey) -> ExitCode {
     use std::io::Write;
-    let stream = match client::connect(&paths.socket) {
+    let stream = match connect_running(paths, key) {
         Ok(s) => s,
-        Err(ClientError::NotRunning) => {
-            return failed(format!(
-                "no phone is running for {} (no control socket at {})",
-                key.ini().display(),
-                paths.socket.display()
-            ))
-        }
-        Err(e) => return failed(format!("{e} ({})", paths.socket.display())),
+        Err(code) => return code,
     };
     let mut reader = match client::subscribe(stream) {
         Ok((reply, reader)) if client::succeeded(&reply) => {
@@ -231,18 +236,11 @@ pub fn alert(paths: &SocketPaths, args: &[String], json: bool) -> ExitCode {
             }
             Some("alert_done") => {
                 let code = v["exit_code"].as_u64().unwrap_or(1) as u8;
+                let by = v["acknowledged_by"].as_str();
                 let _ = if json {
-                    writeln!(
-                        out,
-                        "{}",
-                        serde_json::json!({
-                            "type": "alert_result",
-                            "exit_code": code,
-                            "acknowledged_by": v["acknowledged_by"],
-                        })
-                    )
+                    writeln!(out, "{}", super::alert::result_json(code, by, None))
                 } else {
-                    match v["acknowledged_by"].as_str() {
+                    match by {
                         Some(by) => writeln!(out, "alert: acknowledged by {by}"),
                         None => writeln!(out, "alert: not acknowledged"),
                     }
@@ -258,16 +256,9 @@ pub fn alert(paths: &SocketPaths, args: &[String], json: bool) -> ExitCode {
 
 /// `microsip --send TEXT [--async]`: one request, the reply on stdout.
 pub fn send(paths: &SocketPaths, key: &InstanceKey, dw_data: u32, text: &str) -> ExitCode {
-    let mut stream = match client::connect(&paths.socket) {
+    let mut stream = match connect_running(paths, key) {
         Ok(s) => s,
-        Err(ClientError::NotRunning) => {
-            return failed(format!(
-                "no phone is running for {} (no control socket at {})",
-                key.ini().display(),
-                paths.socket.display()
-            ))
-        }
-        Err(e) => return failed(format!("{e} ({})", paths.socket.display())),
+        Err(code) => return code,
     };
     let deadline = Instant::now() + STARTING_WAIT;
     match request_when_up(&mut stream, dw_data, text, deadline) {

@@ -668,15 +668,11 @@ fn print_result(a: &alert::Alert, code: u8) {
     let mut out = std::io::stdout().lock();
     let by = a.acknowledged_by();
     let _ = if a.json() {
+        let who = by.map(|b| b.target.as_str());
         writeln!(
             out,
             "{}",
-            serde_json::json!({
-                "type": "alert_result",
-                "exit_code": code,
-                "acknowledged_by": by.map(|b| b.target.clone()),
-                "attempts": a.attempts().len(),
-            })
+            alert::result_json(code, who, Some(a.attempts().len()))
         )
     } else {
         match by {
