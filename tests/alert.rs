@@ -554,3 +554,29 @@ fn the_receiver_refuses_bad_payloads_and_wrong_tokens() {
         .unwrap();
     assert_eq!(resp.status().as_u16(), 400);
 }
+
+#[test]
+fn the_alerter_example_places_an_alert_call_with_the_library() {
+    // Built by `cargo test` with the test binaries: target/debug/examples/alerter.
+    let exe = std::env::current_exe().unwrap();
+    let example = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|d| d.join("examples").join("alerter"))
+        .unwrap();
+    assert!(example.is_file(), "{} is not built", example.display());
+    let mut acker = Sipp::uas("uas_ack_info.xml").spawn();
+    let out = std::process::Command::new(&example)
+        .arg(format!("sip:oncall@{}", acker.addr()))
+        .arg("The disk is full.")
+        .output()
+        .expect("run the example");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("acknowledged"), "{text}");
+    acker.wait(T).assert_success();
+}

@@ -22,7 +22,9 @@ use std::sync::Arc;
 /// frame of `samples_per_frame` samples per media clock tick.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BridgeFormat {
+    /// Samples per second.
     pub clock_rate: u32,
+    /// Samples in one frame (one tick of the media clock).
     pub samples_per_frame: u32,
 }
 
@@ -88,24 +90,43 @@ pub struct AudioCounters {
 /// A snapshot of [`AudioCounters`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct AudioStats {
+    /// Speaker callbacks that found too few samples (a gap was played).
     pub speaker_underruns: u64,
+    /// Speaker samples that did not fit and were dropped.
     pub speaker_overruns: u64,
+    /// Microphone reads that found too few samples.
     pub mic_underruns: u64,
+    /// Microphone underruns while the stream was starting (not glitches).
     pub mic_startup_underruns: u64,
+    /// Microphone samples that did not fit and were dropped.
     pub mic_overruns: u64,
+    /// Speaker samples dropped to catch up.
     pub speaker_dropped: u64,
+    /// Microphone samples dropped to catch up.
     pub mic_dropped: u64,
+    /// Samples played.
     pub speaker_samples: u64,
+    /// Samples captured.
     pub mic_samples: u64,
+    /// Errors the device reported.
     pub device_errors: u64,
+    /// Speaker callbacks run.
     pub speaker_callbacks: u64,
+    /// Microphone callbacks run.
     pub mic_callbacks: u64,
+    /// Samples queued for the speaker now.
     pub speaker_queued: u64,
+    /// Samples queued from the microphone now.
     pub mic_queued: u64,
+    /// Microphone reads by the bridge.
     pub mic_reads: u64,
+    /// The longest speaker callback, in microseconds.
     pub speaker_max_callback: u64,
+    /// The longest microphone callback, in microseconds.
     pub mic_max_callback: u64,
+    /// Slack added to the speaker ring after underruns, in samples.
     pub speaker_slack: u64,
+    /// Slack added to the microphone ring after underruns, in samples.
     pub mic_slack: u64,
 }
 
@@ -132,6 +153,7 @@ impl AudioCounters {
         counter.fetch_add(n, Ordering::Relaxed);
     }
 
+    /// The counters now.
     pub fn snapshot(&self) -> AudioStats {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         AudioStats {
@@ -160,15 +182,17 @@ impl AudioCounters {
 
 /// A call recording (PJSUA's recorder id).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct RecorderId(pub i32);
+pub struct RecorderId(pub(crate) i32);
 
 /// What a device gets when the media clock starts: its ends of the two rings.
 pub struct DeviceEnds {
+    /// The bridge's format.
     pub format: BridgeFormat,
     /// The input callback pushes captured samples here (mono, bridge rate).
     pub mic: rtrb::Producer<i16>,
     /// The output callback pops the samples to play here (mono, bridge rate).
     pub speaker: rtrb::Consumer<i16>,
+    /// Where the device counts its glitches.
     pub counters: Arc<AudioCounters>,
 }
 
@@ -298,7 +322,7 @@ impl Slack {
 
 impl BridgeSide {
     /// The port's `get_frame`: fills `out` with the next captured samples. Until one and a
-    /// half frames (plus the [`Slack`] earned by underruns) are buffered, and again after an
+    /// half frames (plus the `Slack` earned by underruns) are buffered, and again after an
     /// underrun, it gives silence, so the microphone's periods and the clock's frames need not
     /// line up. When the microphone keeps running ahead (its clock is faster), the oldest
     /// samples are skipped down to that level.
@@ -376,6 +400,7 @@ pub struct SpeakerReader {
 }
 
 impl SpeakerReader {
+    /// A reader of the speaker ring, for a device's output callback.
     pub fn new(ring: rtrb::Consumer<i16>, counters: Arc<AudioCounters>, spf: u32) -> Self {
         let capacity = ring.buffer().capacity();
         SpeakerReader {
@@ -397,7 +422,7 @@ impl SpeakerReader {
     }
 
     /// Fills `out` (mono, bridge rate) for an output callback that plays `period` samples at
-    /// a time. Plays silence until a frame and a period (plus the [`Slack`] earned by
+    /// a time. Plays silence until a frame and a period (plus the `Slack` earned by
     /// underruns) are buffered; pads with silence and counts an underrun when the ring runs
     /// dry; skips samples when the bridge keeps running ahead of the device's clock, so the
     /// latency stays near one frame plus one period (plus that slack).
@@ -462,6 +487,7 @@ pub struct MicWriter {
 }
 
 impl MicWriter {
+    /// A writer into the microphone ring, for a device's input callback.
     pub fn new(ring: rtrb::Producer<i16>, counters: Arc<AudioCounters>) -> Self {
         MicWriter { ring, counters }
     }

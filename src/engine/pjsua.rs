@@ -375,7 +375,9 @@ impl Poller {
 pub struct EngineInfo {
     /// The SIP UDP address (bound and advertised).
     pub sip_addr: SocketAddr,
+    /// MicroSIP's local "call by IP" account, when it runs.
     pub local_account: Option<AccountId>,
+    /// The SIP account, when one runs.
     pub account: Option<AccountId>,
 }
 

@@ -10,11 +10,26 @@ use std::time::Duration;
 
 /// A call, as PJSUA numbers it (0..max_calls). Ids are reused after a call ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct CallId(pub i32);
+pub struct CallId(pub(crate) i32);
 
 /// An account, as PJSUA numbers it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct AccountId(pub i32);
+pub struct AccountId(pub(crate) i32);
+
+impl CallId {
+    /// The number PJSUA gives the call (what the log, the events and `msip:callanswer:`
+    /// show). Only the engine makes ids: they name calls that exist (or existed).
+    pub fn index(self) -> i32 {
+        self.0
+    }
+}
+
+impl AccountId {
+    /// The number PJSUA gives the account.
+    pub fn index(self) -> i32 {
+        self.0
+    }
+}
 
 impl fmt::Display for CallId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -65,7 +80,9 @@ pub struct AccountSettings {
     pub proxies: Vec<String>,
     /// Digest user name (authID, else username).
     pub auth_user: String,
+    /// The digest password.
     pub password: String,
+    /// The transport the account uses.
     pub transport: TransportKind,
     /// REGISTER expiry in seconds.
     pub register_refresh: u32,
@@ -91,7 +108,9 @@ pub struct EngineSettings {
     pub local_port: Option<u16>,
     /// RTP base port and range; 0 lets PJSUA choose (its default 4000).
     pub rtp_port_min: u16,
+    /// The last RTP port.
     pub rtp_port_max: u16,
+    /// The `User-Agent` header.
     pub user_agent: String,
     /// Enabled codecs in priority order, MicroSIP style (`PCMA/8000/1`).
     pub codecs: Vec<String>,
@@ -103,6 +122,7 @@ pub struct EngineSettings {
     pub opus_stereo: bool,
     /// MicroSIP's `EC`: the echo canceller (speex, 20 ms tail) on the sound device's audio.
     pub echo_canceller: bool,
+    /// How many calls PJSUA may hold at once.
     pub max_calls: u32,
     /// PJSIP's own log level routed to the `log` facade (0..=6).
     pub pjsip_log_level: u32,
@@ -117,6 +137,33 @@ pub struct EngineSettings {
     pub messaging: bool,
     /// Decides, on the SIP thread and without blocking, what to do with each new incoming call.
     pub incoming: Arc<dyn Fn(&IncomingCall) -> IncomingAction + Send + Sync>,
+}
+
+impl EngineSettings {
+    /// Settings for a program that embeds the engine: SIP and RTP on `bind` (a random SIP
+    /// port), the local "call by IP" account, PCMA and PCMU, and incoming calls left ringing.
+    pub fn local(bind: IpAddr) -> EngineSettings {
+        EngineSettings {
+            bind: Some(bind),
+            sip_port: 0,
+            local_port: None,
+            rtp_port_min: 0,
+            rtp_port_max: 0,
+            user_agent: format!("microsip/{}", env!("CARGO_PKG_VERSION")),
+            codecs: vec!["PCMA/8000/1".into(), "PCMU/8000/1".into()],
+            vad: false,
+            force_codec: false,
+            opus_stereo: false,
+            echo_canceller: false,
+            max_calls: 8,
+            pjsip_log_level: 1,
+            log_file: None,
+            local_account: true,
+            account: None,
+            messaging: true,
+            incoming: Arc::new(|_| IncomingAction::RING),
+        }
+    }
 }
 
 impl fmt::Debug for EngineSettings {
@@ -138,7 +185,9 @@ impl fmt::Debug for EngineSettings {
 /// What the engine knows of a new incoming call when it asks for a decision.
 #[derive(Debug, Clone, Default)]
 pub struct IncomingCall {
+    /// The new call.
     pub call: Option<CallId>,
+    /// The account it came to.
     pub account: Option<AccountId>,
     /// The From header (display name and URI).
     pub from: String,
@@ -182,15 +231,25 @@ pub enum IncomingAction {
     /// `forward_after`: the application means to answer, or to forward, after this delay (the
     /// engine only reports it; at most one is set).
     Ring {
+        /// Answer after this delay (auto-answer).
         answer_after: Option<Duration>,
+        /// Forward after this delay (`forwardingDelay`).
         forward_after: Option<Duration>,
     },
     /// 302 Moved Temporarily at once, with `Contact: <to>` and a `Diversion` header naming
     /// our To URI (MicroSIP's forwarding).
-    Forward { to: String },
+    Forward {
+        /// The forwarding target (a SIP URI).
+        to: String,
+    },
     /// A final non-2xx response; `reason` becomes a `Reason: SIP ;cause=<code> ;text="…"`
     /// header (MicroSIP 3.22.16's form), the status line keeps its standard phrase.
-    Reject { code: u16, reason: Option<String> },
+    Reject {
+        /// The SIP status code (e.g. 486).
+        code: u16,
+        /// The text of the `Reason:` header, if any.
+        reason: Option<String>,
+    },
 }
 
 impl IncomingAction {
@@ -204,12 +263,19 @@ impl IncomingAction {
 /// PJSIP's INVITE session states.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallState {
+    /// Not started.
     Null,
+    /// We sent the INVITE.
     Calling,
+    /// An INVITE came in.
     Incoming,
+    /// A provisional response (180, 183) was sent or received.
     Early,
+    /// Answered, waiting for the ACK.
     Connecting,
+    /// Connected.
     Confirmed,
+    /// Ended.
     Disconnected,
 }
 
@@ -240,25 +306,40 @@ pub enum Role {
 /// The call's audio state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MediaState {
+    /// No audio (yet).
     None,
+    /// Audio flows both ways.
     Active,
+    /// We put the call on hold.
     LocalHold,
+    /// The far end put the call on hold.
     RemoteHold,
+    /// The audio could not be set up.
     Error,
 }
 
 /// A snapshot of one call.
 #[derive(Debug, Clone)]
 pub struct CallInfo {
+    /// The call.
     pub call: CallId,
+    /// The account it belongs to.
     pub account: AccountId,
+    /// Which side we are.
     pub role: Role,
+    /// Its INVITE session state.
     pub state: CallState,
+    /// Its audio state.
     pub media: MediaState,
+    /// The far end (From or To header, with display name).
     pub remote: String,
+    /// Our end.
     pub local: String,
+    /// The SIP Call-ID.
     pub sip_call_id: String,
+    /// The last SIP status code (0 when none yet).
     pub last_status: u16,
+    /// The last status's reason phrase.
     pub last_reason: String,
 }
 
@@ -269,48 +350,80 @@ pub struct CallInfo {
 pub enum Event {
     /// A new incoming call, and what the decision callback did with it.
     Incoming {
+        /// What the INVITE said.
         info: IncomingCall,
+        /// What was done with it.
         action: IncomingAction,
     },
     /// A call changed state.
-    CallState { info: CallInfo },
+    CallState {
+        /// The call now.
+        info: CallInfo,
+    },
     /// A call's media changed.
-    Media { call: CallId, state: MediaState },
+    Media {
+        /// The call.
+        call: CallId,
+        /// Its audio state now.
+        state: MediaState,
+    },
     /// A REGISTER (or un-REGISTER) transaction finished.
     Registration {
+        /// The account.
         account: AccountId,
+        /// The registrar's status code (or PJSIP's, for a local failure).
         code: u16,
+        /// Its reason phrase, or what failed.
         reason: String,
+        /// Seconds the registration lasts (0: unregistered).
         expires: u32,
+        /// A refresh of an existing registration.
         renew: bool,
     },
-    /// A DTMF digit was received.
+    /// A DTMF digit was received (RFC 2833, SIP INFO, or a tone heard by a listener of
+    /// `Engine::listen_dtmf`).
     Dtmf {
+        /// The call.
         call: CallId,
+        /// `0`-`9`, `*`, `#`, `A`-`D`.
         digit: char,
+        /// How long it lasted, in milliseconds.
         duration_ms: u32,
     },
     /// The far end of `call` asks us (REFER) to call `target` instead. `accepted`: answered
     /// 202 and PJSUA places the new call; refused with 603 (MicroSIP's rule: the call is not
     /// connected, or a call with `target`'s user@domain exists already).
     TransferRequest {
+        /// The call the REFER came on.
         call: CallId,
+        /// The `Refer-To` target.
         target: String,
+        /// Answered 202 (else 603).
         accepted: bool,
     },
     /// Progress of a transfer we asked for on `call` (`Engine::transfer`): the REFER's
     /// acceptance, then the status lines the far end NOTIFYs. On a 2xx the transfer is done
     /// and the phone hangs its leg up. `last`: no more reports follow.
     TransferStatus {
+        /// The call we transferred.
         call: CallId,
+        /// The status code reported.
         code: u16,
+        /// Its text.
         text: String,
+        /// No more reports follow.
         last: bool,
     },
     /// An outgoing call was redirected (3xx) and the INVITE is sent again to `target`.
-    Redirected { call: CallId, target: String },
+    Redirected {
+        /// The call.
+        call: CallId,
+        /// Where it goes now.
+        target: String,
+    },
     /// A SIP MESSAGE with a `text/plain` body arrived (only with messaging on).
     Message {
+        /// The account it came to.
         account: AccountId,
         /// The call it came within, if any.
         call: Option<CallId>,
@@ -318,18 +431,27 @@ pub enum Event {
         from: String,
         /// The recipient (To header).
         to: String,
+        /// Its content type (`text/plain`).
         content_type: String,
+        /// The text.
         body: String,
     },
     /// A prompt (`Engine::play_prompt`) has played through `times` times on `call`.
-    PromptPlayed { call: CallId, times: u32 },
+    PromptPlayed {
+        /// The call.
+        call: CallId,
+        /// How many times, so far.
+        times: u32,
+    },
     /// A message-summary NOTIFY (voicemail indication) arrived, subscribed to or not.
     Mwi {
+        /// The account.
         account: AccountId,
         /// `Messages-Waiting: yes`.
         waiting: bool,
         /// New and old voice messages (`Voice-Message: new/old`), 0 when not given.
         new: u32,
+        /// Old voice messages.
         old: u32,
     },
 }
@@ -342,12 +464,20 @@ pub enum Error {
     AlreadyRunning,
     /// A PJSIP call failed.
     Pj {
+        /// The PJSIP function.
         op: &'static str,
+        /// PJSIP's status code.
         status: i32,
+        /// PJSIP's text for it.
         message: String,
     },
     /// An argument cannot be passed to PJSIP (e.g. it contains a NUL byte).
-    InvalidArgument { what: &'static str, reason: String },
+    InvalidArgument {
+        /// What the argument is.
+        what: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The call does not exist (any more).
     NoSuchCall(CallId),
 }
@@ -374,4 +504,5 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// The engine's results.
 pub type Result<T> = std::result::Result<T, Error>;
