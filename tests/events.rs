@@ -165,6 +165,27 @@ fn check_schema(v: &Value) {
             ("elapsed_ms", "n"),
         ],
         "auto_hangup" => &[("after_s", "n")],
+        "mwi" => &[
+            ("account", "s"),
+            ("waiting", "b"),
+            ("new", "n"),
+            ("old", "n"),
+        ],
+        "redirected" => &[("target", "s")],
+        "prompt_played" => &[("times", "n")],
+        "alert_attempt" => &[
+            ("alert", "s"),
+            ("round", "n"),
+            ("target", "s"),
+            ("outcome", "s"),
+            ("seconds", "n"),
+            ("prompt_plays", "n"),
+        ],
+        "alert_done" => &[
+            ("alert", "s"),
+            ("exit_code", "n"),
+            ("acknowledged_by", "s?"),
+        ],
         other => panic!("a type the README does not document: {other}: {v}"),
     };
     for (name, want) in fields {
@@ -331,4 +352,70 @@ fn the_webhook_gets_every_event_and_a_failed_post_is_sent_again() {
     drop(phone);
     server.unblock();
     let _ = endpoint.join();
+}
+
+#[test]
+fn voicemail_redirects_and_alerts_in_events() {
+    let phone = Phone::start(&support::settings(0, ""), &[]);
+    let addr = phone.sip_addr();
+    let events = Events::subscribe(&phone);
+    // An unsolicited message-summary NOTIFY.
+    Sipp::uac("uac_mwi_notify.xml", &addr)
+        .service("intercom")
+        .run(T)
+        .assert_success();
+    let mwi = events.of_type("mwi");
+    assert_eq!(
+        (mwi["waiting"].clone(), mwi["new"].clone()),
+        (true.into(), 2.into())
+    );
+    // A call that is redirected (302) to a second callee.
+    let mut moved = Sipp::uas("uas_answer.xml").spawn();
+    let new_target = format!("sip:moved@{}", moved.addr());
+    let mut redirector = Sipp::uas("uas_redirect.xml")
+        .args(&["-key", "redirect_to", &new_target])
+        .spawn();
+    phone.send(&format!("sip:first@{}", redirector.addr()));
+    redirector.wait(T).assert_success();
+    let redirected = events.of_type("redirected");
+    assert!(redirected["target"]
+        .as_str()
+        .unwrap()
+        .contains("sip:moved@"));
+    events.wait("confirmed", |v| {
+        v["type"] == "call_state" && v["state"] == "confirmed"
+    });
+    phone.send("/hangupall");
+    moved.wait(T).assert_success();
+    // An alert through the phone: a silent callee, the prompt played once.
+    let dir = support::TempDir::new("events");
+    let wav = dir.path().join("beep.wav");
+    support::audio::write_wav(&wav, 8000, &support::audio::tone(8000, 700.0, 0.5, 0, 4000));
+    let mut silent = Sipp::uas("uas_answer.xml").spawn();
+    let ini = phone.ini_path().to_str().unwrap().to_string();
+    let target = format!("sip:oncall@{}", silent.addr());
+    let (status, out) = Phone::run_to_exit(
+        &[
+            "--ini",
+            &ini,
+            "--alert",
+            &target,
+            "--play",
+            wav.to_str().unwrap(),
+            "--repeat",
+            "1",
+        ],
+        T,
+    );
+    assert_eq!(status.code(), Some(2), "{out}");
+    silent.wait(T).assert_success();
+    assert_eq!(events.of_type("prompt_played")["times"], 1);
+    let attempt = events.of_type("alert_attempt");
+    assert_eq!(attempt["outcome"], "not_acknowledged");
+    let done = events.of_type("alert_done");
+    assert_eq!(done["exit_code"], 2);
+    assert_eq!(done["alert"], attempt["alert"]);
+    for v in events.all() {
+        check_schema(&v);
+    }
 }
