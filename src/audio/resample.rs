@@ -71,58 +71,6 @@ impl Downstream {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn tone(rate: u32, hz: f64, n: usize) -> Vec<i16> {
-        (0..n)
-            .map(|i| {
-                (10000.0 * (2.0 * std::f64::consts::PI * hz * i as f64 / f64::from(rate)).sin())
-                    as i16
-            })
-            .collect()
-    }
-
-    /// Amplitude of `hz` in `x` (Goertzel).
-    fn level(x: &[i16], rate: u32, hz: f64) -> f64 {
-        let w = 2.0 * std::f64::consts::PI * hz / f64::from(rate);
-        let (mut s1, mut s2) = (0.0, 0.0);
-        for &v in x {
-            let s = f64::from(v) + 2.0 * w.cos() * s1 - s2;
-            s2 = s1;
-            s1 = s;
-        }
-        (s1 * s1 + s2 * s2 - 2.0 * w.cos() * s1 * s2).sqrt() * 2.0 / x.len() as f64
-    }
-
-    #[test]
-    fn upsampling_keeps_rate_pitch_and_level() {
-        let src = tone(8000, 1000.0, 8000);
-        let mut it = src.iter().copied();
-        let mut up = Upstream::new(8000, 48000);
-        let out: Vec<i16> = (0..47000)
-            .map(|_| up.next(|| it.next().unwrap_or(0)))
-            .collect();
-        let l = level(&out[1000..], 48000, 1000.0);
-        assert!((l - 10000.0).abs() < 600.0, "level {l}");
-        assert!(level(&out[1000..], 48000, 1500.0) < 300.0);
-    }
-
-    #[test]
-    fn downsampling_keeps_pitch_and_count() {
-        let src = tone(48000, 440.0, 48000);
-        let mut down = Downstream::new(48000, 16000);
-        let mut out = Vec::new();
-        for &x in &src {
-            down.push(x, |v| out.push(v));
-        }
-        assert!((out.len() as i64 - 16000).abs() <= 1, "{}", out.len());
-        let l = level(&out[100..], 16000, 440.0);
-        assert!((l - 10000.0).abs() < 300.0, "level {l}");
-    }
-}
-
 /// A whole buffer from `from` Hz to `to` Hz: low-passed first when going down (a windowed
 /// sinc, so that speech above the new Nyquist frequency does not fold back), then linearly
 /// interpolated.
@@ -178,8 +126,8 @@ fn low_pass(x: &[i16], cutoff: f64) -> Vec<i16> {
 }
 
 #[cfg(test)]
-mod convert_tests {
-    use super::convert;
+mod tests {
+    use super::*;
 
     fn tone(rate: u32, hz: f64, n: usize) -> Vec<i16> {
         (0..n)
@@ -190,15 +138,42 @@ mod convert_tests {
             .collect()
     }
 
+    /// Amplitude of `hz` in `x` (Goertzel).
     fn level(x: &[i16], rate: u32, hz: f64) -> f64 {
         let w = 2.0 * std::f64::consts::PI * hz / f64::from(rate);
-        let (re, im) = x.iter().enumerate().fold((0.0, 0.0), |(re, im), (i, &v)| {
-            (
-                re + f64::from(v) * (w * i as f64).cos(),
-                im + f64::from(v) * (w * i as f64).sin(),
-            )
-        });
-        (re * re + im * im).sqrt() * 2.0 / x.len() as f64
+        let (mut s1, mut s2) = (0.0, 0.0);
+        for &v in x {
+            let s = f64::from(v) + 2.0 * w.cos() * s1 - s2;
+            s2 = s1;
+            s1 = s;
+        }
+        (s1 * s1 + s2 * s2 - 2.0 * w.cos() * s1 * s2).sqrt() * 2.0 / x.len() as f64
+    }
+
+    #[test]
+    fn upsampling_keeps_rate_pitch_and_level() {
+        let src = tone(8000, 1000.0, 8000);
+        let mut it = src.iter().copied();
+        let mut up = Upstream::new(8000, 48000);
+        let out: Vec<i16> = (0..47000)
+            .map(|_| up.next(|| it.next().unwrap_or(0)))
+            .collect();
+        let l = level(&out[1000..], 48000, 1000.0);
+        assert!((l - 10000.0).abs() < 600.0, "level {l}");
+        assert!(level(&out[1000..], 48000, 1500.0) < 300.0);
+    }
+
+    #[test]
+    fn downsampling_keeps_pitch_and_count() {
+        let src = tone(48000, 440.0, 48000);
+        let mut down = Downstream::new(48000, 16000);
+        let mut out = Vec::new();
+        for &x in &src {
+            down.push(x, |v| out.push(v));
+        }
+        assert!((out.len() as i64 - 16000).abs() <= 1, "{}", out.len());
+        let l = level(&out[100..], 16000, 440.0);
+        assert!((l - 10000.0).abs() < 300.0, "level {l}");
     }
 
     #[test]

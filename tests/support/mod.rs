@@ -1215,23 +1215,9 @@ pub fn loopback_engine(
     >,
 ) -> microsip::engine::EngineSettings {
     microsip::engine::EngineSettings {
-        bind: Some(LOCALHOST.parse().unwrap()),
         sip_port,
-        local_port: None,
-        rtp_port_min: 0,
-        rtp_port_max: 0,
         user_agent: "microsip-test".into(),
-        codecs: vec!["PCMA/8000/1".into(), "PCMU/8000/1".into()],
-        vad: false,
-        force_codec: false,
-        opus_stereo: false,
-        echo_canceller: false,
-        max_calls: 8,
-        pjsip_log_level: 1,
-        log_file: None,
-        local_account: true,
-        account: None,
-        messaging: true,
         incoming,
+        ..microsip::engine::EngineSettings::local(LOCALHOST.parse().unwrap())
     }
 }
