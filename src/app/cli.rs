@@ -50,6 +50,7 @@ pub const USAGE: &str = "\
 microsip: a headless softphone (MicroSIP's core on PJSIP)
 
 usage: microsip [--ini PATH] [--bind ADDR] [--log-level LEVEL] [MICROSIP COMMAND]
+       (-h, --help and --version act wherever they stand; so does a lone `help`)
        microsip [--ini PATH] --send COMMAND [--async]
        microsip [--ini PATH] --events
        microsip [--ini PATH] --alert TARGET... [--play FILE.wav | --say TEXT] [--ack DIGITS]
@@ -80,7 +81,8 @@ usage: microsip [--ini PATH] [--bind ADDR] [--log-level LEVEL] [MICROSIP COMMAND
   --register-uri-handler
                      open sip:, sips:, tel: and callto: links with microsip (xdg-mime)
 
-MICROSIP COMMAND: MicroSIP's command line, after our options: a number or URI to dial,
+MICROSIP COMMAND: MicroSIP's command line, before or after our --options (which MicroSIP's
+own switches never look like): a number or URI to dial,
 `number text` (a SIP MESSAGE), /answer, /hangupall, /hangupincoming, /hangupcalling,
 /dtmf:DIGITS, /transfer:NUMBER, /account:N, /password:PWD, /exit, msip:... If this phone
 already runs (same program, same settings file), the command goes to it and this process
@@ -114,16 +116,16 @@ pub enum Mode {
 }
 
 impl Options {
-    /// The one thing this run does. `--help` wins over everything; two other modes at once
-    /// are an error that names them.
+    /// The one thing this run does. `--help`, then `--version`, win over everything; two
+    /// other modes at once are an error that names them.
     pub fn mode(&self) -> Result<Mode, String> {
         if self.help {
             return Ok(Mode::Help);
         }
-        let mut modes = Vec::new();
         if self.version {
-            modes.push(("--version", Mode::Version));
+            return Ok(Mode::Version);
         }
+        let mut modes = Vec::new();
         if self.check {
             modes.push(("--check", Mode::Check));
         }
@@ -175,86 +177,92 @@ impl Options {
 }
 
 /// Parses our options; the error says what was wrong and what is accepted.
+///
+/// Our `--long` options may stand before or after MicroSIP's command line (MicroSIP's own
+/// switches never start with `--`; `--call` is one of its popular aliases); `-h`, `--help`
+/// and `--version` count wherever they are, and a lone `help` asks for help too. After
+/// `--` everything is MicroSIP's command line; after `--alert`, the alert's arguments.
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Options, String> {
-    use lexopt::prelude::*;
+    let words: Vec<String> = args
+        .into_iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     let mut opts = Options::default();
-    let mut parser = lexopt::Parser::from_args(args);
-    loop {
-        // MicroSIP's command line starts at the first argument that is not a `--long`
-        // option of ours (`--call` is one of MicroSIP's aliases): it is taken as it is.
-        if let Some(raw) = parser.try_raw_args() {
-            if raw.peek().is_some_and(starts_microsip_command) {
-                opts.tail = raw.map(|a| a.to_string_lossy().into_owned()).collect();
+    let mut i = 0;
+    while i < words.len() {
+        let word = &words[i];
+        i += 1;
+        let (name, inline) = match word.split_once('=') {
+            Some((n, v)) if n.starts_with("--") => (n, Some(v.to_string())),
+            _ => (word.as_str(), None),
+        };
+        let mut value = |what: &str| -> Result<String, String> {
+            if let Some(v) = inline.clone() {
+                return Ok(v);
+            }
+            let v = words
+                .get(i)
+                .cloned()
+                .ok_or_else(|| format!("{what} needs a value; see microsip --help"))?;
+            i += 1;
+            Ok(v)
+        };
+        match name {
+            "--" => {
+                opts.tail.extend(words[i..].iter().cloned());
                 break;
             }
-        }
-        let Some(arg) = parser.next().map_err(|e| e.to_string())? else {
-            break;
-        };
-        match arg {
-            Long("ini") => opts.ini = Some(parser.value().map_err(|e| e.to_string())?.into()),
-            Long("bind") => {
-                let v = parser.value().map_err(|e| e.to_string())?;
-                let text = v.to_string_lossy().into_owned();
+            "--alert" => {
+                opts.alert = Some(words[i..].to_vec());
+                break;
+            }
+            "--ini" => opts.ini = Some(value("--ini")?.into()),
+            "--bind" => {
+                let text = value("--bind")?;
                 opts.bind = Some(text.parse().map_err(|_| {
                     format!("--bind {text:?} is not an IP address (e.g. --bind 127.0.0.1)")
                 })?);
             }
-            Long("log-level") => {
-                let v = parser.value().map_err(|e| e.to_string())?;
-                let text = v.to_string_lossy().into_owned();
+            "--log-level" => {
+                let text = value("--log-level")?;
                 opts.log_level = Some(text.parse().map_err(|_| {
                     format!("--log-level {text:?}: use error, warn, info, debug or trace")
                 })?);
             }
-            Long("help") => opts.help = true,
-            Long("version") => opts.version = true,
-            Long("list-audio-devices") => opts.list_audio_devices = true,
-            Long("check") => opts.check = true,
-            Long("send") => {
-                let v = parser.value().map_err(|e| e.to_string())?;
-                opts.send = Some(v.to_string_lossy().into_owned());
+            "--send" => opts.send = Some(value("--send")?),
+            "-h" | "--help" => opts.help = true,
+            "--version" => opts.version = true,
+            "--list-audio-devices" => opts.list_audio_devices = true,
+            "--check" => opts.check = true,
+            "--async" => opts.send_async = true,
+            "--socket-path" => opts.socket_path = true,
+            "--register-uri-handler" => opts.register_uri_handler = true,
+            "--events" => opts.events = true,
+            // MicroSIP's alias takes its URI along.
+            "--call" => {
+                opts.tail.push(word.clone());
+                if let Some(uri) = words.get(i) {
+                    opts.tail.push(uri.clone());
+                    i += 1;
+                }
             }
-            Long("async") => opts.send_async = true,
-            Long("socket-path") => opts.socket_path = true,
-            Long("register-uri-handler") => opts.register_uri_handler = true,
-            Long("events") => opts.events = true,
-            // Everything after --alert is the alert's: its targets and options.
-            Long("alert") => {
-                opts.alert = Some(
-                    parser
-                        .raw_args()
-                        .map_err(|e| e.to_string())?
-                        .map(|a| a.to_string_lossy().into_owned())
-                        .collect(),
-                );
-                break;
+            _ if word.starts_with("--") && opts.tail.is_empty() => {
+                return Err(format!(
+                    "unknown option {word}; see microsip --help (MicroSIP's own switches \
+                     start with / or -)"
+                ))
             }
-            // After `--`, everything is MicroSIP's command line.
-            Value(v) => {
-                opts.tail.push(v.to_string_lossy().into_owned());
-                opts.tail.extend(
-                    parser
-                        .raw_args()
-                        .map_err(|e| e.to_string())?
-                        .map(|a| a.to_string_lossy().into_owned()),
-                );
-                break;
-            }
-            other => return Err(format!("{}; see microsip --help", other.unexpected())),
+            _ => opts.tail.push(word.clone()),
         }
+    }
+    if opts.tail == ["help"] {
+        opts.tail.clear();
+        opts.help = true;
     }
     if opts.send_async && opts.send.is_none() {
         return Err("--async only goes with --send COMMAND; see microsip --help".into());
     }
     Ok(opts)
-}
-
-/// Whether a raw argument begins MicroSIP's command line: anything but our `--long`
-/// options (and the `--` separator), plus `--call`, an alias MicroSIP users know.
-fn starts_microsip_command(arg: &std::ffi::OsStr) -> bool {
-    let text = arg.to_string_lossy();
-    !text.starts_with("--") || text == "--call"
 }
 
 #[cfg(test)]
@@ -279,8 +287,9 @@ mod mode_tests {
         );
         // --help wins; two others are an error naming both.
         assert_eq!(mode(&["--check", "--help"]), Ok(Mode::Help));
-        let err = mode(&["--check", "--version"]).unwrap_err();
-        assert!(err.contains("--version and --check"), "{err}");
+        assert_eq!(mode(&["--check", "--version"]), Ok(Mode::Version));
+        let err = mode(&["--check", "--events"]).unwrap_err();
+        assert!(err.contains("--check and --events"), "{err}");
         let err = mode(&["--socket-path", "100"]).unwrap_err();
         assert!(err.contains("takes no MicroSIP command"), "{err}");
     }
@@ -330,13 +339,13 @@ mod tests {
         let o = parse(args(&["--ini", "a.ini", "/answer"])).unwrap();
         assert_eq!(o.tail, vec!["/answer"]);
         assert_eq!(o.ini, Some(PathBuf::from("a.ini")));
+        // Our options after MicroSIP's command line are ours too.
         let o = parse(args(&["sip:100@pbx", "--ini", "x"])).unwrap();
-        assert_eq!(
-            o.command_line(),
-            "sip:100@pbx --ini x",
-            "all of it, taken as it is"
-        );
-        assert_eq!(o.ini, None);
+        assert_eq!(o.command_line(), "sip:100@pbx");
+        assert_eq!(o.ini, Some(PathBuf::from("x")));
+        let o = parse(args(&["100", "hello", "--ini=y", "there"])).unwrap();
+        assert_eq!(o.command_line(), "100 hello there");
+        assert_eq!(o.ini, Some(PathBuf::from("y")));
         assert_eq!(parse(args(&["-answer"])).unwrap().tail, vec!["-answer"]);
         assert_eq!(parse(args(&["-"])).unwrap().tail, vec!["-"]);
         assert_eq!(
@@ -353,6 +362,33 @@ mod tests {
             vec!["--ini", "x"]
         );
         assert!(parse(args(&["--ini", "x"])).unwrap().tail.is_empty());
+    }
+
+    #[test]
+    fn help_and_version_count_anywhere() {
+        for a in [
+            &["-h"][..],
+            &["--help"],
+            &["help"],
+            &["100", "-h"],
+            &["/answer", "--help"],
+        ] {
+            assert!(parse(args(a)).unwrap().help, "{a:?}");
+        }
+        let o = parse(args(&["sip:1", "--version"])).unwrap();
+        assert!(o.version);
+        assert_eq!(
+            o.mode(),
+            Ok(Mode::Version),
+            "the dial target does not count"
+        );
+        // `help` with more words is a message to a contact called help.
+        assert!(!parse(args(&["help", "me"])).unwrap().help);
+        let e = parse(args(&["--bogus"])).unwrap_err();
+        assert!(e.contains("unknown option --bogus"), "{e}");
+        // Once MicroSIP's command line started, other words are its (a message text).
+        let o = parse(args(&["100", "see", "--bogus"])).unwrap();
+        assert_eq!(o.command_line(), "100 see --bogus");
     }
 
     #[test]
