@@ -471,7 +471,7 @@ impl Alert {
                 let _ = engine.hangup(leg.call, 0, None);
             }
         }
-        self.check_round_end(engine);
+        self.check_round_end();
     }
 
     /// Whom it calls.
@@ -543,7 +543,7 @@ impl Alert {
         } else {
             self.dial_next(engine);
         }
-        self.check_round_end(engine);
+        self.check_round_end();
     }
 
     /// Dials the next target of the round in escalation order.
@@ -756,11 +756,11 @@ impl Alert {
         if !self.acknowledged && !self.cancelled && !self.spec.parallel {
             self.dial_next(engine);
         }
-        self.check_round_end(engine);
+        self.check_round_end();
     }
 
     /// When no call of the round is left: done, or the next round after the delay.
-    fn check_round_end(&mut self, _engine: &Engine) {
+    fn check_round_end(&mut self) {
         if !self.legs.is_empty() {
             return;
         }

@@ -14,7 +14,7 @@ use super::hooks::{HookOutcome, HookResult, Remote};
 use crate::engine::{AccountId, CallId, CallState, Event, IncomingAction, MediaState, Role};
 
 /// The version of the event objects' schema (`"v"` in each).
-pub const SCHEMA_VERSION: u32 = 1;
+pub use crate::control::hub::EVENTS_VERSION as SCHEMA_VERSION;
 
 /// Something the phone did on its own, beyond what the engine reports.
 #[derive(Debug, Clone)]

@@ -489,7 +489,13 @@ fn run_stack(
             alert_code = Some(code);
             break;
         }
-        *alerting.status.lock().unwrap_or_else(|e| e.into_inner()) = live.alert_status();
+        // GET /status: written only while alerts run (and once when the last one ends).
+        {
+            let mut status = alerting.status.lock().unwrap_or_else(|e| e.into_inner());
+            if !live.alerts.is_empty() || !status.is_empty() {
+                *status = live.alert_status();
+            }
+        }
         for event in live.phone.outbox.drain() {
             publish(&event);
             stream(&sink, &live.phone.account_names, event.into());

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
+use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 
 /// Events waiting for the endpoint before newer ones are dropped.
 pub const QUEUE: usize = 1000;
@@ -100,22 +100,10 @@ fn deliver(url: &str, events: &Receiver<String>, dropped: &AtomicU64) {
         )
         .build()
         .new_agent();
-    loop {
-        let event = match events.recv_timeout(Duration::from_secs(3600)) {
-            Ok(e) => e,
-            Err(RecvTimeoutError::Timeout) => continue,
-            Err(RecvTimeoutError::Disconnected) => return,
-        };
+    while let Ok(event) = events.recv() {
         let lost = dropped.swap(0, Ordering::AcqRel);
         if lost > 0 {
-            let notice = serde_json::json!({
-                "v": super::events::SCHEMA_VERSION,
-                "ts": humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
-                "type": "dropped",
-                "call": null,
-                "count": lost,
-            });
-            send(&agent, url, &notice.to_string());
+            send(&agent, url, &crate::control::hub::dropped_event(lost));
         }
         send(&agent, url, &event);
     }

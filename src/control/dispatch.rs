@@ -21,11 +21,8 @@ use std::time::Duration;
 
 use crossbeam_channel::{bounded, unbounded, Receiver, RecvTimeoutError, Sender};
 
-use super::hub::{EventHub, Subscription};
+use super::hub::{EventHub, Subscription, EVENTS_VERSION};
 use super::wire::{self, Reply, Request, DW_DATA_EVENTS, DW_DATA_POST, DW_DATA_RUN};
-
-/// The version of the event objects a subscription carries.
-pub const EVENTS_VERSION: u32 = 1;
 
 /// How long a `dwData=1` request waits for the main loop before the sender gets an error.
 pub const RUN_TIMEOUT: Duration = Duration::from_secs(30);

@@ -8,6 +8,21 @@ use std::sync::{Arc, Mutex};
 
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 
+/// The version of the event objects (`"v"` in each).
+pub const EVENTS_VERSION: u32 = 1;
+
+/// The event that tells a reader how many events it missed (its queue was full).
+pub fn dropped_event(count: u64) -> String {
+    serde_json::json!({
+        "v": EVENTS_VERSION,
+        "ts": humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
+        "type": "dropped",
+        "call": null,
+        "count": count,
+    })
+    .to_string()
+}
+
 /// How many events wait for one slow reader before newer ones are dropped for it.
 pub const QUEUE: usize = 1024;
 
@@ -122,6 +137,16 @@ mod tests {
         assert_eq!(slow.take_dropped(), 6);
         assert_eq!(slow.take_dropped(), 0, "the counter restarts");
         assert_eq!(fast.take_dropped(), 0);
+    }
+
+    #[test]
+    fn the_dropped_event_has_the_common_fields_and_the_count() {
+        let v: serde_json::Value = serde_json::from_str(&dropped_event(17)).unwrap();
+        assert_eq!(v["v"], EVENTS_VERSION);
+        assert_eq!(v["type"], "dropped");
+        assert_eq!(v["count"], 17);
+        assert!(v["call"].is_null());
+        assert!(v["ts"].as_str().unwrap().ends_with('Z'));
     }
 
     #[test]

@@ -487,17 +487,13 @@ fn stream_events(mut stream: UnixStream, events: &Subscription) {
     let _ = stream.set_write_timeout(None);
     while let Ok(event) = events.events.recv() {
         let dropped = events.take_dropped();
-        if dropped > 0 {
-            let notice = serde_json::json!({
-                "v": super::dispatch::EVENTS_VERSION,
-                "ts": humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
-                "type": "dropped",
-                "call": null,
-                "count": dropped,
-            });
-            if !send_reply(&mut stream, &Reply::event(notice.to_string())) {
-                return;
-            }
+        if dropped > 0
+            && !send_reply(
+                &mut stream,
+                &Reply::event(super::hub::dropped_event(dropped)),
+            )
+        {
+            return;
         }
         if !send_reply(&mut stream, &Reply::event(&*event)) {
             return;
