@@ -90,10 +90,6 @@ fn alert(opts: cli::Options, args: &[String]) -> ExitCode {
         Ok(s) => s,
         Err(e) => return usage(e),
     };
-    let prompt = match alert::Sound::prompt(&spec.prompt) {
-        Ok(p) => p,
-        Err(e) => return usage(e),
-    };
     microsip::logging::init(opts.log_level.unwrap_or(log::LevelFilter::Warn));
     // A settings file that cannot be used is a configuration error (3), said before calling.
     if let Err(e) = app::setup::read(&opts) {
@@ -115,6 +111,11 @@ fn alert(opts: cli::Options, args: &[String]) -> ExitCode {
             log::warn!("no control socket ({e}): --events cannot follow this alert");
             None
         }
+    };
+    // The prompt is made here only for an alert of our own (a running phone makes its own).
+    let prompt = match alert::Sound::prompt(&spec.prompt) {
+        Ok(p) => p,
+        Err(e) => return usage(e),
     };
     app::run(
         opts,
