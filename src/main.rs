@@ -12,10 +12,9 @@ use std::time::Instant;
 
 use microsip::app::instance::{self, EXIT_COMMAND_FAILED, STARTING_WAIT};
 use microsip::app::{self, cli, commands};
-use microsip::control::client::{self, ClientError};
 use microsip::control::dispatch::{Dispatcher, StackGate};
 use microsip::control::grammar::{self, Command, NoInstance};
-use microsip::control::socket::{self, Claim, SocketPaths};
+use microsip::control::socket::{self, Claim};
 use microsip::control::wire::{DW_DATA_POST, DW_DATA_RUN};
 
 fn main() -> ExitCode {
@@ -61,19 +60,20 @@ fn main() -> ExitCode {
             }
         }
         cli::Mode::SocketPath => {
+            // The running phone's socket, or where this process's phone would serve.
             let key = instance::key(&opts);
-            println!("{}", SocketPaths::from_env(&key).socket.display());
+            let paths = match instance::running(&key) {
+                Ok(Some((_, paths))) => paths,
+                _ => instance::own_paths(&key),
+            };
+            println!("{}", paths.socket.display());
             ExitCode::SUCCESS
         }
         cli::Mode::Send { text, queue } => {
-            let key = instance::key(&opts);
             let dw_data = if queue { DW_DATA_POST } else { DW_DATA_RUN };
-            instance::send(&SocketPaths::from_env(&key), &key, dw_data, &text)
+            instance::send(&instance::key(&opts), dw_data, &text)
         }
-        cli::Mode::Events => {
-            let key = instance::key(&opts);
-            instance::events(&SocketPaths::from_env(&key), &key)
-        }
+        cli::Mode::Events => instance::events(&instance::key(&opts)),
         cli::Mode::Alert(args) => alert(opts, &args),
         cli::Mode::Phone => phone(opts),
     }
@@ -96,11 +96,11 @@ fn alert(opts: cli::Options, args: &[String]) -> ExitCode {
         return usage(e);
     }
     let key = instance::key(&opts);
-    let paths = SocketPaths::from_env(&key);
     // A phone runs for these settings: the alert goes through it (its account).
-    if client::connect(&paths.socket).is_ok() {
-        return instance::alert(&paths, args, spec.json);
+    if let Ok(Some((_, running))) = instance::running(&key) {
+        return instance::alert(&running, args, spec.json);
     }
+    let paths = instance::own_paths(&key);
     let gate = StackGate::default();
     let (dispatcher, requests) = Dispatcher::new(gate.clone());
     let events = dispatcher.hub();
@@ -134,11 +134,13 @@ fn alert(opts: cli::Options, args: &[String]) -> ExitCode {
 /// Runs the phone, or hands MicroSIP's command line to the one running for these settings.
 fn phone(opts: cli::Options) -> ExitCode {
     let key = instance::key(&opts);
-    let paths = SocketPaths::from_env(&key);
+    let paths = instance::own_paths(&key);
     let tail = opts.command_line();
-    match client::connect(&paths.socket) {
-        Ok(stream) => return instance::forward(stream, &tail, Instant::now() + STARTING_WAIT),
-        Err(ClientError::NotRunning) => {}
+    match instance::running(&key) {
+        Ok(Some((stream, _))) => {
+            return instance::forward(stream, &tail, Instant::now() + STARTING_WAIT)
+        }
+        Ok(None) => {}
         Err(e) => {
             eprintln!("microsip: {e} ({})", paths.socket.display());
             return ExitCode::from(EXIT_COMMAND_FAILED);

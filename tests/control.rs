@@ -660,6 +660,41 @@ fn a_client_of_another_user_is_refused() {
 }
 
 #[test]
+fn a_copied_binary_reaches_the_phone_of_its_settings_file_and_a_portable_one_has_its_own() {
+    let mut phone = Phone::start(&local_ini(""), &[]);
+    phone_port(&phone);
+    let dir = TempDir::new("copied-binary");
+    let copy = dir.path().join("softphone");
+    std::fs::copy(Phone::binary(), &copy).expect("copy the binary");
+    // Same settings file, another binary: the command reaches the running phone, and the
+    // phone's reply (the toggle's new state) is printed.
+    let c = client_cmd(
+        Command::new(&copy),
+        phone.ini_path(),
+        &["msip:micmuteclick"],
+    );
+    assert_ok(&c, "copied binary");
+    assert!(c.stderr.contains("ok: mic muted"), "{}", c.stderr);
+    let c = client_cmd(
+        Command::new(&copy),
+        phone.ini_path(),
+        &["msip:micmuteclick"],
+    );
+    assert!(c.stderr.contains("ok: mic on"), "{}", c.stderr);
+    // A portable MicroSIP.ini next to a binary is that binary's own phone (MicroSIP's
+    // one-instance-per-program rule): nothing runs for it.
+    std::fs::write(dir.path().join("MicroSIP.ini"), local_ini("")).unwrap();
+    let out = Command::new(&copy)
+        .arg("/answer")
+        .output()
+        .expect("run the portable copy");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("no phone is running"), "{stderr}");
+    assert!(phone.try_exit().is_none(), "the first phone still runs");
+}
+
+#[test]
 fn garbage_on_the_socket_gets_errors_and_the_phone_keeps_working() {
     let mut phone = Phone::start(&local_ini(""), &[]);
     phone_port(&phone);

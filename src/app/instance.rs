@@ -1,10 +1,9 @@
-//! The second process: MicroSIP's one-phone-per-program-and-settings rule (reference §1). A
-//! `microsip` that finds a phone running for the same program and settings file hands its
-//! command to it over the control socket and exits with the result.
+//! The second process: MicroSIP's one-phone rule (reference §1), per settings file. A
+//! `microsip` that finds a phone running for the same settings file (wherever either binary
+//! lies) hands its command to it over the control socket and exits with the result.
 #![forbid(unsafe_code)]
 
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -12,7 +11,7 @@ use super::{cli, setup, EXIT_BAD_INPUT};
 use crate::control::client::{self, ClientError};
 use crate::control::dispatch::DROPPED_STARTING;
 use crate::control::grammar::{self, Command, WithInstance};
-use crate::control::socket::{InstanceKey, SocketPaths};
+use crate::control::socket::{InstanceKey, RuntimeEnv, SocketPaths};
 use crate::control::wire::{Reply, DW_DATA_RUN};
 
 /// Exit code when a command reached the phone and failed, or the phone could not be reached.
@@ -23,10 +22,33 @@ const EXIT_WAIT: Duration = Duration::from_secs(15);
 /// how long a command dropped by a phone still starting is sent again.
 pub const STARTING_WAIT: Duration = Duration::from_secs(10);
 
-/// The instance key: this executable and the settings file the phone would use.
+/// The instance key: the settings file the phone would use.
 pub fn key(opts: &cli::Options) -> InstanceKey {
-    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("microsip"));
-    InstanceKey::new(&exe, &setup::locate(opts).path)
+    InstanceKey::new(&setup::locate(opts).path)
+}
+
+/// Where a phone for `key` started by this process would serve.
+pub fn own_paths(key: &InstanceKey) -> SocketPaths {
+    SocketPaths::for_key(key, &RuntimeEnv::current())
+}
+
+/// The phone running for `key`, wherever it serves (this process's folder first, then a
+/// user's or the system service's): its connection and paths, or `None`. A failure other
+/// than "nobody there" counts only for this process's own folder, since the others may be
+/// closed to this user.
+pub fn running(key: &InstanceKey) -> Result<Option<(UnixStream, SocketPaths)>, ClientError> {
+    for (i, paths) in SocketPaths::candidates(key, &RuntimeEnv::current())
+        .into_iter()
+        .enumerate()
+    {
+        match client::connect(&paths.socket) {
+            Ok(stream) => return Ok(Some((stream, paths))),
+            Err(ClientError::NotRunning) => {}
+            Err(e) if i == 0 => return Err(e),
+            Err(_) => {}
+        }
+    }
+    Ok(None)
 }
 
 fn failed(message: impl std::fmt::Display) -> ExitCode {
@@ -69,7 +91,11 @@ pub fn forward(mut stream: UnixStream, tail: &str, deadline: Instant) -> ExitCod
             Err(e) => failed(e),
         },
         WithInstance::Forward => match request_when_up(&mut stream, DW_DATA_RUN, tail, deadline) {
-            Ok(reply) if client::succeeded(&reply) => ExitCode::SUCCESS,
+            // The phone's one-line reply says what it did (and a toggle's new state).
+            Ok(reply) if client::succeeded(&reply) => {
+                eprintln!("microsip: {}", reply.text);
+                ExitCode::SUCCESS
+            }
             Ok(reply) => failed(reply.text),
             Err(e) => failed(e),
         },
@@ -110,23 +136,24 @@ pub fn forward_when_started(paths: &SocketPaths, tail: &str) -> ExitCode {
 }
 
 /// The running phone's control socket; the exit code (the reason said) when there is none.
-fn connect_running(paths: &SocketPaths, key: &InstanceKey) -> Result<UnixStream, ExitCode> {
-    client::connect(&paths.socket).map_err(|e| match e {
-        ClientError::NotRunning => failed(format!(
+pub fn connect_running(key: &InstanceKey) -> Result<(UnixStream, SocketPaths), ExitCode> {
+    match running(key) {
+        Ok(Some(found)) => Ok(found),
+        Ok(None) => Err(failed(format!(
             "no phone is running for {} (no control socket at {})",
             key.ini().display(),
-            paths.socket.display()
-        )),
-        e => failed(format!("{e} ({})", paths.socket.display())),
-    })
+            own_paths(key).socket.display()
+        ))),
+        Err(e) => Err(failed(format!("{e} ({})", own_paths(key).socket.display()))),
+    }
 }
 
 /// `microsip --events`: the running phone's events on stdout, one JSON object per line,
 /// until it stops (exit 0) or cannot be reached (exit 1).
-pub fn events(paths: &SocketPaths, key: &InstanceKey) -> ExitCode {
+pub fn events(key: &InstanceKey) -> ExitCode {
     use std::io::Write;
-    let stream = match connect_running(paths, key) {
-        Ok(s) => s,
+    let stream = match connect_running(key) {
+        Ok((s, _)) => s,
         Err(code) => return code,
     };
     let mut reader = match client::subscribe(stream) {
@@ -255,9 +282,9 @@ pub fn alert(paths: &SocketPaths, args: &[String], json: bool) -> ExitCode {
 }
 
 /// `microsip --send TEXT [--async]`: one request, the reply on stdout.
-pub fn send(paths: &SocketPaths, key: &InstanceKey, dw_data: u32, text: &str) -> ExitCode {
-    let mut stream = match connect_running(paths, key) {
-        Ok(s) => s,
+pub fn send(key: &InstanceKey, dw_data: u32, text: &str) -> ExitCode {
+    let mut stream = match connect_running(key) {
+        Ok((s, _)) => s,
         Err(code) => return code,
     };
     let deadline = Instant::now() + STARTING_WAIT;

@@ -1,22 +1,28 @@
-//! The local control socket: one running phone per (executable, ini file), reachable by the
-//! same user only.
+//! The local control socket: one running phone per settings file, reachable by the same
+//! user (and root) only.
 //!
-//! MicroSIP finds its running instance by window class and executable path (reference §1);
-//! here an instance is keyed by the canonical executable path *and* the canonical ini path,
-//! so two phones with two ini files run side by side. The key names a Unix socket:
+//! MicroSIP finds its running instance by window class and executable path (reference §1), and
+//! a portable MicroSIP keeps its MicroSIP.ini next to the program. Here an instance is keyed
+//! by the canonical path of its settings file: a second `microsip` reaches the phone for the
+//! same file wherever the binary was copied or installed, two phones with two files run side
+//! by side, and a portable MicroSIP.ini next to a binary (which that binary uses) keeps
+//! MicroSIP's one-instance-per-program rule. The key names a Unix socket:
 //!
-//! * directory: `$XDG_RUNTIME_DIR` when it is set and absolute (and the path fits a Unix
-//!   socket address), else a private fallback `<temp dir>/microsip-<uid>` (created 0700,
-//!   refused when another user owns it);
-//! * name: `microsip-<16 hex digits>.sock`, the digits being FNV-1a 64 of both paths; a
+//! * directory, for the phone: `$RUNTIME_DIRECTORY` (set by systemd for a unit with
+//!   `RuntimeDirectory=`), else `$XDG_RUNTIME_DIR/microsip`, else a fallback
+//!   `<temp dir>/microsip-<uid>`; the last two are created 0700 and refused when another user
+//!   owns them. A client looks in the same places, and in `/run/microsip` (the system
+//!   service's), and takes the first that answers;
+//! * name: `microsip-<16 hex digits>.sock`, the digits being FNV-1a 64 of the ini path; a
 //!   `microsip-<…>.lock` file beside it is `flock`ed by the instance for its whole life, so
 //!   two phones starting at once cannot both take the name, and a socket file left by a
 //!   crashed phone is recognised as stale and replaced. A clean exit removes both files.
 //!
 //! The socket file is mode 0600, and every connection's peer uid (`SO_PEERCRED`) must equal
-//! the phone's; others get a refusal. Connections have read and write timeouts, a request
-//! that cannot be decoded gets a refusal reply (see [`super::wire`]) and the connection is
-//! closed; nothing a client sends can stop the phone.
+//! the phone's, or be root's (the system service runs as its own user); others get a refusal.
+//! Connections have read and write timeouts, a request that cannot be decoded gets a refusal
+//! reply (see [`super::wire`]) and the connection is closed; nothing a client sends can stop
+//! the phone.
 
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
@@ -41,26 +47,19 @@ pub const MAX_CONNECTIONS: usize = 32;
 /// `sun_path` holds 108 bytes including the terminating NUL.
 const MAX_SOCKET_PATH: usize = 107;
 
-/// What identifies one phone instance: its executable and its settings file.
+/// What identifies one phone instance: its settings file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstanceKey {
-    exe: PathBuf,
     ini: PathBuf,
 }
 
 impl InstanceKey {
-    /// The key for `exe` and `ini`, both made canonical (a file that does not exist yet is
+    /// The key for the settings file `ini`, made canonical (a file that does not exist yet is
     /// made absolute, its folder canonical where possible).
-    pub fn new(exe: &Path, ini: &Path) -> InstanceKey {
+    pub fn new(ini: &Path) -> InstanceKey {
         InstanceKey {
-            exe: canonical(exe),
             ini: canonical(ini),
         }
-    }
-
-    /// The canonical executable path.
-    pub fn exe(&self) -> &Path {
-        &self.exe
     }
 
     /// The canonical ini path.
@@ -68,19 +67,12 @@ impl InstanceKey {
         &self.ini
     }
 
-    /// 16 hex digits: FNV-1a 64 of the executable path, a NUL and the ini path (stable across
-    /// builds and Rust versions, unlike `std`'s hasher).
+    /// 16 hex digits: FNV-1a 64 of the ini path (stable across builds and Rust versions,
+    /// unlike `std`'s hasher).
     pub fn id(&self) -> String {
         use std::os::unix::ffi::OsStrExt;
         let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-        let bytes = self
-            .exe
-            .as_os_str()
-            .as_bytes()
-            .iter()
-            .chain(&[0u8])
-            .chain(self.ini.as_os_str().as_bytes());
-        for &b in bytes {
+        for &b in self.ini.as_os_str().as_bytes() {
             hash ^= u64::from(b);
             hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
         }
@@ -101,52 +93,104 @@ fn canonical(path: &Path) -> PathBuf {
     }
 }
 
+/// The system service's runtime folder (`RuntimeDirectory=microsip` in microsip.service),
+/// where a client also looks.
+pub const SYSTEM_RUNTIME_DIR: &str = "/run/microsip";
+
+/// The environment that places the socket (pass the variables' values).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RuntimeEnv {
+    /// `$RUNTIME_DIRECTORY`: systemd's runtime folder for this unit (the first, if several).
+    pub runtime_directory: Option<PathBuf>,
+    /// `$XDG_RUNTIME_DIR`: the user's runtime folder.
+    pub xdg_runtime_dir: Option<PathBuf>,
+    /// The real uid.
+    pub uid: u32,
+}
+
+impl RuntimeEnv {
+    /// This process's environment.
+    pub fn current() -> RuntimeEnv {
+        let var = |name: &str| {
+            std::env::var_os(name)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        RuntimeEnv {
+            runtime_directory: var("RUNTIME_DIRECTORY").and_then(|v| {
+                // systemd joins several folders with ':'.
+                v.to_string_lossy().split(':').next().map(PathBuf::from)
+            }),
+            xdg_runtime_dir: var("XDG_RUNTIME_DIR"),
+            uid: own_uid(),
+        }
+    }
+}
+
 /// Where the socket of an instance lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SocketPaths {
-    /// The folder: `$XDG_RUNTIME_DIR` or the private fallback.
+    /// The folder.
     pub dir: PathBuf,
     /// The socket.
     pub socket: PathBuf,
     /// The lock file held by the running instance.
     pub lock: PathBuf,
-    /// `dir` is the fallback folder (created 0700 by the server).
-    pub private_fallback: bool,
+    /// `dir` is ours to create (0700) and check: not a folder systemd made for the unit.
+    pub private_dir: bool,
 }
 
 impl SocketPaths {
-    /// The paths for `key`, from `XDG_RUNTIME_DIR` (pass its value) and the uid. Pure:
-    /// nothing is created or checked, so a client and a server compute the same paths.
-    pub fn for_key(key: &InstanceKey, xdg_runtime_dir: Option<&Path>, uid: u32) -> SocketPaths {
+    fn in_dir(key: &InstanceKey, dir: PathBuf, private_dir: bool) -> SocketPaths {
         let name = format!("microsip-{}", key.id());
-        let fits =
-            |dir: &Path| dir.join(format!("{name}.sock")).as_os_str().len() <= MAX_SOCKET_PATH;
-        let (dir, private_fallback) = match xdg_runtime_dir {
-            Some(dir) if dir.is_absolute() && fits(dir) => (dir.to_path_buf(), false),
-            _ => {
-                let tmp = std::env::temp_dir();
-                let tmp = if fits(&tmp.join(format!("microsip-{uid}"))) {
-                    tmp
-                } else {
-                    PathBuf::from("/tmp")
-                };
-                (tmp.join(format!("microsip-{uid}")), true)
-            }
-        };
         SocketPaths {
             socket: dir.join(format!("{name}.sock")),
             lock: dir.join(format!("{name}.lock")),
             dir,
-            private_fallback,
+            private_dir,
         }
     }
 
-    /// The paths for `key` in this process's environment.
-    pub fn from_env(key: &InstanceKey) -> SocketPaths {
-        let xdg = std::env::var_os("XDG_RUNTIME_DIR")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from);
-        SocketPaths::for_key(key, xdg.as_deref(), own_uid())
+    /// Where the phone for `key` serves, in environment `env` (see the module's text). Pure:
+    /// nothing is created or checked.
+    pub fn for_key(key: &InstanceKey, env: &RuntimeEnv) -> SocketPaths {
+        Self::candidates(key, env)
+            .into_iter()
+            .next()
+            .expect("the temp folder is always a candidate")
+    }
+
+    /// Every place a phone for `key` may serve, the phone's own choice first; a client tries
+    /// them in order. Folders whose socket path would not fit a Unix address are left out.
+    pub fn candidates(key: &InstanceKey, env: &RuntimeEnv) -> Vec<SocketPaths> {
+        let name_len = format!("microsip-{}.sock", key.id()).len() + 1;
+        let fits = |dir: &Path| dir.as_os_str().len() + name_len <= MAX_SOCKET_PATH;
+        let usable = |dir: &Path| dir.is_absolute() && fits(dir);
+        let mut dirs: Vec<(PathBuf, bool)> = Vec::new();
+        if let Some(dir) = env.runtime_directory.as_deref().filter(|d| usable(d)) {
+            dirs.push((dir.to_path_buf(), false));
+        }
+        if let Some(dir) = env.xdg_runtime_dir.as_deref() {
+            let dir = dir.join("microsip");
+            if usable(&dir) {
+                dirs.push((dir, true));
+            }
+        }
+        let fallback = format!("microsip-{}", env.uid);
+        let tmp = std::env::temp_dir().join(&fallback);
+        let tmp = if usable(&tmp) {
+            tmp
+        } else {
+            Path::new("/tmp").join(&fallback)
+        };
+        dirs.push((tmp, true));
+        let system = PathBuf::from(SYSTEM_RUNTIME_DIR);
+        if !dirs.iter().any(|(d, _)| *d == system) {
+            dirs.push((system, false));
+        }
+        dirs.into_iter()
+            .map(|(dir, private)| Self::in_dir(key, dir, private))
+            .collect()
     }
 }
 
@@ -263,7 +307,7 @@ impl Drop for Server {
 /// [`Claim::Taken`] when another process holds the lock or answers on the socket.
 pub fn claim(paths: &SocketPaths, dispatcher: Dispatcher) -> Result<Claim, SocketError> {
     let uid = own_uid();
-    if paths.private_fallback {
+    if paths.private_dir {
         ensure_private_dir(&paths.dir, uid)?;
     }
     let Some(lock) = take_lock(&paths.lock)? else {
@@ -391,7 +435,8 @@ fn send_reply(stream: &mut UnixStream, reply: &Reply) -> bool {
 fn serve(mut stream: UnixStream, dispatcher: &Dispatcher, uid: u32) {
     let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
     match rustix::net::sockopt::socket_peercred(&stream) {
-        Ok(cred) if cred.uid.as_raw() == uid => {}
+        // Root may command any phone (`sudo microsip --status` for the system service).
+        Ok(cred) if cred.uid.as_raw() == uid || cred.uid.as_raw() == 0 => {}
         Ok(cred) => {
             log::warn!(
                 "control socket: refused a connection from uid {} (pid {}): only uid {uid} may \
@@ -402,8 +447,9 @@ fn serve(mut stream: UnixStream, dispatcher: &Dispatcher, uid: u32) {
             send_reply(
                 &mut stream,
                 &refusal(format!(
-                    "permission denied: this phone takes commands from uid {uid} only, not from \
-                     uid {}",
+                    "permission denied: this phone takes commands from uid {uid}{} only, not \
+                     from uid {}",
+                    if uid == 0 { "" } else { " and root" },
                     cred.uid.as_raw()
                 )),
             );
@@ -515,31 +561,32 @@ mod tests {
 
     fn key() -> InstanceKey {
         InstanceKey {
-            exe: PathBuf::from("/usr/bin/microsip"),
-            ini: PathBuf::from("/home/a/.config/MicroSIP/MicroSIP.ini"),
+            ini: PathBuf::from("/home/a/.config/microsip/MicroSIP.ini"),
+        }
+    }
+
+    fn env(runtime: Option<&str>, xdg: Option<&str>, uid: u32) -> RuntimeEnv {
+        RuntimeEnv {
+            runtime_directory: runtime.map(PathBuf::from),
+            xdg_runtime_dir: xdg.map(PathBuf::from),
+            uid,
         }
     }
 
     #[test]
-    fn the_key_is_stable_and_depends_on_both_paths() {
+    fn the_key_is_stable_and_depends_on_the_settings_file_only() {
         let a = key();
         assert_eq!(a.id(), key().id());
         assert_eq!(a.id().len(), 16);
         let other_ini = InstanceKey {
             ini: PathBuf::from("/home/a/other.ini"),
-            ..key()
-        };
-        let other_exe = InstanceKey {
-            exe: PathBuf::from("/opt/microsip"),
-            ..key()
         };
         assert_ne!(a.id(), other_ini.id());
-        assert_ne!(a.id(), other_exe.id());
-        // FNV-1a 64 of "/usr/bin/microsip\0/home/a/.config/MicroSIP/MicroSIP.ini", fixed so
-        // that a rebuilt binary still finds an instance started by an older one.
+        // FNV-1a 64 of the path, fixed so that a rebuilt binary still finds an instance
+        // started by an older one.
         assert_eq!(
             a.id(),
-            fnv_reference(b"/usr/bin/microsip\0/home/a/.config/MicroSIP/MicroSIP.ini")
+            fnv_reference(b"/home/a/.config/microsip/MicroSIP.ini")
         );
     }
 
@@ -552,27 +599,46 @@ mod tests {
     }
 
     #[test]
-    fn xdg_runtime_dir_is_used_when_set_and_absolute() {
-        let p = SocketPaths::for_key(&key(), Some(Path::new("/run/user/1000")), 1000);
-        assert_eq!(p.dir, PathBuf::from("/run/user/1000"));
+    fn a_units_runtime_directory_comes_first_then_the_users_then_the_fallback() {
+        let p = SocketPaths::for_key(&key(), &env(Some("/run/microsip"), Some("/run/user/0"), 0));
+        assert_eq!(p.dir, PathBuf::from("/run/microsip"));
+        assert!(!p.private_dir, "systemd made it");
+        let p = SocketPaths::for_key(&key(), &env(None, Some("/run/user/1000"), 1000));
+        assert_eq!(p.dir, PathBuf::from("/run/user/1000/microsip"));
         assert_eq!(
             p.socket,
-            PathBuf::from(format!("/run/user/1000/microsip-{}.sock", key().id()))
+            PathBuf::from(format!(
+                "/run/user/1000/microsip/microsip-{}.sock",
+                key().id()
+            ))
         );
         assert_eq!(p.lock.extension().unwrap(), "lock");
-        assert!(!p.private_fallback);
+        assert!(p.private_dir);
+        // A client looks everywhere a phone for the file may serve, the system service's
+        // folder included.
+        let dirs: Vec<PathBuf> =
+            SocketPaths::candidates(&key(), &env(None, Some("/run/user/7"), 7))
+                .into_iter()
+                .map(|p| p.dir)
+                .collect();
+        assert_eq!(dirs[0], PathBuf::from("/run/user/7/microsip"));
+        assert!(dirs[1].ends_with("microsip-7"), "{dirs:?}");
+        assert_eq!(dirs[2], PathBuf::from(SYSTEM_RUNTIME_DIR));
     }
 
     #[test]
     fn fallback_is_a_per_user_folder() {
-        for xdg in [None, Some(Path::new("relative/dir"))] {
-            let p = SocketPaths::for_key(&key(), xdg, 1234);
-            assert!(p.private_fallback);
+        for xdg in [None, Some("relative/dir")] {
+            let p = SocketPaths::for_key(&key(), &env(None, xdg, 1234));
+            assert!(p.private_dir);
             assert!(p.dir.ends_with("microsip-1234"), "{}", p.dir.display());
         }
-        let long = PathBuf::from(format!("/{}", "x".repeat(100)));
-        let p = SocketPaths::for_key(&key(), Some(&long), 7);
-        assert!(p.private_fallback, "a too long XDG_RUNTIME_DIR falls back");
+        let long = format!("/{}", "x".repeat(100));
+        let p = SocketPaths::for_key(&key(), &env(Some(&long), Some(&long), 7));
+        assert!(
+            p.dir.ends_with("microsip-7"),
+            "too long folders are left out"
+        );
         assert!(p.socket.as_os_str().len() <= MAX_SOCKET_PATH);
     }
 
@@ -583,10 +649,10 @@ mod tests {
         fs::write(&real, "").unwrap();
         let link = dir.path().join("link.ini");
         std::os::unix::fs::symlink(&real, &link).unwrap();
-        let a = InstanceKey::new(Path::new("/bin/sh"), &real);
-        let b = InstanceKey::new(Path::new("/bin/sh"), &link);
+        let a = InstanceKey::new(&real);
+        let b = InstanceKey::new(&link);
         assert_eq!(a, b);
-        let missing = InstanceKey::new(Path::new("/bin/sh"), &dir.path().join("new.ini"));
+        let missing = InstanceKey::new(&dir.path().join("new.ini"));
         assert!(missing.ini().is_absolute());
     }
 
@@ -594,7 +660,10 @@ mod tests {
     fn one_claim_at_a_time_stale_sockets_replaced_and_files_removed_on_drop() {
         use super::super::dispatch::{Dispatcher, StackGate};
         let dir = tempfile::tempdir().unwrap();
-        let paths = SocketPaths::for_key(&key(), Some(dir.path()), own_uid());
+        let paths = SocketPaths::for_key(
+            &key(),
+            &env(Some(dir.path().to_str().unwrap()), None, own_uid()),
+        );
         let (dispatcher, _rx) = Dispatcher::new(StackGate::default());
         // A socket file nobody listens on, as a crashed phone leaves it.
         drop(UnixListener::bind(&paths.socket).unwrap());
