@@ -74,6 +74,7 @@ fn main() -> ExitCode {
             instance::send(&instance::key(&opts), dw_data, &text)
         }
         cli::Mode::Events => instance::events(&instance::key(&opts)),
+        cli::Mode::Status { json } => instance::status(&instance::key(&opts), json),
         cli::Mode::Alert(args) => alert(opts, &args),
         cli::Mode::Phone => phone(opts),
     }

@@ -31,6 +31,10 @@ pub struct Options {
     pub register_uri_handler: bool,
     /// `--events`: print the running phone's events, one JSON object per line.
     pub events: bool,
+    /// `--status`: print the running phone's state.
+    pub status: bool,
+    /// `--json`: with `--status`, the state as one JSON object.
+    pub json: bool,
     /// `--alert ...`: an alert call; everything after `--alert` (targets and its options).
     pub alert: Option<Vec<String>>,
     /// MicroSIP's command line: every argument from the first one that is not one of our
@@ -109,6 +113,8 @@ pub enum Mode {
     Send { text: String, queue: bool },
     /// `--events`: the running phone's events, one JSON object per line.
     Events,
+    /// `--status [--json]`: the running phone's registrations, calls, uptime, last problem.
+    Status { json: bool },
     /// `--alert TARGET... [options]`: an alert call (its arguments, parsed by the alert).
     Alert(Vec<String>),
     /// Run the phone, or hand MicroSIP's command line to the one running.
@@ -140,6 +146,9 @@ impl Options {
         }
         if self.events {
             modes.push(("--events", Mode::Events));
+        }
+        if self.status {
+            modes.push(("--status", Mode::Status { json: self.json }));
         }
         if let Some(args) = &self.alert {
             modes.push(("--alert", Mode::Alert(args.clone())));
@@ -238,6 +247,8 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Options, String
             "--socket-path" => opts.socket_path = true,
             "--register-uri-handler" => opts.register_uri_handler = true,
             "--events" => opts.events = true,
+            "--status" => opts.status = true,
+            "--json" => opts.json = true,
             // MicroSIP's alias takes its URI along.
             "--call" => {
                 opts.tail.push(word.clone());
@@ -258,6 +269,9 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Options, String
     if opts.tail == ["help"] {
         opts.tail.clear();
         opts.help = true;
+    }
+    if opts.json && !opts.status {
+        return Err("--json goes with --status (or after --alert); see microsip --help".into());
     }
     if opts.send_async && opts.send.is_none() {
         return Err("--async only goes with --send COMMAND; see microsip --help".into());
@@ -298,6 +312,10 @@ mod mode_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn mode(args: &[&str]) -> Result<Mode, String> {
+        parse(args.iter().map(OsString::from))?.mode()
+    }
 
     fn args(a: &[&str]) -> Vec<OsString> {
         a.iter().map(OsString::from).collect()
@@ -397,5 +415,14 @@ mod tests {
         assert_eq!(o.send.as_deref(), Some("/answer"));
         assert!(o.send_async);
         assert!(parse(args(&["--async"])).unwrap_err().contains("--send"));
+        assert_eq!(
+            mode(&["--status", "--json"]),
+            Ok(Mode::Status { json: true })
+        );
+        assert_eq!(
+            mode(&["--json", "--status"]),
+            Ok(Mode::Status { json: true })
+        );
+        assert!(parse(args(&["--json"])).unwrap_err().contains("--status"));
     }
 }

@@ -549,6 +549,10 @@ impl Commands {
             Command::WindowCommand(id) => return self.window_command(engine, id),
             Command::AttendedTransfer(target) => self.attended_transfer(engine, &target),
             Command::Pickup(number) => self.pickup(engine, &number),
+            // The main loop answers it before commands run (it knows the registrations).
+            Command::Status => {
+                Outcome::error("msip:status goes to the running phone's control socket")
+            }
             Command::Alert { id, args } => {
                 return match super::alert::AlertSpec::parse(&args) {
                     Ok(_) => (

@@ -284,14 +284,14 @@ impl PhoneEvent {
     }
 }
 
-fn direction(role: Role) -> &'static str {
+pub(crate) fn direction(role: Role) -> &'static str {
     match role {
         Role::Caller => "outgoing",
         Role::Callee => "incoming",
     }
 }
 
-fn media(state: MediaState) -> &'static str {
+pub(crate) fn media(state: MediaState) -> &'static str {
     match state {
         MediaState::None => "none",
         MediaState::Active => "active",

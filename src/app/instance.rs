@@ -281,6 +281,28 @@ pub fn alert(paths: &SocketPaths, args: &[String], json: bool) -> ExitCode {
     }
 }
 
+/// `microsip --status [--json]`: the running phone's state on stdout (exit 0), or why it
+/// cannot be had (exit 1).
+pub fn status(key: &InstanceKey, json: bool) -> ExitCode {
+    let mut stream = match connect_running(key) {
+        Ok((s, _)) => s,
+        Err(code) => return code,
+    };
+    let deadline = Instant::now() + STARTING_WAIT;
+    let reply = match request_when_up(&mut stream, DW_DATA_RUN, "msip:status", deadline) {
+        Ok(reply) if client::succeeded(&reply) => reply,
+        Ok(reply) => return failed(reply.text),
+        Err(e) => return failed(e),
+    };
+    let body = reply.text.strip_prefix("ok: ").unwrap_or(&reply.text);
+    match serde_json::from_str::<serde_json::Value>(body) {
+        Ok(v) if json => println!("{v}"),
+        Ok(v) => print!("{}", super::status::render(&v)),
+        Err(e) => return failed(format!("the phone's status is not understood: {e}")),
+    }
+    ExitCode::SUCCESS
+}
+
 /// `microsip --send TEXT [--async]`: one request, the reply on stdout.
 pub fn send(key: &InstanceKey, dw_data: u32, text: &str) -> ExitCode {
     let mut stream = match connect_running(key) {

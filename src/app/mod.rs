@@ -11,8 +11,10 @@ pub mod events;
 pub mod hooks;
 pub mod instance;
 mod recording;
+mod service;
 pub mod setup;
 mod sounds;
+pub mod status;
 pub mod webhook;
 
 use std::collections::HashMap;
@@ -24,6 +26,8 @@ use crossbeam_channel::{after, never, select, unbounded, Receiver};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
 use crate::config;
+use crate::control::dispatch::Outcome;
+use crate::control::grammar::{self, Command};
 use crate::control::hub::EventHub;
 use crate::engine::{
     AccountId, CallId, CallState, Engine, Event, IncomingAction, IncomingCall, MediaState,
@@ -38,6 +42,7 @@ pub const EXIT_START_FAILED: u8 = 1;
 /// Runs the phone until SIGINT or SIGTERM (or `/exit` through `control`). SIGHUP re-reads the
 /// settings and restarts the SIP stack with them, as MicroSIP does when settings are saved.
 pub fn run(opts: cli::Options, mut control: commands::Control) -> ExitCode {
+    status::mark_start();
     let mut setup = match setup::load(&opts) {
         Ok(s) => s,
         Err(msg) => {
@@ -68,8 +73,16 @@ pub fn run(opts: cli::Options, mut control: commands::Control) -> ExitCode {
         requests: alerting_rx,
         status: alerting_status,
     };
+    let mut service = service::Service::from_env();
     loop {
-        match run_stack(&opts, &mut setup, &mut control, &signals, &alerting) {
+        match run_stack(
+            &opts,
+            &mut setup,
+            &mut control,
+            &signals,
+            &alerting,
+            &mut service,
+        ) {
             StackEnd::Exit(code) => return code,
             StackEnd::Reload(new) => {
                 log::info!("settings reloaded; SIP stack restarted");
@@ -216,6 +229,65 @@ struct RunningAlert {
 }
 
 impl Live<'_, '_> {
+    /// `msip:status`: the registrations, the calls, the uptime and the last problem.
+    fn status_json(&self) -> serde_json::Value {
+        let info = self.engine.info();
+        let mut accounts = Vec::new();
+        if let Some(id) = info.account {
+            accounts.push(status::AccountStatus {
+                name: self.phone.name(id),
+                registration: if registers(self.setup) {
+                    self.phone
+                        .registered
+                        .get(&id)
+                        .cloned()
+                        .unwrap_or(status::Registration::Pending)
+                } else {
+                    status::Registration::NotRegistering
+                },
+            });
+        }
+        if let Some(id) = info.local_account {
+            accounts.push(status::AccountStatus {
+                name: self.phone.name(id),
+                registration: status::Registration::NotRegistering,
+            });
+        }
+        status::to_json(
+            &self.setup.config.path,
+            &info.sip_addr.to_string(),
+            &accounts,
+            &self.engine.calls(),
+            crate::logging::last_problem().as_ref(),
+        )
+    }
+
+    /// systemd hears of the active account's registration: ready on the first success.
+    fn tell_service(&self, service: &mut service::Service, ev: &Event) {
+        let Event::Registration {
+            account,
+            code,
+            reason,
+            expires,
+            ..
+        } = ev
+        else {
+            return;
+        };
+        if Some(*account) != self.engine.info().account {
+            return;
+        }
+        let name = self.phone.name(*account);
+        if (200..300).contains(code) && *expires > 0 {
+            service.ready(&format!("registered: {name}"));
+        } else {
+            service.status(&format!(
+                "not registered: {name}: {code} {}",
+                crate::logging::one_entry(reason, false)
+            ));
+        }
+    }
+
     /// Acts on what a command asks of the main loop; `true` when the phone is to stop.
     fn apply(&mut self, flow: commands::Flow) -> bool {
         match flow {
@@ -410,6 +482,7 @@ fn run_stack(
     control: &mut commands::Control,
     signals: &Receiver<i32>,
     alerting: &Alerting,
+    service: &mut service::Service,
 ) -> StackEnd {
     let mut reload_to = None;
     let policy = Arc::new(RwLock::new(Arc::new(setup.policy.clone())));
@@ -440,6 +513,10 @@ fn run_stack(
     let audio_levels = audio_device(&engine, setup);
     let mut phone = Phone::new(&engine, setup, Arc::new(setup.policy.clone()));
     phone.announce();
+    // systemd: ready once the account is registered, or now when nothing registers.
+    if !registers(setup) {
+        service.ready(&format!("running: SIP on {}", engine.info().sip_addr));
+    }
     // MicroSIP's commands: the control socket's requests and our own command line.
     let mut commands = commands::Commands::new(&engine, setup);
     commands.set_password_override(control.password_override.clone());
@@ -516,6 +593,10 @@ fn run_stack(
             Some(at) => after(at.saturating_duration_since(Instant::now())),
             None => never(),
         };
+        let watchdog = match service.next_ping() {
+            Some(at) => after(at.saturating_duration_since(Instant::now())),
+            None => never(),
+        };
         let requests = if requests_open {
             &control.requests
         } else {
@@ -527,6 +608,7 @@ fn run_stack(
                     fire_hooks(&mut hook_tracker, live.hooks, &ev);
                     stream(&sink, &live.phone.account_names, ev.clone().into());
                     live.phone.on_event(ev.clone());
+                    live.tell_service(service, &ev);
                     live.commands.on_event(&engine, &ev);
                     sounds.on_event(&ev);
                     live.alerts_on_event(&ev);
@@ -547,7 +629,12 @@ fn run_stack(
             recv(timer) -> _ => live.phone.on_timer(&mut sounds),
             recv(command_timer) -> _ => live.commands.on_timer(&engine),
             recv(sound_timer) -> _ => sounds.on_timer(),
+            recv(watchdog) -> _ => service.ping(),
             recv(requests) -> request => match request {
+                // The registrations are known here, not to the commands.
+                Ok(request) if grammar::parse(&request.text).command == Command::Status => {
+                    request.answer(Outcome::ok(live.status_json().to_string()));
+                }
                 Ok(request) => {
                     let flow = live.commands.on_request(&engine, request);
                     exit_requested = live.apply(flow);
@@ -558,6 +645,7 @@ fn run_stack(
                 if sig == Ok(SIGHUP) {
                     reload_to = reload(opts, live.setup);
                     if reload_to.is_some() {
+                        service.reloading();
                         break;
                     }
                     continue;
@@ -568,6 +656,9 @@ fn run_stack(
                 break;
             }
         }
+    }
+    if reload_to.is_none() {
+        service.stopping();
     }
     control.password_override = live.commands.password_override().map(str::to_string);
     // From here on, commands are dropped (MicroSIP returns TRUE when the stack is not running).
@@ -623,6 +714,15 @@ fn run_stack(
             StackEnd::Exit(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Whether the active account registers (it has a registrar).
+fn registers(setup: &setup::Setup) -> bool {
+    setup
+        .engine
+        .account
+        .as_ref()
+        .is_some_and(|a| a.registrar.is_some())
 }
 
 /// What `cmdOutgoingCall`'s placeholders name: the active account (or the local one).
@@ -795,7 +895,8 @@ struct Phone<'e> {
     conference: std::collections::HashSet<CallId>,
     /// What the phone did on its own, for the main loop to publish.
     outbox: events::Outbox,
-    registered: HashMap<AccountId, bool>,
+    /// Each account's last registration answer (for `--status`).
+    registered: HashMap<AccountId, status::Registration>,
 }
 
 impl<'e> Phone<'e> {
@@ -1141,15 +1242,24 @@ impl<'e> Phone<'e> {
                 ..
             } => {
                 let name = self.name(*account);
-                let was = self.registered.get(account).copied().unwrap_or(false);
+                let was = self
+                    .registered
+                    .get(account)
+                    .is_some_and(status::Registration::is_registered);
+                self.registered.insert(
+                    *account,
+                    status::Registration::Answered {
+                        code: *code,
+                        reason: reason.clone(),
+                        expires: *expires,
+                        at: std::time::SystemTime::now(),
+                    },
+                );
                 if (200..300).contains(code) && *expires > 0 {
-                    self.registered.insert(*account, true);
                     log::info!("registered: {name}: {code} {reason}, expires in {expires} s");
                 } else if (200..300).contains(code) {
-                    self.registered.insert(*account, false);
                     log::info!("unregistered: {name}: {code} {reason}");
                 } else {
-                    self.registered.insert(*account, false);
                     let hint = match code {
                         401 | 403 | 407 => " (check username, authID and password)",
                         408 | 502 | 503 => " (is the server reachable?)",

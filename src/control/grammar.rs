@@ -161,6 +161,9 @@ pub enum Command {
     /// phone, as `microsip --alert ARGS` would; its attempts and end come as events tagged
     /// with ID.
     Alert { id: String, args: Vec<String> },
+    /// `msip:status` (ours, what `microsip --status` sends): the running phone replies with
+    /// its state as one JSON object (registration per account, calls, uptime, last problem).
+    Status,
     /// A `msip:` command of ours with a value that cannot be used; the text says why.
     Invalid(String),
 }
@@ -256,7 +259,7 @@ pub fn without_running_instance(tail: &str) -> NoInstance {
     let parsed = parse(tail);
     match (&parsed.command, parsed.alias) {
         (Command::Reset { ask }, _) => NoInstance::Reset { ask: *ask },
-        (Command::Exit, _) => NoInstance::NothingToStop,
+        (Command::Exit | Command::Status, _) => NoInstance::NothingToStop,
         (Command::Answer | Command::HangupAll, Some(_)) => NoInstance::ExitAtOnce,
         _ => NoInstance::Start(parsed),
     }
@@ -368,6 +371,7 @@ fn command_line(params: &str) -> Command {
         "recordstart" => Command::RecordStart,
         "recordstop" => Command::RecordStop,
         "recordclick" => Command::RecordToggle,
+        "status" => Command::Status,
         _ => {
             if let Some(args) = cmd.strip_prefix("callanswer:") {
                 return call_answer(args);
@@ -733,6 +737,7 @@ mod tests {
             Command::AttendedTransfer("1".into())
         );
         assert_eq!(cmd("msip:pickup:201"), Command::Pickup("201".into()));
+        assert_eq!(cmd("msip:status"), Command::Status);
         assert_eq!(
             cmd("msip:alert:{\"id\":\"a1\",\"args\":[\"100\",\"--say\",\"x y\"]}"),
             Command::Alert {

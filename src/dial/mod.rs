@@ -140,6 +140,12 @@ pub enum DialError {
         /// Its length in bytes.
         bytes: usize,
     },
+    /// A bare number on the local (call-by-IP) account, which has no domain to put after it:
+    /// `sip:1234` would name a host called 1234.
+    HostNeeded {
+        /// The number.
+        number: String,
+    },
     /// The URI fails the syntax check.
     InvalidUri {
         /// The URI.
@@ -172,6 +178,12 @@ impl fmt::Display for DialError {
                 f,
                 "the SIP URI is {bytes} bytes long in UTF-8, more than the {MAX_URI_BYTES} allowed: \
                  shorten the number, its parameters or its headers"
+            ),
+            DialError::HostNeeded { number } => write!(
+                f,
+                "{number} is a number, and the call-by-IP account has no registrar or domain to \
+                 send it to: dial {number}@HOST (e.g. {number}@192.0.2.10) or sip:{number}@HOST, \
+                 or set accountId to an [AccountN] with a server or domain"
             ),
             DialError::InvalidUri { uri, reason } => {
                 write!(f, "{uri:?} is not a valid SIP URI: {reason}")
@@ -208,6 +220,13 @@ pub fn prepare_call(input: &DialInput<'_>) -> Result<DialPlan, DialError> {
             }
             (formatted, Some(main.domain), main.transport)
         }
+        (AccountChoice::Local, _, Some(local))
+            if local.domain.is_empty() && is_bare_number(number) =>
+        {
+            return Err(DialError::HostNeeded {
+                number: number.to_string(),
+            })
+        }
         (AccountChoice::Local, _, Some(local)) => (
             number.to_string(),
             Some(local.domain).filter(|domain| !domain.is_empty()),
@@ -228,6 +247,15 @@ pub fn prepare_call(input: &DialInput<'_>) -> Result<DialPlan, DialError> {
         dtmf_groups,
         account,
     })
+}
+
+/// A number with nothing that could name a host: digits, with `+`, `*` or `#` (no `.`, `@`,
+/// `:` or letters).
+fn is_bare_number(text: &str) -> bool {
+    text.chars().any(|c| c.is_ascii_digit())
+        && text
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '+' | '*' | '#'))
 }
 
 /// Step 1: cuts `target` at the first `,` into the number and the DTMF groups after it.
@@ -522,6 +550,33 @@ mod tests {
             ..input("100")
         };
         assert_eq!(uri(only_local), "<sip:100@lan.local;transport=tcp>");
+        // A bare number with no domain: no host to call.
+        for number in ["1234", "+4930123", "*21#"] {
+            let err = prepare_call(&DialInput {
+                main: None,
+                local: Some(LOCAL),
+                ..input(number)
+            })
+            .unwrap_err();
+            assert_eq!(
+                err,
+                DialError::HostNeeded {
+                    number: number.into()
+                }
+            );
+            assert!(err.to_string().contains("@HOST"), "{err}");
+        }
+        for host in ["pbx", "10.0.0.7", "1234@10.0.0.7", "sip:1234@h"] {
+            assert!(
+                prepare_call(&DialInput {
+                    main: None,
+                    local: Some(LOCAL),
+                    ..input(host)
+                })
+                .is_ok(),
+                "{host}"
+            );
+        }
         assert_eq!(
             prepare_call(&DialInput {
                 main: None,
