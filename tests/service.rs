@@ -236,7 +236,7 @@ fn under_journald_lines_carry_priorities_and_no_timestamps() {
         .env("JOURNAL_STREAM", &journal)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::from(std::os::fd::OwnedFd::from(write_end)))
+        .stderr(Stdio::from(write_end))
         .spawn()
         .expect("spawn the phone");
     let (tx, rx) = mpsc::channel();
