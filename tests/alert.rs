@@ -580,3 +580,22 @@ fn the_alerter_example_places_an_alert_call_with_the_library() {
     assert!(text.contains("acknowledged"), "{text}");
     acker.wait(T).assert_success();
 }
+
+#[test]
+fn a_received_rfc2833_digit_is_logged_with_its_real_duration() {
+    let mut callee = Callee::start(None);
+    let phone = Phone::start(&support::settings(0, ""), &[]);
+    phone.wait_line("started: SIP on udp", T);
+    phone.send(&callee.uri("door"));
+    callee.wait_log("CONFIRMED");
+    phone.wait_line("audio active", T);
+    callee.press("5");
+    // pjsua sends each digit for 160 ms (PJSUA's default), its end packets included.
+    let line = phone.wait_line("DTMF 5 (", T);
+    let ms: u32 = line
+        .rsplit_once("DTMF 5 (")
+        .and_then(|(_, rest)| rest.strip_suffix(" ms)"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no duration in {line:?}"));
+    assert!((100..=1000).contains(&ms), "{line}");
+}

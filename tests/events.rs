@@ -149,7 +149,7 @@ fn check_schema(v: &Value) {
             ("ended", "b"),
         ],
         "media" => &[("state", "s")],
-        "dtmf" => &[("digit", "s"), ("duration_ms", "n")],
+        "dtmf" => &[("digit", "s"), ("duration_ms", "n?")],
         "message" => &[
             ("from", "s"),
             ("to", "s"),
@@ -229,6 +229,7 @@ fn a_call_in_events_from_the_invite_to_the_hang_up() {
     assert_eq!(decision["call"], call);
     let dtmf = events.of_type("dtmf");
     assert_eq!(dtmf["digit"], "5");
+    assert_eq!(dtmf["duration_ms"], 160, "SIP INFO's Duration");
     let hook = events.of_type("hook");
     assert_eq!(hook["hook"], "cmdCallStart");
     assert_eq!(hook["outcome"], "exited");

@@ -1275,7 +1275,10 @@ impl<'e> Phone<'e> {
                 call,
                 digit,
                 duration_ms,
-            } => log::info!("call {call}: DTMF {digit} ({duration_ms} ms)"),
+            } => match duration_ms {
+                Some(ms) => log::info!("call {call}: DTMF {digit} ({ms} ms)"),
+                None => log::info!("call {call}: DTMF {digit} (duration unknown)"),
+            },
             // Text from the far end (URIs, reason phrases, message bodies) is logged escaped:
             // one line per event, whatever it contains.
             Event::TransferRequest {

@@ -4,7 +4,7 @@
 //! sends an event on a channel and returns: it never blocks, never waits for a reply and never
 //! lets a panic cross into C (every body runs inside `catch_unwind`).
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::ffi::{c_char, c_int, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, RwLock};
@@ -30,6 +30,72 @@ pub(super) struct Shared {
     pub answered: Mutex<VecDeque<String>>,
     /// Report incoming SIP MESSAGEs (MicroSIP's `disableMessaging=0`).
     pub messaging: bool,
+    /// RFC 2833 digits that started and whose end has not come yet.
+    pub dtmf: Mutex<DtmfTracker>,
+}
+
+/// pjsua.h's `PJSUA_UNKNOWN_DTMF_DURATION` (`(unsigned)-1`, a macro bindgen does not carry).
+const UNKNOWN_DTMF_DURATION: u32 = u32::MAX;
+
+/// A received digit, ready to report: its call, the digit and its duration (`None` when its
+/// end was lost).
+pub(super) type DtmfDigit = (i32, char, Option<u32>);
+
+/// Turns PJSUA's DTMF events (a start, updates, an end that may be lost) into one digit each,
+/// reported at its end with its duration. A digit whose end never came is reported when the
+/// next one starts or the call ends, with no duration.
+#[derive(Debug, Default)]
+pub(super) struct DtmfTracker {
+    /// Per call: the digit under way and its start timestamp.
+    pending: HashMap<i32, (char, u32)>,
+}
+
+impl DtmfTracker {
+    /// One `on_dtmf_event`; returns the digits to report now.
+    pub fn on_event(
+        &mut self,
+        call: i32,
+        digit: char,
+        timestamp: u32,
+        flags: u32,
+        duration: u32,
+    ) -> Vec<DtmfDigit> {
+        let end = flags & ffi::PJMEDIA_STREAM_DTMF_IS_END != 0;
+        let update = flags & ffi::PJMEDIA_STREAM_DTMF_IS_UPDATE != 0;
+        let mut out = Vec::new();
+        match self.pending.get(&call) {
+            // The end (or an update) of the digit under way.
+            Some(&(_, ts)) if ts == timestamp => {
+                if end {
+                    self.pending.remove(&call);
+                }
+            }
+            // Another digit: the one under way lost its end.
+            Some(&(prev, _)) => {
+                out.push((call, prev, None));
+                self.pending.remove(&call);
+                if !end && !update {
+                    self.pending.insert(call, (digit, timestamp));
+                }
+            }
+            None if !end => {
+                self.pending.insert(call, (digit, timestamp));
+            }
+            None => {}
+        }
+        if end {
+            let known = (duration != UNKNOWN_DTMF_DURATION).then_some(duration);
+            out.push((call, digit, known));
+        }
+        out
+    }
+
+    /// The call ended: its digit under way, if any.
+    pub fn on_call_end(&mut self, call: i32) -> Option<DtmfDigit> {
+        self.pending
+            .remove(&call)
+            .map(|(digit, _)| (call, digit, None))
+    }
 }
 
 /// How many answered or declined Call-IDs are remembered.
@@ -106,7 +172,7 @@ pub(super) fn register(cb: &mut ffi::pjsua_callback) {
     cb.on_call_state = Some(on_call_state);
     cb.on_call_media_state = Some(on_call_media_state);
     cb.on_reg_state2 = Some(on_reg_state2);
-    cb.on_dtmf_digit2 = Some(on_dtmf_digit2);
+    cb.on_dtmf_event = Some(on_dtmf_event);
     cb.on_call_transfer_request2 = Some(on_call_transfer_request2);
     cb.on_call_transfer_status = Some(on_call_transfer_status);
     cb.on_call_redirected = Some(on_call_redirected);
@@ -235,6 +301,14 @@ unsafe extern "C" fn on_call_state(call_id: ffi::pjsua_call_id, _e: *mut ffi::pj
         let Some(shared) = shared() else { return };
         if let Some(info) = call_info(call_id) {
             let ended = info.state == super::types::CallState::Disconnected;
+            if ended {
+                let last = shared
+                    .dtmf
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .on_call_end(call_id);
+                send_digits(&shared, last);
+            }
             let _ = shared.events.send(Event::CallState { info });
             if ended {
                 let _ = shared.media_changed.send(());
@@ -303,24 +377,35 @@ unsafe extern "C" fn on_reg_state2(acc_id: ffi::pjsua_acc_id, info: *mut ffi::pj
     });
 }
 
-unsafe extern "C" fn on_dtmf_digit2(
+unsafe extern "C" fn on_dtmf_event(
     call_id: ffi::pjsua_call_id,
-    info: *const ffi::pjsua_dtmf_info,
+    event: *const ffi::pjsua_dtmf_event,
 ) {
-    guarded("on_dtmf_digit2", || {
+    guarded("on_dtmf_event", || {
         let Some(shared) = shared() else { return };
-        if info.is_null() {
+        if event.is_null() {
             return;
         }
-        // SAFETY: info is valid for the callback.
-        let info = unsafe { &*info };
-        let digit = char::from_u32(info.digit).unwrap_or('?');
-        let _ = shared.events.send(Event::Dtmf {
-            call: CallId(call_id),
-            digit,
-            duration_ms: info.duration,
-        });
+        // SAFETY: event is valid for the callback.
+        let ev = unsafe { &*event };
+        let digit = char::from_u32(ev.digit).unwrap_or('?');
+        let digits = shared
+            .dtmf
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .on_event(call_id, digit, ev.timestamp, ev.flags, ev.duration);
+        send_digits(&shared, digits);
     });
+}
+
+fn send_digits(shared: &Shared, digits: impl IntoIterator<Item = DtmfDigit>) {
+    for (call, digit, duration_ms) in digits {
+        let _ = shared.events.send(Event::Dtmf {
+            call: CallId(call),
+            digit,
+            duration_ms,
+        });
+    }
 }
 
 /// MicroSIP's rule for an incoming REFER: refused unless the call is connected, and refused
@@ -615,5 +700,44 @@ mod tests {
             parse_message_summary("garbage\nVoice-Message: x/y"),
             (false, 0, 0)
         );
+    }
+}
+#[cfg(test)]
+mod dtmf_tests {
+    use super::*;
+
+    const START: u32 = 0;
+    const UPDATE: u32 = ffi::PJMEDIA_STREAM_DTMF_IS_UPDATE;
+    const END: u32 = ffi::PJMEDIA_STREAM_DTMF_IS_END | ffi::PJMEDIA_STREAM_DTMF_IS_UPDATE;
+
+    #[test]
+    fn a_digit_is_reported_once_at_its_end_with_its_duration() {
+        let mut t = DtmfTracker::default();
+        assert!(t.on_event(0, '5', 1000, START, 0).is_empty());
+        assert!(t.on_event(0, '5', 1000, UPDATE, 60).is_empty());
+        assert_eq!(t.on_event(0, '5', 1000, END, 160), vec![(0, '5', Some(160))]);
+        // A digit whose first packet is already its end (and SIP INFO, which has one event).
+        assert_eq!(
+            t.on_event(1, '#', 7, ffi::PJMEDIA_STREAM_DTMF_IS_END, 250),
+            vec![(1, '#', Some(250))]
+        );
+        assert_eq!(
+            t.on_event(1, '1', 8, END, UNKNOWN_DTMF_DURATION),
+            vec![(1, '1', None)]
+        );
+    }
+
+    #[test]
+    fn a_digit_whose_end_was_lost_comes_with_the_next_one_or_the_hang_up() {
+        let mut t = DtmfTracker::default();
+        t.on_event(0, '1', 100, START, 0);
+        assert_eq!(t.on_event(0, '2', 900, START, 0), vec![(0, '1', None)]);
+        assert_eq!(t.on_call_end(0), Some((0, '2', None)));
+        assert_eq!(t.on_call_end(0), None);
+        // Calls do not mix.
+        t.on_event(0, '3', 5, START, 0);
+        t.on_event(1, '4', 5, START, 0);
+        assert_eq!(t.on_event(1, '4', 5, END, 100), vec![(1, '4', Some(100))]);
+        assert_eq!(t.on_event(0, '3', 5, END, 120), vec![(0, '3', Some(120))]);
     }
 }

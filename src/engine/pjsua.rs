@@ -414,6 +414,7 @@ impl Engine {
             force_codec: settings.force_codec,
             answered: Default::default(),
             messaging: settings.messaging,
+            dtmf: Default::default(),
         });
         // pjlib logs from pjsua_create on, before pjsua_init installs the configured writer.
         // SAFETY: plain setters of pjlib's static log state; usable before pj_init.

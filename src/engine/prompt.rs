@@ -178,7 +178,7 @@ unsafe extern "C" fn capture_full(_port: *mut ffi::pjmedia_port, user: *mut c_vo
         callbacks::emit(Event::Dtmf {
             call: state.call,
             digit: found.digit,
-            duration_ms: block_ms * 2,
+            duration_ms: Some(block_ms * 2),
         });
     }
 }

@@ -387,8 +387,9 @@ pub enum Event {
         call: CallId,
         /// `0`-`9`, `*`, `#`, `A`-`D`.
         digit: char,
-        /// How long it lasted, in milliseconds.
-        duration_ms: u32,
+        /// How long it lasted, in milliseconds; `None` when the sender did not say (an RFC 2833
+        /// digit whose end packets were all lost). RFC 2833 digits are reported at their end.
+        duration_ms: Option<u32>,
     },
     /// The far end of `call` asks us (REFER) to call `target` instead. `accepted`: answered
     /// 202 and PJSUA places the new call; refused with 603 (MicroSIP's rule: the call is not
