@@ -6,6 +6,7 @@
 //! `journalctl -p warning` then means what it says.
 #![forbid(unsafe_code)]
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::Mutex;
 use std::time::SystemTime;
@@ -24,6 +25,34 @@ pub struct Problem {
 }
 
 static LAST_PROBLEM: Mutex<Option<Problem>> = Mutex::new(None);
+
+/// The conditions reported by [`condition`], by key: the text of the problem that holds.
+static CONDITIONS: Mutex<BTreeMap<String, String>> = Mutex::new(BTreeMap::new());
+
+/// A condition that lasts (a sound device that cannot be opened) is news when it starts or
+/// changes, not at every call: `Some(problem)` is a warning the first time for `key`, or when
+/// its text changes, and a debug line while it holds; `None` after a problem says, once, that
+/// it is over. Returns whether a warning was logged.
+pub fn condition(key: &str, problem: Option<&str>) -> bool {
+    let mut held = CONDITIONS.lock().unwrap_or_else(|e| e.into_inner());
+    match problem {
+        Some(text) if held.get(key).map(String::as_str) == Some(text) => {
+            log::debug!("{text} (still)");
+            false
+        }
+        Some(text) => {
+            log::warn!("{text}");
+            held.insert(key.to_string(), text.to_string());
+            true
+        }
+        None => {
+            if held.remove(key).is_some() {
+                log::info!("{key}: works again");
+            }
+            false
+        }
+    }
+}
 
 /// The last warning or error logged since the process started.
 pub fn last_problem() -> Option<Problem> {
@@ -120,6 +149,47 @@ pub fn one_entry(text: &str, multi_line: bool) -> String {
     out
 }
 
+/// One PJSIP log message as we log it: its level and its text without PJSIP's own time (ours,
+/// or the journal's, is there already), thread-switch mark and indentation dots. A failed
+/// bind of an RTP port while PJSUA tries the next one of the range is not an error: debug.
+pub fn pjsip_record(pj_level: i32, text: &str) -> (Level, String) {
+    let mut rest = text.trim_end();
+    // "08:50:00.494 " (PJ_LOG_HAS_TIME | PJ_LOG_HAS_MICRO_SEC).
+    let bytes = rest.as_bytes();
+    if bytes.len() > 13
+        && bytes[2] == b':'
+        && bytes[5] == b':'
+        && bytes[8] == b'.'
+        && bytes[..12]
+            .iter()
+            .enumerate()
+            .all(|(i, b)| matches!(i, 2 | 5 | 8) || b.is_ascii_digit())
+    {
+        rest = rest[12..].trim_start();
+    }
+    // "pjsua_media.c !...text": the sender, then the marks before the text.
+    let text = match rest.split_once(' ') {
+        Some((sender, msg)) if sender.ends_with(".c") || sender.contains("0x") => {
+            let msg = msg
+                .trim_start()
+                .trim_start_matches('!')
+                .trim_start_matches('.');
+            format!("{sender} {msg}")
+        }
+        _ => rest.to_string(),
+    };
+    let retry = text.contains("socket bind() at") && text.contains("Address already in use");
+    let level = match pj_level {
+        _ if retry => Level::Debug,
+        0 | 1 => Level::Error,
+        2 => Level::Warn,
+        3 => Level::Info,
+        4 => Level::Debug,
+        _ => Level::Trace,
+    };
+    (level, text)
+}
+
 /// The PJSIP log level (0..=6) that matches our filter: PJSIP's level 3 is chatty, so `info`
 /// shows only its warnings and errors.
 pub fn pjsip_level(level: LevelFilter) -> u32 {
@@ -135,6 +205,39 @@ pub fn pjsip_level(level: LevelFilter) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pjsip_lines_lose_their_own_time_and_a_port_retry_is_not_an_error() {
+        let (level, text) = pjsip_record(
+            1,
+            "08:50:00.494          pjsua_media.c !...RTP socket bind() at 127.0.0.1:14000 \
+             error: Address already in use\n",
+        );
+        assert_eq!(level, Level::Debug);
+        assert_eq!(
+            text,
+            "pjsua_media.c RTP socket bind() at 127.0.0.1:14000 error: Address already in use"
+        );
+        let (level, text) = pjsip_record(1, "12:00:01.002 sip_transport.c Bad thing");
+        assert_eq!(level, Level::Error);
+        assert_eq!(text, "sip_transport.c Bad thing");
+        assert_eq!(pjsip_record(2, "plain").1, "plain");
+        assert_eq!(pjsip_record(2, "plain").0, Level::Warn);
+    }
+
+    #[test]
+    fn a_lasting_condition_is_news_only_when_it_starts_or_changes() {
+        let key = "test device";
+        assert!(condition(key, Some("no device")));
+        assert!(
+            !condition(key, Some("no device")),
+            "the same again is not news"
+        );
+        assert!(condition(key, Some("another cause")), "a change is");
+        assert!(!condition(key, None));
+        assert!(condition(key, Some("another cause")), "it came back");
+        condition(key, None);
+    }
 
     #[test]
     fn the_journal_stream_must_be_our_stderr() {

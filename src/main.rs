@@ -43,8 +43,8 @@ fn main() -> ExitCode {
             microsip::logging::init(opts.log_level.unwrap_or(log::LevelFilter::Info));
             app::setup::check(&opts)
         }
-        cli::Mode::ListAudioDevices => {
-            print!("{}", microsip::audio::device_report());
+        cli::Mode::ListAudioDevices { all } => {
+            print!("{}", microsip::audio::device_report(all));
             ExitCode::SUCCESS
         }
         cli::Mode::RegisterUriHandler => {

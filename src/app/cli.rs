@@ -21,6 +21,8 @@ pub struct Options {
     pub check: bool,
     /// `--list-audio-devices`: print the sound devices (names for MicroSIP.ini) and exit.
     pub list_audio_devices: bool,
+    /// `--all`: with `--list-audio-devices`, ALSA's plugins (rate converters...) too.
+    pub all: bool,
     /// `--send TEXT`: send TEXT to the running phone and exit (issue 5).
     pub send: Option<String>,
     /// `--async`: with `--send`, queue the command (`dwData=2`) instead of waiting for it.
@@ -103,8 +105,8 @@ pub enum Mode {
     Version,
     /// `--check`: validate the settings and print the effective values.
     Check,
-    /// `--list-audio-devices`.
-    ListAudioDevices,
+    /// `--list-audio-devices [--all]`.
+    ListAudioDevices { all: bool },
     /// `--register-uri-handler`.
     RegisterUriHandler,
     /// `--socket-path`.
@@ -136,7 +138,10 @@ impl Options {
             modes.push(("--check", Mode::Check));
         }
         if self.list_audio_devices {
-            modes.push(("--list-audio-devices", Mode::ListAudioDevices));
+            modes.push((
+                "--list-audio-devices",
+                Mode::ListAudioDevices { all: self.all },
+            ));
         }
         if self.register_uri_handler {
             modes.push(("--register-uri-handler", Mode::RegisterUriHandler));
@@ -242,6 +247,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Options, String
             "-h" | "--help" => opts.help = true,
             "--version" => opts.version = true,
             "--list-audio-devices" => opts.list_audio_devices = true,
+            "--all" => opts.all = true,
             "--check" => opts.check = true,
             "--async" => opts.send_async = true,
             "--socket-path" => opts.socket_path = true,
@@ -269,6 +275,9 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Options, String
     if opts.tail == ["help"] {
         opts.tail.clear();
         opts.help = true;
+    }
+    if opts.all && !opts.list_audio_devices {
+        return Err("--all goes with --list-audio-devices; see microsip --help".into());
     }
     if opts.json && !opts.status {
         return Err("--json goes with --status (or after --alert); see microsip --help".into());

@@ -261,7 +261,10 @@ impl CpalAudio {
                 Some((stream, ms))
             }
             Err(e) => {
-                log::warn!("audio: {e}; the caller hears silence");
+                crate::logging::condition(
+                    "microphone",
+                    Some(&format!("audio: {e}; the caller hears silence")),
+                );
                 None
             }
         };
@@ -273,9 +276,17 @@ impl CpalAudio {
             .play()
             .map_err(|e| format!("cannot start sound output ({out_name}): {e}"))?;
         let input = input.and_then(|stream| match stream.play() {
-            Ok(()) => Some(stream),
+            Ok(()) => {
+                crate::logging::condition("microphone", None);
+                Some(stream)
+            }
             Err(e) => {
-                log::warn!("audio: cannot start the microphone: {e}; the caller hears silence");
+                crate::logging::condition(
+                    "microphone",
+                    Some(&format!(
+                        "audio: cannot start the microphone: {e}; the caller hears silence"
+                    )),
+                );
                 None
             }
         });
@@ -419,13 +430,23 @@ fn list_devices(host: &cpal::Host) -> Vec<DeviceListing> {
         .collect()
 }
 
-/// The text of `microsip --list-audio-devices`.
-pub fn device_report() -> String {
+/// Whether a listed device is one of ALSA's plugins that convert or process sound for another
+/// device (rate converters, up- and down-mixers, speex's DSP) rather than a place where sound
+/// plays or comes from. `null`, `pulse`, `jack`, `oss` and the cards stay.
+pub fn is_alsa_plugin(d: &DeviceListing) -> bool {
+    let desc = d.description.to_ascii_lowercase();
+    desc.contains("plugin") || desc.contains("rate converter")
+}
+
+/// The text of `microsip --list-audio-devices`; `all`: ALSA's plugins too.
+pub fn device_report(all: bool) -> String {
     let _quiet = AlsaMessages::capture();
     let host = cpal::default_host();
     let mut out = String::new();
     let _ = writeln!(out, "audio host: {}", host.id().name());
-    let devices = list_devices(&host);
+    let (devices, plugins): (Vec<DeviceListing>, Vec<DeviceListing>) = list_devices(&host)
+        .into_iter()
+        .partition(|d| all || !is_alsa_plugin(d));
     let mut section = |title: &str, pick: fn(&DeviceListing) -> bool, keys: &str| {
         let _ = writeln!(out, "{title} (for {keys}):");
         let _ = writeln!(out, "  \"\" = the default device");
@@ -448,6 +469,16 @@ pub fn device_report() -> String {
         "audioOutputDevice, audioRingDevice",
     );
     section("input devices", |d| d.input, "audioInputDevice");
+    if !plugins.is_empty() {
+        let names: Vec<&str> = plugins.iter().map(|d| d.id.as_str()).collect();
+        let _ = writeln!(
+            out,
+            "not listed: {} ALSA plugin(s) that convert sound for another device ({}); \
+             --all lists them",
+            plugins.len(),
+            names.join(", ")
+        );
+    }
     // What a call would open now.
     for (what, dev, dir) in [
         ("speaker", host.default_output_device(), Direction::Output),

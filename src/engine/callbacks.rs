@@ -648,14 +648,8 @@ pub(super) unsafe extern "C" fn on_log(level: c_int, data: *const c_char, len: c
         // SAFETY: PJSIP passes a buffer of `len` bytes (NUL-terminated as well).
         let bytes = unsafe { CStr::from_ptr(data) }.to_bytes();
         let text = String::from_utf8_lossy(&bytes[..bytes.len().min(len as usize)]);
-        let lvl = match level {
-            0 | 1 => log::Level::Error,
-            2 => log::Level::Warn,
-            3 => log::Level::Info,
-            4 => log::Level::Debug,
-            _ => log::Level::Trace,
-        };
-        log::log!(target: "pjsip", lvl, "{}", text.trim_end());
+        let (lvl, text) = crate::logging::pjsip_record(level, &text);
+        log::log!(target: "pjsip", lvl, "{text}");
     });
 }
 
@@ -715,7 +709,10 @@ mod dtmf_tests {
         let mut t = DtmfTracker::default();
         assert!(t.on_event(0, '5', 1000, START, 0).is_empty());
         assert!(t.on_event(0, '5', 1000, UPDATE, 60).is_empty());
-        assert_eq!(t.on_event(0, '5', 1000, END, 160), vec![(0, '5', Some(160))]);
+        assert_eq!(
+            t.on_event(0, '5', 1000, END, 160),
+            vec![(0, '5', Some(160))]
+        );
         // A digit whose first packet is already its end (and SIP INFO, which has one event).
         assert_eq!(
             t.on_event(1, '#', 7, ffi::PJMEDIA_STREAM_DTMF_IS_END, 250),

@@ -211,6 +211,7 @@ impl MediaClock {
             self.port.set_rings(Some(bridge));
             match dev.open(ends) {
                 Ok(active) => {
+                    device::report_call_audio(None);
                     log::info!("audio: {}", active.describe());
                     if let Some(device_ms) = active.echo_delay_ms().filter(|_| self.echo_wanted) {
                         self.start_echo_canceller(device_ms);
@@ -219,7 +220,7 @@ impl MediaClock {
                     use_device = true;
                 }
                 Err(msg) => {
-                    log::warn!("audio: {msg}; the call goes on without local audio (null device)");
+                    device::report_call_audio(Some(&msg));
                     self.port.set_rings(None);
                 }
             }

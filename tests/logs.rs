@@ -1,0 +1,99 @@
+//! Logs a person can read: a box with no sound card hears about it once, at start, not at
+//! every call; a port PJSIP retries is not an error; `--list-audio-devices` lists devices,
+//! not ALSA's converter plugins (unless `--all`).
+
+mod support;
+
+use std::net::UdpSocket;
+use std::time::Duration;
+
+use support::{Phone, Sipp, TempDir};
+
+const T: Duration = Duration::from_secs(20);
+
+/// An ALSA configuration of its own: `text`, in a temp dir.
+fn alsa_config(dir: &TempDir, text: &str) -> String {
+    let path = dir.path().join("asoundrc");
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+#[test]
+fn no_sound_card_is_said_once_at_start_and_a_port_retry_is_no_error() {
+    let dir = TempDir::new("no-card");
+    // An empty ALSA configuration: 'default' exists and cannot be opened, as on a server.
+    let alsa = alsa_config(&dir, "");
+    let sip = support::free_udp_port();
+    let rtp = support::free_udp_port_block(8);
+    // The first RTP port of the range is taken: PJSUA binds the next one.
+    let _taken = UdpSocket::bind(("127.0.0.1", rtp)).unwrap();
+    let ini = format!(
+        "[Settings]\naccountId=0\nsourcePort={sip}\nrtpPortMin={rtp}\nrtpPortMax={}\n\
+         autoAnswer=all\nautoAnswerDelay=0\naudioCodecs=PCMA/8000/1\n",
+        rtp + 7
+    );
+    let phone = Phone::start_with_env(&ini, &[], &[("ALSA_CONFIG_PATH", &alsa)]);
+    phone.wait_line("started: SIP on udp", T);
+    // Said at start, before any call.
+    phone.wait_line("no usable sound output", T);
+    phone.wait_line("sounds: cannot play", T);
+    let target = format!("127.0.0.1:{sip}");
+    for _ in 0..3 {
+        Sipp::uac("uac_call_bye.xml", &target)
+            .service("door")
+            .run(T)
+            .assert_success();
+    }
+    phone.wait_line("call 2 ", T);
+    let log = phone.log();
+    let count = |needle: &str| log.lines().filter(|l| l.contains(needle)).count();
+    assert_eq!(count("no usable sound output"), 1, "{log}");
+    assert_eq!(count("sounds: cannot play"), 1, "{log}");
+    assert_eq!(count(" WARN "), 2, "only the two start-up warnings:\n{log}");
+    assert_eq!(count("ERROR"), 0, "{log}");
+}
+
+#[test]
+fn list_audio_devices_hides_alsa_plugins_unless_all() {
+    let dir = TempDir::new("alsa-plugins");
+    let alsa = alsa_config(
+        &dir,
+        "pcm.!default { type null }\n\
+         pcm.doorbell { type null hint { show on description \"Door speaker\" } }\n\
+         pcm.upmix { type null hint { show on description \"Plugin for channel upmix (4,6,8)\" } }\n\
+         pcm.lavrate { type null hint { show on description \"Rate Converter Plugin Using Libav\" } }\n",
+    );
+    let list = |args: &[&str]| {
+        let (status, out) =
+            Phone::run_to_exit_with_env(args, &[("ALSA_CONFIG_PATH", alsa.as_str())], T);
+        assert!(status.success(), "{out}");
+        out
+    };
+    let out = list(&["--list-audio-devices"]);
+    assert!(
+        out.contains("doorbell") && out.contains("Door speaker"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("  upmix") && !out.contains("  lavrate"),
+        "{out}"
+    );
+    assert!(
+        out.contains("not listed: 2 ALSA plugin(s)") && out.contains("--all lists them"),
+        "{out}"
+    );
+    let out = list(&["--list-audio-devices", "--all"]);
+    assert!(
+        out.contains("  upmix") && out.contains("  lavrate"),
+        "{out}"
+    );
+    assert!(out.contains("doorbell"), "{out}");
+    assert!(!out.contains("not listed"), "{out}");
+    // --all alone means nothing.
+    let (status, out) = Phone::run_to_exit(&["--all"], T);
+    assert_eq!(status.code(), Some(2), "{out}");
+    assert!(
+        out.contains("--all goes with --list-audio-devices"),
+        "{out}"
+    );
+}
