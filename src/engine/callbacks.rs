@@ -65,11 +65,10 @@ impl DtmfTracker {
         let mut out = Vec::new();
         match self.pending.get(&call) {
             // The end (or an update) of the digit under way.
-            Some(&(_, ts)) if ts == timestamp => {
-                if end {
-                    self.pending.remove(&call);
-                }
+            Some(&(_, ts)) if ts == timestamp && end => {
+                self.pending.remove(&call);
             }
+            Some(&(_, ts)) if ts == timestamp => {}
             // Another digit: the one under way lost its end.
             Some(&(prev, _)) => {
                 out.push((call, prev, None));
