@@ -28,9 +28,11 @@ fn main() -> ExitCode {
     };
     match mode {
         cli::Mode::Help => {
-            println!("{}", cli::USAGE);
+            println!("{}", app::clidoc::help());
             ExitCode::SUCCESS
         }
+        cli::Mode::Man => write_out(app::clidoc::man()),
+        cli::Mode::Completions(shell) => write_out(app::clidoc::completions(&shell)),
         cli::Mode::Version => {
             println!(
                 "microsip {} (pjproject {})",
@@ -77,6 +79,22 @@ fn main() -> ExitCode {
         cli::Mode::Status { json } => instance::status(&instance::key(&opts), json),
         cli::Mode::Alert(args) => alert(opts, &args),
         cli::Mode::Phone => phone(opts),
+    }
+}
+
+/// Writes generated text (the man page, a completion script) to stdout.
+fn write_out(text: Result<Vec<u8>, String>) -> ExitCode {
+    use std::io::Write;
+    match text.and_then(|t| {
+        std::io::stdout()
+            .write_all(&t)
+            .map_err(|e| format!("cannot write: {e}"))
+    }) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("microsip: {e}");
+            ExitCode::from(EXIT_COMMAND_FAILED)
+        }
     }
 }
 

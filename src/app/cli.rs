@@ -39,6 +39,10 @@ pub struct Options {
     pub json: bool,
     /// `--alert ...`: an alert call; everything after `--alert` (targets and its options).
     pub alert: Option<Vec<String>>,
+    /// `--completions SHELL`: print the completion script for SHELL.
+    pub completions: Option<String>,
+    /// `--man`: print the manual page.
+    pub man: bool,
     /// MicroSIP's command line: every argument from the first one that is not one of our
     /// `--long` options (`/answer`, `sip:100`, `-answer`, `--call URI`, ...).
     pub tail: Vec<String>,
@@ -52,49 +56,140 @@ impl Options {
     }
 }
 
-pub const USAGE: &str = "\
-microsip: a headless softphone (MicroSIP's core on PJSIP)
+/// One of our `--long` options: the one definition the parser, `--help`, the man page and
+/// the shell completions are made from (see [`super::clidoc`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OptionSpec {
+    /// The name, with its dashes (`--ini`).
+    pub long: &'static str,
+    /// A one-letter alias (`-h`).
+    pub short: Option<char>,
+    /// The value's name when the option takes one (`PATH`).
+    pub value: Option<&'static str>,
+    /// The values a completion offers (empty: any).
+    pub choices: &'static [&'static str],
+    /// The value is a file name (completions offer files).
+    pub file: bool,
+    /// What it does, one sentence or two.
+    pub help: &'static str,
+}
 
-usage: microsip [--ini PATH] [--bind ADDR] [--log-level LEVEL] [MICROSIP COMMAND]
-       (-h, --help and --version act wherever they stand; so does a lone `help`)
-       microsip [--ini PATH] --send COMMAND [--async]
-       microsip [--ini PATH] --events
-       microsip [--ini PATH] --alert TARGET... [--play FILE.wav | --say TEXT] [--ack DIGITS]
-                [--repeat N] [--timeout S] [--retries N] [--retry-delay S] [--parallel] [--json]
-       microsip [--ini PATH] --socket-path | --register-uri-handler
-       microsip [--ini PATH] --check
-       microsip --help | --version | --list-audio-devices
+const fn flag(long: &'static str, help: &'static str) -> OptionSpec {
+    OptionSpec {
+        long,
+        short: None,
+        value: None,
+        choices: &[],
+        file: false,
+        help,
+    }
+}
 
-  --ini PATH         settings file (MicroSIP.ini; UTF-16LE or UTF-8)
-  --bind ADDR        bind SIP and RTP to ADDR and advertise it in Contact and SDP
-  --log-level LEVEL  error, warn, info (default), debug or trace
-  --help             this text
-  --version          version of microsip and of the linked pjproject
-  --check            validate the settings file, print the effective settings, exit
-                     (0: usable, 2: not)
-  --list-audio-devices
-                     list the sound devices, by the names audioInputDevice,
-                     audioOutputDevice and audioRingDevice take, and exit
-  --send COMMAND     run COMMAND in the running phone, wait for it and print its reply
-  --async            with --send: queue the command and return at once (dwData=2)
-  --events           print the running phone's events, one JSON object per line, until
-                     it stops (README: Events)
-  --alert TARGET...  call TARGETs in turn (or --parallel) with the account of the settings,
-                     play the prompt until a digit of --ack (default 1) is pressed, and exit
-                     0 acknowledged, 1 not reached, 2 answered but not acknowledged, 3 usage
-                     (README: Alert calls)
-  --socket-path      print the path of the control socket for these settings
-  --register-uri-handler
-                     open sip:, sips:, tel: and callto: links with microsip (xdg-mime)
+const fn valued(long: &'static str, value: &'static str, help: &'static str) -> OptionSpec {
+    OptionSpec {
+        value: Some(value),
+        ..flag(long, help)
+    }
+}
 
-MICROSIP COMMAND: MicroSIP's command line, before or after our --options (which MicroSIP's
-own switches never look like): a number or URI to dial,
-`number text` (a SIP MESSAGE), /answer, /hangupall, /hangupincoming, /hangupcalling,
-/dtmf:DIGITS, /transfer:NUMBER, /account:N, /password:PWD, /exit, msip:... If this phone
-already runs (same program, same settings file), the command goes to it and this process
-exits; /answer and /hangupall with no running phone exit at once.
+/// Our options, in the order `--help` lists them.
+pub const OPTIONS: &[OptionSpec] = &[
+    OptionSpec {
+        file: true,
+        ..valued(
+            "--ini",
+            "PATH",
+            "the settings file (MicroSIP.ini, UTF-16LE or UTF-8); see FILES",
+        )
+    },
+    valued(
+        "--bind",
+        "ADDR",
+        "bind SIP and RTP to the IP address ADDR and advertise it in Contact and SDP",
+    ),
+    OptionSpec {
+        choices: &["error", "warn", "info", "debug", "trace"],
+        ..valued(
+            "--log-level",
+            "LEVEL",
+            "error, warn, info (the default), debug or trace",
+        )
+    },
+    OptionSpec {
+        short: Some('h'),
+        ..flag("--help", "print this text and exit (anywhere on the line)")
+    },
+    flag(
+        "--version",
+        "print the version of microsip and of its pjproject, and exit",
+    ),
+    flag(
+        "--check",
+        "validate the settings file, print the effective settings and exit (0: usable, 2: not)",
+    ),
+    flag(
+        "--list-audio-devices",
+        "list the sound devices by the names audioInputDevice, audioOutputDevice and \
+         audioRingDevice take, and exit",
+    ),
+    flag(
+        "--all",
+        "with --list-audio-devices: ALSA's converter plugins (lavrate, upmix...) too",
+    ),
+    valued(
+        "--send",
+        "COMMAND",
+        "run COMMAND (MicroSIP's command line) in the running phone, wait for it and print \
+         its reply",
+    ),
+    flag(
+        "--async",
+        "with --send: queue the command and return at once (dwData=2)",
+    ),
+    flag(
+        "--status",
+        "print the running phone's registrations, calls, uptime and last problem",
+    ),
+    flag("--json", "with --status: one JSON object"),
+    flag(
+        "--events",
+        "print the running phone's events, one JSON object per line, until it stops",
+    ),
+    valued(
+        "--alert",
+        "TARGET...",
+        "call the TARGETs (in turn, or all at once with --parallel) until one acknowledges \
+         with a digit; everything after --alert is the alert's: TARGET... [--play FILE.wav | \
+         --say TEXT] [--ack DIGITS] [--repeat N] [--timeout S] [--retries N] \
+         [--retry-delay S] [--parallel] [--json]",
+    ),
+    flag(
+        "--socket-path",
+        "print the path of the control socket for these settings and exit",
+    ),
+    flag(
+        "--register-uri-handler",
+        "open sip:, sips:, tel: and callto: links with microsip (xdg-mime) and exit",
+    ),
+    OptionSpec {
+        choices: &["bash", "zsh", "fish"],
+        ..valued(
+            "--completions",
+            "SHELL",
+            "print the shell completion script for bash, zsh or fish, and exit",
+        )
+    },
+    flag("--man", "print the manual page (roff) and exit"),
+];
 
-Signals: SIGINT or SIGTERM end calls, un-REGISTER and exit.";
+/// The option `word` names (`--ini`, `-h`), if it is one of ours.
+pub fn find_option(word: &str) -> Option<&'static OptionSpec> {
+    OPTIONS.iter().find(|o| {
+        o.long == word
+            || o.short
+                .is_some_and(|c| word.len() == 2 && word.starts_with('-') && word.ends_with(c))
+    })
+}
 
 /// What one run of `microsip` does, settled once from the options.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,6 +212,10 @@ pub enum Mode {
     Events,
     /// `--status [--json]`: the running phone's registrations, calls, uptime, last problem.
     Status { json: bool },
+    /// `--completions SHELL`: the completion script for SHELL (bash, zsh or fish).
+    Completions(String),
+    /// `--man`: the manual page, in roff.
+    Man,
     /// `--alert TARGET... [options]`: an alert call (its arguments, parsed by the alert).
     Alert(Vec<String>),
     /// Run the phone, or hand MicroSIP's command line to the one running.
@@ -154,6 +253,12 @@ impl Options {
         }
         if self.status {
             modes.push(("--status", Mode::Status { json: self.json }));
+        }
+        if let Some(shell) = &self.completions {
+            modes.push(("--completions", Mode::Completions(shell.clone())));
+        }
+        if self.man {
+            modes.push(("--man", Mode::Man));
         }
         if let Some(args) = &self.alert {
             modes.push(("--alert", Mode::Alert(args.clone())));
@@ -206,71 +311,59 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Options, String
     while i < words.len() {
         let word = &words[i];
         i += 1;
+        if word == "--" {
+            opts.tail.extend(words[i..].iter().cloned());
+            break;
+        }
+        // MicroSIP's alias takes its URI along.
+        if word == "--call" {
+            opts.tail.push(word.clone());
+            if let Some(uri) = words.get(i) {
+                opts.tail.push(uri.clone());
+                i += 1;
+            }
+            continue;
+        }
         let (name, inline) = match word.split_once('=') {
             Some((n, v)) if n.starts_with("--") => (n, Some(v.to_string())),
             _ => (word.as_str(), None),
         };
-        let mut value = |what: &str| -> Result<String, String> {
-            if let Some(v) = inline.clone() {
-                return Ok(v);
-            }
-            let v = words
-                .get(i)
-                .cloned()
-                .ok_or_else(|| format!("{what} needs a value; see microsip --help"))?;
-            i += 1;
-            Ok(v)
-        };
-        match name {
-            "--" => {
-                opts.tail.extend(words[i..].iter().cloned());
-                break;
-            }
-            "--alert" => {
-                opts.alert = Some(words[i..].to_vec());
-                break;
-            }
-            "--ini" => opts.ini = Some(value("--ini")?.into()),
-            "--bind" => {
-                let text = value("--bind")?;
-                opts.bind = Some(text.parse().map_err(|_| {
-                    format!("--bind {text:?} is not an IP address (e.g. --bind 127.0.0.1)")
-                })?);
-            }
-            "--log-level" => {
-                let text = value("--log-level")?;
-                opts.log_level = Some(text.parse().map_err(|_| {
-                    format!("--log-level {text:?}: use error, warn, info, debug or trace")
-                })?);
-            }
-            "--send" => opts.send = Some(value("--send")?),
-            "-h" | "--help" => opts.help = true,
-            "--version" => opts.version = true,
-            "--list-audio-devices" => opts.list_audio_devices = true,
-            "--all" => opts.all = true,
-            "--check" => opts.check = true,
-            "--async" => opts.send_async = true,
-            "--socket-path" => opts.socket_path = true,
-            "--register-uri-handler" => opts.register_uri_handler = true,
-            "--events" => opts.events = true,
-            "--status" => opts.status = true,
-            "--json" => opts.json = true,
-            // MicroSIP's alias takes its URI along.
-            "--call" => {
-                opts.tail.push(word.clone());
-                if let Some(uri) = words.get(i) {
-                    opts.tail.push(uri.clone());
-                    i += 1;
-                }
-            }
-            _ if word.starts_with("--") && opts.tail.is_empty() => {
+        let Some(spec) = find_option(name) else {
+            if word.starts_with("--") && opts.tail.is_empty() {
                 return Err(format!(
                     "unknown option {word}; see microsip --help (MicroSIP's own switches \
                      start with / or -)"
-                ))
+                ));
             }
-            _ => opts.tail.push(word.clone()),
+            opts.tail.push(word.clone());
+            continue;
+        };
+        if spec.long == "--alert" {
+            opts.alert = Some(words[i..].to_vec());
+            break;
         }
+        let value = match (spec.value, inline) {
+            (None, Some(_)) => {
+                return Err(format!("{} takes no value; see microsip --help", spec.long))
+            }
+            (None, None) => String::new(),
+            (Some(_), Some(v)) => v,
+            (Some(what), None) => {
+                let v = words.get(i).cloned().ok_or_else(|| {
+                    format!("{} needs a value ({what}); see microsip --help", spec.long)
+                })?;
+                i += 1;
+                v
+            }
+        };
+        if !spec.choices.is_empty() && !spec.choices.contains(&value.as_str()) {
+            return Err(format!(
+                "{} {value:?}: use {}; see microsip --help",
+                spec.long,
+                spec.choices.join(", ")
+            ));
+        }
+        set(&mut opts, spec.long, value)?;
     }
     if opts.tail == ["help"] {
         opts.tail.clear();
@@ -286,6 +379,39 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Options, String
         return Err("--async only goes with --send COMMAND; see microsip --help".into());
     }
     Ok(opts)
+}
+
+/// Applies option `long` (one of [`OPTIONS`]) with its value ("" for a flag).
+fn set(opts: &mut Options, long: &str, value: String) -> Result<(), String> {
+    match long {
+        "--ini" => opts.ini = Some(value.into()),
+        "--bind" => {
+            opts.bind = Some(value.parse().map_err(|_| {
+                format!("--bind {value:?} is not an IP address (e.g. --bind 127.0.0.1)")
+            })?)
+        }
+        "--log-level" => {
+            opts.log_level = Some(value.parse().map_err(|_| {
+                format!("--log-level {value:?}: use error, warn, info, debug or trace")
+            })?)
+        }
+        "--help" => opts.help = true,
+        "--version" => opts.version = true,
+        "--check" => opts.check = true,
+        "--list-audio-devices" => opts.list_audio_devices = true,
+        "--all" => opts.all = true,
+        "--send" => opts.send = Some(value),
+        "--async" => opts.send_async = true,
+        "--status" => opts.status = true,
+        "--json" => opts.json = true,
+        "--events" => opts.events = true,
+        "--socket-path" => opts.socket_path = true,
+        "--register-uri-handler" => opts.register_uri_handler = true,
+        "--completions" => opts.completions = Some(value),
+        "--man" => opts.man = true,
+        other => return Err(format!("internal error: option {other} has no effect")),
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -416,6 +542,36 @@ mod tests {
         // Once MicroSIP's command line started, other words are its (a message text).
         let o = parse(args(&["100", "see", "--bogus"])).unwrap();
         assert_eq!(o.command_line(), "100 see --bogus");
+    }
+
+    #[test]
+    fn every_option_of_the_table_is_parsed() {
+        for spec in OPTIONS {
+            if spec.long == "--alert" {
+                continue;
+            }
+            let value = spec.choices.first().copied().unwrap_or("127.0.0.1");
+            let words: Vec<&str> = match spec.value {
+                Some(_) => vec![spec.long, value],
+                None => vec![spec.long],
+            };
+            // Flags that only go with another one get their partner.
+            let partner = match spec.long {
+                "--all" => Some("--list-audio-devices"),
+                "--async" => Some("--send=x"),
+                "--json" => Some("--status"),
+                _ => None,
+            };
+            let mut all = words.clone();
+            all.extend(partner);
+            parse(args(&all)).unwrap_or_else(|e| panic!("{all:?}: {e}"));
+        }
+        assert!(parse(args(&["--check=yes"]))
+            .unwrap_err()
+            .contains("takes no value"));
+        assert!(parse(args(&["--completions", "tcsh"]))
+            .unwrap_err()
+            .contains("bash, zsh, fish"));
     }
 
     #[test]

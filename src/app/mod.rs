@@ -6,6 +6,7 @@
 pub mod alert;
 pub mod alerting;
 pub mod cli;
+pub mod clidoc;
 pub mod commands;
 pub mod events;
 pub mod hooks;
