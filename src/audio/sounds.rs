@@ -95,14 +95,18 @@ impl Sound {
     }
 
     /// MicroSIP's choice of file: `setting` if not empty (environment variables such as
-    /// `$HOME` or `%HOME%` expanded), else `kind`'s file next to the executable if it exists,
-    /// else our built-in sound. A file that cannot be read falls back to the built-in one,
+    /// `$HOME` or `%HOME%` expanded), else `kind`'s file next to the executable if it exists
+    /// (or in `../share/microsip/` beside it, where scripts/install.sh puts the sounds), else
+    /// our built-in sound. A file that cannot be read falls back to the built-in one,
     /// with a warning.
     pub fn load(kind: Kind, setting: &str, exe_dir: Option<&Path>) -> Sound {
         let path = if setting.is_empty() {
-            exe_dir
-                .map(|d| d.join(kind.file_name()))
-                .filter(|p| p.is_file())
+            exe_dir.and_then(|d| {
+                [d.to_path_buf(), d.join("../share/microsip")]
+                    .into_iter()
+                    .map(|dir| dir.join(kind.file_name()))
+                    .find(|p| p.is_file())
+            })
         } else {
             Some(PathBuf::from(expand_env(setting)))
         };
@@ -293,6 +297,18 @@ mod tests {
         // Nothing next to the executable: the built-in sound.
         let s = Sound::load(Kind::Hangup, "", Some(dir.path()));
         assert_eq!(s, Sound::from_wav(Kind::Hangup.builtin()).unwrap());
+        // An installed binary: bin/microsip finds share/microsip/hangup.wav.
+        let bin = dir.path().join("bin");
+        let share = dir.path().join("share/microsip");
+        std::fs::create_dir_all(&bin).unwrap();
+        std::fs::create_dir_all(&share).unwrap();
+        std::fs::copy(dir.path().join("ringtone.wav"), share.join("hangup.wav")).unwrap();
+        let s = Sound::load(Kind::Hangup, "", Some(&bin));
+        assert_eq!(
+            (s.rate, s.samples.len()),
+            (16000, 3200),
+            "the installed sound"
+        );
     }
 
     #[test]
