@@ -695,6 +695,20 @@ fn a_copied_binary_reaches_the_phone_of_its_settings_file_and_a_portable_one_has
 }
 
 #[test]
+fn a_bare_number_on_the_call_by_ip_account_says_a_host_is_needed() {
+    let mut phone = Phone::start(&local_ini(""), &[]);
+    phone_port(&phone);
+    let c = client(&phone, &["1234"]);
+    assert_eq!(c.status.code(), Some(1), "{}", c.stderr);
+    assert!(
+        c.stderr.contains("1234 is a number") && c.stderr.contains("1234@HOST"),
+        "{}",
+        c.stderr
+    );
+    assert!(phone.try_exit().is_none());
+}
+
+#[test]
 fn garbage_on_the_socket_gets_errors_and_the_phone_keeps_working() {
     let mut phone = Phone::start(&local_ini(""), &[]);
     phone_port(&phone);
