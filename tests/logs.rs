@@ -36,6 +36,7 @@ fn no_sound_card_is_said_once_at_start_and_a_port_retry_is_no_error() {
     phone.wait_line("started: SIP on udp", T);
     // Said at start, before any call.
     phone.wait_line("no usable sound output", T);
+    phone.wait_line("no usable microphone", T);
     phone.wait_line("sounds: cannot play", T);
     let target = format!("127.0.0.1:{sip}");
     for _ in 0..3 {
@@ -48,8 +49,13 @@ fn no_sound_card_is_said_once_at_start_and_a_port_retry_is_no_error() {
     let log = phone.log();
     let count = |needle: &str| log.lines().filter(|l| l.contains(needle)).count();
     assert_eq!(count("no usable sound output"), 1, "{log}");
+    assert_eq!(count("no usable microphone"), 1, "{log}");
     assert_eq!(count("sounds: cannot play"), 1, "{log}");
-    assert_eq!(count(" WARN "), 2, "only the two start-up warnings:\n{log}");
+    assert_eq!(
+        count(" WARN "),
+        3,
+        "only the three start-up warnings:\n{log}"
+    );
     assert_eq!(count("ERROR"), 0, "{log}");
 }
 

@@ -1354,14 +1354,9 @@ fn audio_device(engine: &Engine, setup: &setup::Setup) -> Arc<crate::audio::Leve
     )));
     // A missing sound device is said at start (once), not at every call; off the main
     // thread, so that a slow sound system does not hold the registration up.
-    let settings = s.clone();
     let probe = std::thread::Builder::new()
         .name("audio-check".into())
-        .spawn(move || {
-            let mut device = crate::audio::CpalAudio::new(names, Arc::default());
-            crate::engine::device::probe(&mut device);
-            sounds::probe(&settings);
-        });
+        .spawn(move || crate::audio::check_devices(&names));
     if let Err(e) = probe {
         log::debug!("no sound device check at start: {e}");
     }

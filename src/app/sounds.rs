@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::audio::sounds::{Kind, Player, Sound};
+use crate::audio::sounds::{sounds_key, sounds_problem, Kind, Player, Sound};
 use crate::engine::{CallId, CallState, Event, IncomingAction, MediaState, Role};
 
 pub struct CallSounds {
@@ -217,38 +217,6 @@ fn start(what: &str, device: &str, sound: &Sound, volume: u32, looped: bool) -> 
             crate::logging::condition(&sounds_key(device), Some(&sounds_problem(&e)));
             log::debug!("{what}: not played");
             None
-        }
-    }
-}
-
-fn sounds_problem(e: &str) -> String {
-    format!("sounds: {e}; ringtones and other sounds are not played")
-}
-
-/// The condition key of a device the sounds play on.
-fn sounds_key(device: &str) -> String {
-    format!("sounds on {device:?}")
-}
-
-/// Opens the sounds' devices (`audioRingDevice`, `audioOutputDevice`) for a moment, with a
-/// short silence at volume 0, so that a missing one is reported at start rather than at the
-/// first call.
-pub fn probe(s: &crate::config::Settings) {
-    let silence = Sound {
-        rate: 8000,
-        samples: vec![0i16; 160].into(),
-    };
-    let mut devices = vec![&s.audio_ring_device, &s.audio_output_device];
-    devices.dedup();
-    for device in devices {
-        match Player::start(device, &silence, 0, false) {
-            Ok(p) => {
-                crate::logging::condition(&sounds_key(device), None);
-                log::debug!("sound device check: {}", p.describe());
-            }
-            Err(e) => {
-                crate::logging::condition(&sounds_key(device), Some(&sounds_problem(&e)));
-            }
         }
     }
 }

@@ -233,7 +233,7 @@ impl CpalAudio {
         let out_dev = find_device(&host, &self.names.output, Direction::Output)?;
         let out_name = device_label(&out_dev);
         let out_cfg = negotiate(&out_dev, Direction::Output, rate)
-            .map_err(|e| format!("no usable sound output ({out_name}): {e}"))?;
+            .map_err(|e| output_problem(&out_name, &e))?;
         let reader = SpeakerReader::new(speaker, counters.clone(), format.samples_per_frame);
         let output = build_output(
             &out_dev,
@@ -243,16 +243,16 @@ impl CpalAudio {
             self.levels.clone(),
             counters.clone(),
         )
-        .map_err(|e| format!("no usable sound output ({out_name}): {e}"))?;
+        .map_err(|e| output_problem(&out_name, &e))?;
         let mut description = format!("speaker {out_name}: {}", out_cfg.describe(rate));
 
         let writer = MicWriter::new(mic, counters.clone());
         let input = match find_device(&host, &self.names.input, Direction::Input).and_then(|dev| {
             let name = device_label(&dev);
-            let cfg = negotiate(&dev, Direction::Input, rate)
-                .map_err(|e| format!("no usable microphone ({name}): {e}"))?;
+            let cfg =
+                negotiate(&dev, Direction::Input, rate).map_err(|e| input_problem(&name, &e))?;
             let stream = build_input(&dev, &cfg, rate, writer, self.levels.clone(), counters)
-                .map_err(|e| format!("no usable microphone ({name}): {e}"))?;
+                .map_err(|e| input_problem(&name, &e))?;
             let text = format!("microphone {name}: {}", cfg.describe(rate));
             Ok((stream, text, cfg.period_ms()))
         }) {
@@ -261,10 +261,7 @@ impl CpalAudio {
                 Some((stream, ms))
             }
             Err(e) => {
-                crate::logging::condition(
-                    "microphone",
-                    Some(&format!("audio: {e}; the caller hears silence")),
-                );
+                crate::logging::condition(MICROPHONE, Some(&mic_warning(&e)));
                 None
             }
         };
@@ -277,16 +274,12 @@ impl CpalAudio {
             .map_err(|e| format!("cannot start sound output ({out_name}): {e}"))?;
         let input = input.and_then(|stream| match stream.play() {
             Ok(()) => {
-                crate::logging::condition("microphone", None);
+                crate::logging::condition(MICROPHONE, None);
                 Some(stream)
             }
             Err(e) => {
-                crate::logging::condition(
-                    "microphone",
-                    Some(&format!(
-                        "audio: cannot start the microphone: {e}; the caller hears silence"
-                    )),
-                );
+                let e = format!("cannot start the microphone: {e}");
+                crate::logging::condition(MICROPHONE, Some(&mic_warning(&e)));
                 None
             }
         });
@@ -339,6 +332,54 @@ impl Direction {
             Direction::Output => "audioOutputDevice",
         }
     }
+}
+
+/// The condition key of the call's microphone.
+const MICROPHONE: &str = "microphone";
+
+fn output_problem(label: &str, e: &str) -> String {
+    format!("no usable sound output ({label}): {e}")
+}
+
+fn input_problem(label: &str, e: &str) -> String {
+    format!("no usable microphone ({label}): {e}")
+}
+
+fn mic_warning(e: &str) -> String {
+    format!("audio: {e}; the caller hears silence")
+}
+
+/// Checks at start, without opening a stream (nothing plays, nothing is recorded), that the
+/// devices `names` gives can be used as a call and the sounds will ask for them, and reports
+/// each problem as they would, once (see [`crate::logging::condition`]): a box without a
+/// sound card hears about it at start, and not again at every call.
+pub fn check_devices(names: &DeviceNames) {
+    let quiet = AlsaMessages::capture();
+    let host = cpal::default_host();
+    let usable = |name: &str, dir: Direction, rate: u32| -> Result<(), (String, String)> {
+        let dev = find_device(&host, name, dir).map_err(|e| ("?".to_string(), e))?;
+        let label = device_label(&dev);
+        negotiate(&dev, dir, rate)
+            .map(|_| ())
+            .map_err(|e| (label, e))
+    };
+    let speaker = usable(&names.output, Direction::Output, 16000)
+        .err()
+        .map(|(label, e)| output_problem(&label, &e));
+    crate::engine::device::report_call_audio(speaker.as_deref());
+    let mic = usable(&names.input, Direction::Input, 16000)
+        .err()
+        .map(|(label, e)| mic_warning(&input_problem(&label, &e)));
+    crate::logging::condition(MICROPHONE, mic.as_deref());
+    let mut sound_devices = vec![&names.ring, &names.output];
+    sound_devices.dedup();
+    for device in sound_devices {
+        let problem = usable(device, Direction::Output, 8000)
+            .err()
+            .map(|(label, e)| sounds::sounds_problem(&format!("cannot play on {label}: {e}")));
+        crate::logging::condition(&sounds::sounds_key(device), problem.as_deref());
+    }
+    quiet.log();
 }
 
 /// "'default' (Default Audio Device)": how logs name a device.

@@ -25,6 +25,16 @@ pub struct Sound {
     pub samples: Arc<[i16]>,
 }
 
+/// The condition key (see [`crate::logging::condition`]) of a device the sounds play on.
+pub fn sounds_key(device: &str) -> String {
+    format!("sounds on {device:?}")
+}
+
+/// The warning for sounds that cannot play: `e` says why.
+pub fn sounds_problem(e: &str) -> String {
+    format!("sounds: {e}; ringtones and other sounds are not played")
+}
+
 /// Which of MicroSIP's sounds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {

@@ -225,23 +225,6 @@ pub fn report_call_audio(problem: Option<&str>) {
     crate::logging::condition("call audio", text.as_deref());
 }
 
-/// Opens `device` for a moment, as a call would, so that a missing device is reported at
-/// start rather than at the first call; the streams close at once.
-pub fn probe(device: &mut dyn AudioDevice) {
-    let format = BridgeFormat {
-        clock_rate: 16000,
-        samples_per_frame: 320,
-    };
-    let (_bridge, ends) = rings(format, Arc::new(AudioCounters::default()));
-    match device.open(ends) {
-        Ok(active) => {
-            report_call_audio(None);
-            log::debug!("audio check: {}", active.describe());
-        }
-        Err(msg) => report_call_audio(Some(&msg)),
-    }
-}
-
 /// Creates the two rings for one run of the media clock: the port's ends and the device's.
 pub fn rings(format: BridgeFormat, counters: Arc<AudioCounters>) -> (BridgeSide, DeviceEnds) {
     let (mic_tx, mic_rx) = rtrb::RingBuffer::new(format.ring_capacity());
