@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what microsip needs on Debian 12 and fetches pjproject 2.17's source.
-# Usage: scripts/setup.sh [--test]   (--test adds the peers the test suite runs: Kamailio, SIPp,
-# PulseAudio)
+# Usage: scripts/setup.sh [--test] [--bench]   (--test adds the peers the test suite runs:
+# Kamailio, SIPp, PulseAudio; --bench what bench/run.sh adds: tcpdump, baresip)
 # Idempotent: installed packages are skipped, a fetched pjproject is reused.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,8 +16,17 @@ build_pkgs=(build-essential pkg-config clang libclang-dev xz-utils dpkg-dev ca-c
 test_pkgs=(kamailio sip-tester procps python3 pulseaudio pulseaudio-utils libasound2-plugins
   man-db systemd)
 
+# tcpdump, baresip-core: bench/run.sh times the phones on the wire, baresip among them.
+bench_pkgs=(tcpdump baresip-core)
+
+testing=0
 pkgs=("${build_pkgs[@]}")
-[ "${1:-}" = "--test" ] && pkgs+=("${test_pkgs[@]}")
+for arg in "$@"; do
+  case "$arg" in
+    --test) testing=1; pkgs+=("${test_pkgs[@]}") ;;
+    --bench) testing=1; pkgs+=("${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
+  esac
+done
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -30,7 +39,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
 # Debian's kamailio package starts a system service on install; the tests run their own.
-if [ "${1:-}" = "--test" ] && command -v systemctl >/dev/null && systemctl is-active -q kamailio 2>/dev/null; then
+if [ "$testing" = 1 ] && command -v systemctl >/dev/null && systemctl is-active -q kamailio 2>/dev/null; then
   systemctl stop kamailio || true
 fi
 
