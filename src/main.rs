@@ -28,17 +28,17 @@ fn main() -> ExitCode {
     };
     match mode {
         cli::Mode::Help => {
-            println!("{}", app::clidoc::help());
+            app::print_out(&format!("{}\n", app::clidoc::help()));
             ExitCode::SUCCESS
         }
         cli::Mode::Man => write_out(app::clidoc::man()),
         cli::Mode::Completions(shell) => write_out(app::clidoc::completions(&shell)),
         cli::Mode::Version => {
-            println!(
-                "microsip {} (pjproject {})",
+            app::print_out(&format!(
+                "microsip {} (pjproject {})\n",
                 env!("CARGO_PKG_VERSION"),
                 microsip::engine::pjproject_version()
-            );
+            ));
             ExitCode::SUCCESS
         }
         cli::Mode::Check => {
@@ -46,13 +46,13 @@ fn main() -> ExitCode {
             app::setup::check(&opts)
         }
         cli::Mode::ListAudioDevices { all } => {
-            print!("{}", microsip::audio::device_report(all));
+            app::print_out(&microsip::audio::device_report(all));
             ExitCode::SUCCESS
         }
         cli::Mode::RegisterUriHandler => {
             match microsip::desktop::register_uri_handler(opts.ini.as_deref()) {
                 Ok(report) => {
-                    println!("{report}");
+                    app::print_out(&format!("{report}\n"));
                     ExitCode::SUCCESS
                 }
                 Err(e) => {
@@ -68,7 +68,7 @@ fn main() -> ExitCode {
                 Ok(Some((_, paths))) => paths,
                 _ => instance::own_paths(&key),
             };
-            println!("{}", paths.socket.display());
+            app::print_out(&format!("{}\n", paths.socket.display()));
             ExitCode::SUCCESS
         }
         cli::Mode::Send { text, queue } => {

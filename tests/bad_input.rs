@@ -101,3 +101,60 @@ fn our_options_after_microsips_command_line_are_ours() {
     assert_eq!(code, 2, "{out}");
     assert!(out.contains(path.to_str().unwrap()), "{out}");
 }
+
+#[test]
+fn binary_garbage_is_refused_with_or_without_nul_bytes() {
+    let dir = TempDir::new("garbage");
+    // Deterministic noise (xorshift), once with its NUL bytes and once without.
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let noise: Vec<u8> = (0..4096)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect();
+    let without_nul: Vec<u8> = noise.iter().copied().filter(|&b| b != 0).collect();
+    // Noise after a valid beginning is still noise.
+    let mut after_header = b"[Settings]\r\nDND=1\r\n".to_vec();
+    after_header.extend(&without_nul);
+    for (name, bytes) in [
+        ("nul.ini", noise.clone()),
+        ("no-nul.ini", without_nul),
+        ("header.ini", after_header),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, &bytes).unwrap();
+        let (code, out) = run(&["--ini", path.to_str().unwrap(), "--bind", "127.0.0.1"]);
+        assert_eq!(code, 2, "{name}: {out}");
+        assert!(out.contains("binary data, not text"), "{name}: {out}");
+        assert!(
+            out.lines().count() < 5,
+            "one clear message, not a flood:\n{out}"
+        );
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            bytes,
+            "{name} left as it was"
+        );
+    }
+}
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    // `microsip --help | head -1`: the reader goes away; no panic, no error flood.
+    for args in [&["--help"][..], &["--man"], &["--completions", "bash"]] {
+        let mut child = std::process::Command::new(Phone::binary())
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_ne!(out.status.code(), Some(101), "{args:?}: {stderr}");
+    }
+}

@@ -296,8 +296,12 @@ pub fn status(key: &InstanceKey, json: bool) -> ExitCode {
     };
     let body = reply.text.strip_prefix("ok: ").unwrap_or(&reply.text);
     match serde_json::from_str::<serde_json::Value>(body) {
-        Ok(v) if json => println!("{v}"),
-        Ok(v) => print!("{}", super::status::render(&v)),
+        Ok(v) if json => {
+            super::print_out(&format!("{v}\n"));
+        }
+        Ok(v) => {
+            super::print_out(&super::status::render(&v));
+        }
         Err(e) => return failed(format!("the phone's status is not understood: {e}")),
     }
     ExitCode::SUCCESS
@@ -312,7 +316,7 @@ pub fn send(key: &InstanceKey, dw_data: u32, text: &str) -> ExitCode {
     let deadline = Instant::now() + STARTING_WAIT;
     match request_when_up(&mut stream, dw_data, text, deadline) {
         Ok(reply) => {
-            println!("{}", reply.text);
+            super::print_out(&format!("{}\n", reply.text));
             let ok = client::succeeded(&reply);
             if ok && dw_data == DW_DATA_RUN && grammar::parse(text).command == Command::Exit {
                 client::wait_until_closed(&mut stream, EXIT_WAIT);

@@ -35,6 +35,16 @@ use crate::engine::{
 };
 use crate::policy::{self, Policy};
 
+/// Writes `text` to stdout; a reader that has gone (`microsip --check | head -1`) ends the
+/// output quietly instead of a panic. Returns whether all of it was written.
+pub fn print_out(text: &str) -> bool {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .is_ok()
+}
+
 /// Exit code for bad input (settings, command line), as the issue tracker and scripts expect.
 pub const EXIT_BAD_INPUT: u8 = 2;
 /// Exit code when the phone could not start (e.g. its SIP port is taken).

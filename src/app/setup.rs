@@ -123,9 +123,12 @@ pub fn check(opts: &Options) -> std::process::ExitCode {
     match read(opts) {
         Ok((cfg, _)) => {
             report(&cfg);
+            let mut text = String::new();
             for line in cfg.effective_lines() {
-                println!("{line}");
+                text.push_str(&line);
+                text.push('\n');
             }
+            super::print_out(&text);
             std::process::ExitCode::SUCCESS
         }
         Err(msg) => {

@@ -245,6 +245,19 @@ impl Document {
                 ));
             }
             let (text, eol) = split_eol(decoded.into_owned());
+            // Text has no control characters but tabs (and a stray CR): binary data does,
+            // even without a NUL byte.
+            if let Some(c) = text
+                .chars()
+                .find(|c| c.is_control() && !matches!(c, '\t' | '\r'))
+            {
+                return Err(format!(
+                    "line {} contains the control character U+{:04X}, so it is binary data, not \
+                     text",
+                    index + 1,
+                    c as u32
+                ));
+            }
             let mut line = Line::new(text, eol);
             line.raw = Some(raw.to_vec());
             lines.push(line);

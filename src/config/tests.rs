@@ -848,7 +848,12 @@ fn fatal_errors_name_the_file_and_what_to_fix() {
         (&b"\x7fELF\x02\x01\x01\0\0\0\0"[..], "NUL"),
         (b"[Settings]\nDND=1\0\n", "NUL"),
         (b"hello world\nthis is not ini\n", "no [Section] header"),
-        (b"\x89PNG\r\n\x1a\n\xff\xd8", "no [Section] header"),
+        (b"\x89PNG\r\n\x1a\n\xff\xd8", "control character U+001A"),
+        // Binary data without NUL bytes, even when a line looks like a key.
+        (
+            b"[Settings]\nDND=1\n\x8f\x02=\x9b\x1b[2J\n",
+            "line 3 contains the control character",
+        ),
         (b"\xEF\xBB\xBFjust text", "no [Section] header"),
         (&utf16("plain words")[..], "no [Section] header"),
         (
