@@ -5,8 +5,9 @@
 mod support;
 
 use std::net::UdpSocket;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use support::audio::{self, PjsuaCaller};
 use support::{Phone, Sipp, TempDir};
 
 const T: Duration = Duration::from_secs(20);
@@ -102,4 +103,38 @@ fn list_audio_devices_hides_alsa_plugins_unless_all() {
         out.contains("--all goes with --list-audio-devices"),
         "{out}"
     );
+}
+
+#[test]
+fn the_null_device_costs_what_a_silent_call_costs() {
+    // `null` is what --list-audio-devices offers for "no sound card": ALSA's null device never
+    // blocks, and a stream on it spun two cores. Now nothing is opened.
+    let ini = support::settings(
+        0,
+        "autoAnswer=all\nautoAnswerDelay=0\naudioCodecs=PCMA/8000/1\n\
+         audioOutputDevice=null\naudioInputDevice=null\naudioRingDevice=null\n",
+    );
+    let phone = Phone::start(&ini, &[]);
+    let line = phone.wait_line("started: SIP on udp ", T);
+    let addr = line.rsplit(' ').next().unwrap().trim().to_string();
+    phone.wait_line("audioOutputDevice=null", T);
+    let dir = TempDir::new("null-device");
+    let play = dir.path().join("tone.wav");
+    audio::write_wav(&play, 8000, &audio::tone(8000, 1000.0, 0.3, 0, 8000 * 2));
+    let mut caller = PjsuaCaller::call(&format!("sip:door@{addr}"), &play, 4);
+    phone.wait_line(": CONFIRMED", T);
+    let (t0, ticks0) = (Instant::now(), audio::cpu_ticks(phone.pid()));
+    phone.wait_line(": DISCONNECTED", Duration::from_secs(30));
+    let seconds = t0.elapsed().as_secs_f64();
+    let cpu = (audio::cpu_ticks(phone.pid()) - ticks0) as f64 / 100.0;
+    let (_, received) = caller.quit_and_recording();
+    assert!(!received.is_empty(), "the call carried RTP to the caller");
+    // A silent call takes well under 1% of a core; the busy loop took about 190%. The bound
+    // is far from both, so a busy machine does not decide it.
+    assert!(
+        cpu < 0.25 * seconds,
+        "{cpu:.2} s of CPU in a {seconds:.1} s call on the null device"
+    );
+    let log = phone.log();
+    assert!(!log.contains(" WARN "), "no warning for a choice:\n{log}");
 }

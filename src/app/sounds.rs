@@ -206,6 +206,10 @@ impl CallSounds {
 }
 
 fn start(what: &str, device: &str, sound: &Sound, volume: u32, looped: bool) -> Option<Player> {
+    if crate::audio::is_null_device(device) {
+        log::debug!("{what}: not played on the null device");
+        return None;
+    }
     match Player::start(device, sound, volume, looped) {
         Ok(p) => {
             crate::logging::condition(&sounds_key(device), None);

@@ -217,6 +217,21 @@ impl AudioDevice for CpalAudio {
         alsa_messages.log();
         result
     }
+
+    fn is_null(&self) -> bool {
+        is_null_device(&self.names.output)
+    }
+}
+
+/// ALSA's `null` device, which `--list-audio-devices` offers: MicroSIP.ini's way to say "no
+/// sound device here". It never blocks, so a stream on it would spin a core; instead nothing
+/// is opened: calls use the engine's null port (silence out, what comes in is dropped), a
+/// `null` microphone is no microphone, and sounds on it are not played.
+pub const NULL_DEVICE: &str = "null";
+
+/// Whether a device name (as MicroSIP.ini gives it) is ALSA's null device.
+pub fn is_null_device(name: &str) -> bool {
+    name == NULL_DEVICE || name == "alsa:null"
 }
 
 impl CpalAudio {
@@ -247,12 +262,17 @@ impl CpalAudio {
         let mut description = format!("speaker {out_name}: {}", out_cfg.describe(rate));
 
         let writer = MicWriter::new(mic, counters.clone());
-        let input = match find_device(&host, &self.names.input, Direction::Input).and_then(|dev| {
+        let microphone = if is_null_device(&self.names.input) {
+            Err(None)
+        } else {
+            find_device(&host, &self.names.input, Direction::Input).map_err(Some)
+        };
+        let input = match microphone.and_then(|dev| {
             let name = device_label(&dev);
-            let cfg =
-                negotiate(&dev, Direction::Input, rate).map_err(|e| input_problem(&name, &e))?;
+            let cfg = negotiate(&dev, Direction::Input, rate)
+                .map_err(|e| Some(input_problem(&name, &e)))?;
             let stream = build_input(&dev, &cfg, rate, writer, self.levels.clone(), counters)
-                .map_err(|e| input_problem(&name, &e))?;
+                .map_err(|e| Some(input_problem(&name, &e)))?;
             let text = format!("microphone {name}: {}", cfg.describe(rate));
             Ok((stream, text, cfg.period_ms()))
         }) {
@@ -260,10 +280,12 @@ impl CpalAudio {
                 let _ = write!(description, "; {text}");
                 Some((stream, ms))
             }
-            Err(e) => {
+            Err(Some(e)) => {
                 crate::logging::condition(MICROPHONE, Some(&mic_warning(&e)));
                 None
             }
+            // audioInputDevice=null: no microphone, on purpose.
+            Err(None) => None,
         };
         let in_period_ms = input.as_ref().map(|(_, ms)| *ms);
         let input = input.map(|(stream, _)| stream);
@@ -363,16 +385,23 @@ pub fn check_devices(names: &DeviceNames) {
             .map(|_| ())
             .map_err(|e| (label, e))
     };
-    let speaker = usable(&names.output, Direction::Output, 16000)
-        .err()
-        .map(|(label, e)| output_problem(&label, &e));
-    crate::engine::device::report_call_audio(speaker.as_deref());
-    let mic = usable(&names.input, Direction::Input, 16000)
-        .err()
-        .map(|(label, e)| mic_warning(&input_problem(&label, &e)));
-    crate::logging::condition(MICROPHONE, mic.as_deref());
+    if is_null_device(&names.output) {
+        log::info!("audio: audioOutputDevice=null: calls have no local audio, on purpose");
+    } else {
+        let speaker = usable(&names.output, Direction::Output, 16000)
+            .err()
+            .map(|(label, e)| output_problem(&label, &e));
+        crate::engine::device::report_call_audio(speaker.as_deref());
+        if !is_null_device(&names.input) {
+            let mic = usable(&names.input, Direction::Input, 16000)
+                .err()
+                .map(|(label, e)| mic_warning(&input_problem(&label, &e)));
+            crate::logging::condition(MICROPHONE, mic.as_deref());
+        }
+    }
     let mut sound_devices = vec![&names.ring, &names.output];
     sound_devices.dedup();
+    sound_devices.retain(|d| !is_null_device(d));
     for device in sound_devices {
         let problem = usable(device, Direction::Output, 8000)
             .err()

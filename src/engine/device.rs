@@ -215,6 +215,12 @@ pub trait AudioDevice: Send {
     /// Opens the streams for a call. An error (no device, unsupported format...) makes the
     /// engine warn and fall back to a null device: the call goes on without local audio.
     fn open(&mut self, ends: DeviceEnds) -> Result<Box<dyn ActiveAudio>, String>;
+
+    /// The device discards what it is given and gives silence (ALSA's `null`): calls then use
+    /// the engine's null port, and nothing is opened.
+    fn is_null(&self) -> bool {
+        false
+    }
 }
 
 /// Reports whether a call's sound device opened (`None`) or why not, once per change (not

@@ -205,7 +205,7 @@ impl MediaClock {
     /// port, or joins the null port when there is no device or it cannot be opened.
     fn open_device(&mut self) {
         let mut use_device = false;
-        if let Some(dev) = self.device.as_mut() {
+        if let Some(dev) = self.device.as_mut().filter(|d| !d.is_null()) {
             let (bridge, ends) = device::rings(self.format, self.counters.clone());
             // The clock is stopped: its thread is not inside our port's callbacks.
             self.port.set_rings(Some(bridge));
