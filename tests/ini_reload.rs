@@ -1,6 +1,7 @@
-//! SIGHUP re-reads MicroSIP.ini and restarts the SIP stack with it (as MicroSIP does when its
-//! settings are saved), logging what changed; a broken edit is refused and the phone keeps
-//! running on the settings it had.
+//! SIGHUP re-reads MicroSIP.ini and, when a setting changed, restarts the SIP stack with it
+//! (as MicroSIP does when its settings are saved), logging what changed; with nothing changed
+//! the calls go on; a broken edit is refused and the phone keeps running on the settings it
+//! had.
 
 mod support;
 
@@ -58,4 +59,23 @@ fn a_broken_edit_is_refused_and_the_phone_keeps_its_settings() {
         .service("door")
         .run(T)
         .assert_success();
+}
+
+#[test]
+fn sighup_with_nothing_changed_keeps_the_call_in_progress() {
+    let port = support::free_udp_port();
+    let phone = Phone::start(&ini(port, "all"), &[]);
+    phone.wait_line("started: SIP on udp", T);
+    let mut caller = Sipp::uac("uac_wait_bye.xml", &format!("127.0.0.1:{port}"))
+        .service("door")
+        .spawn();
+    phone.wait_line(": CONFIRMED", T);
+    let mark = phone.mark();
+    phone.signal(SIGHUP);
+    phone.wait_line_after(mark, "no setting of", T);
+    // The call is still there: /hangupall ends it with a BYE the caller expects.
+    let reply = phone.send("/hangupall");
+    assert!(reply.contains("hung up: call 0"), "{reply}");
+    caller.wait(T).assert_success();
+    phone.assert_no_line("settings reloaded");
 }

@@ -58,9 +58,10 @@ const SECTIONS: &[(&str, &[&str])] = &[
         "SIGNALS",
         &[
             "SIGINT, SIGTERM: end the calls, un-REGISTER and exit 0.",
-            "SIGHUP: read the settings file again; when it can be used the SIP stack restarts \
-             with it (calls in progress end), when not the phone keeps the settings it runs \
-             with and says why.",
+            "SIGHUP: read the settings file again; when a setting changed the SIP stack \
+             restarts with it (calls in progress end) and the log names each change; when \
+             nothing changed the calls go on; a file that cannot be used is refused, and the \
+             phone keeps the settings it runs with and says why.",
         ],
     ),
     (

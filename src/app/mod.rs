@@ -139,6 +139,14 @@ fn reload(opts: &cli::Options, current: &setup::Setup) -> Option<Box<setup::Setu
         )
         .collect();
     changes.sort();
+    if changes.is_empty() {
+        log::info!(
+            "SIGHUP: no setting of {} changed; the SIP stack, its registration and its calls \
+             go on",
+            current.config.path.display()
+        );
+        return None;
+    }
     for c in &changes {
         log::info!("changed {c}");
     }
