@@ -24,3 +24,8 @@
  * change its level and take steady sounds (a tone, a hum the caller should hear) away. */
 #define PJMEDIA_SPEEX_AEC_USE_AGC 0
 #define PJMEDIA_SPEEX_AEC_USE_DENOISE 0
+
+/* DTLS-SRTP (MicroSIP's SRTP=dtls and dtls-sdes): keys agreed by a DTLS handshake on the
+ * media path, authenticated by the a=fingerprint of the SDP. Needs OpenSSL, which the
+ * configure step finds. */
+#define PJMEDIA_SRTP_HAS_DTLS 1

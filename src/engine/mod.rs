@@ -10,6 +10,8 @@ mod callbacks;
 pub mod device;
 mod echo_delay;
 #[allow(unsafe_code)]
+mod fallback;
+#[allow(unsafe_code)]
 mod media;
 #[allow(unsafe_code)]
 mod pjsua;

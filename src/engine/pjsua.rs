@@ -59,7 +59,7 @@ pub(super) fn status_text(status: ffi::pj_status_t) -> String {
 }
 
 /// The one choke point turning a `pj_status_t` into our error type.
-fn check(op: &'static str, status: ffi::pj_status_t) -> Result<()> {
+pub(super) fn check(op: &'static str, status: ffi::pj_status_t) -> Result<()> {
     if status == PJ_OK {
         Ok(())
     } else {
@@ -394,6 +394,8 @@ pub struct Engine {
     udp: ffi::pjsua_transport_id,
     /// Prompts played into calls and in-band DTMF listeners.
     taps: RefCell<super::prompt::Taps>,
+    /// Answers requests no other module handles; kept until PJSUA is destroyed.
+    fallback: Option<super::fallback::Fallback>,
     settings: Option<EngineSettings>,
     _registration: Option<PjThread>,
     _not_send: PhantomData<*const ()>,
@@ -438,6 +440,7 @@ impl Engine {
             outgoing: Default::default(),
             udp: -1,
             taps: Default::default(),
+            fallback: None,
             settings: None,
             _registration: None,
             _not_send: PhantomData,
@@ -503,6 +506,7 @@ impl Engine {
         check("pjsua_init", unsafe {
             ffi::pjsua_init(&cfg, &log_cfg, &med)
         })?;
+        self.fallback = Some(super::fallback::Fallback::register()?);
 
         let bind = s.bind.map(|a| a.to_string()).unwrap_or_default();
         let (udp, sip_addr) = create_udp(&bind, s.sip_port)?;
@@ -1039,6 +1043,8 @@ impl Engine {
         // SAFETY: our threads are gone; pjsua_destroy polls by itself while it waits for the
         // un-REGISTER responses (there is no PJSUA worker thread).
         unsafe { ffi::pjsua_destroy() };
+        // The endpoint that linked our module is gone.
+        self.fallback = None;
         callbacks::clear();
         RUNNING.store(false, Ordering::Release);
     }
