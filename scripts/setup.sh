@@ -11,7 +11,9 @@ build_pkgs=(build-essential pkg-config clang libclang-dev xz-utils dpkg-dev ca-c
   libsrtp2-dev libspeex-dev libspeexdsp-dev libgsm1-dev libopus-dev libssl-dev uuid-dev libasound2-dev
   libespeak-ng-dev espeak-ng-data)
 # pulseaudio*, libasound2-plugins: the real-time audio tests (tests/audio_pulse.rs).
-test_pkgs=(kamailio sip-tester procps python3 pulseaudio pulseaudio-utils libasound2-plugins)
+# kamailio-tls-modules, openssl: the TLS tests (a Kamailio with TLS, certificates made by the test).
+test_pkgs=(kamailio kamailio-tls-modules openssl sip-tester procps python3 pulseaudio pulseaudio-utils
+  libasound2-plugins)
 
 pkgs=("${build_pkgs[@]}")
 [ "${1:-}" = "--test" ] && pkgs+=("${test_pkgs[@]}")

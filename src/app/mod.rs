@@ -875,6 +875,13 @@ impl<'e> Phone<'e> {
         let Some(engine) = self.engine else { return };
         let info = engine.info();
         log::info!("started: SIP on udp {}", info.sip_addr);
+        let addr =
+            |a: Option<std::net::SocketAddr>| a.map_or("none".to_string(), |a| a.to_string());
+        log::info!(
+            "SIP over tcp on {}, tls on {}",
+            addr(info.tcp_addr),
+            addr(info.tls_addr)
+        );
         if info.local_account.is_some() {
             log::info!(
                 "local account (call by IP) listening: sip:{}",

@@ -8,11 +8,14 @@ use std::sync::Arc;
 use super::cli::Options;
 use crate::config::{self, Account, Config, Level};
 use crate::dial::{DialInput, LocalAccount, MainAccount};
-use crate::engine::{AccountSettings, EngineSettings, IncomingAction, TransportKind};
+use crate::engine::{AccountSettings, EngineSettings, IncomingAction, TlsSettings, TransportKind};
 use crate::policy::{AccountIdentity, AutoAnswerMode, Forwarding, Policy};
 
-/// MicroSIP's UDP port for the local account when `sourcePort` is not set.
+/// MicroSIP's UDP port for the local account when `sourcePort` is not set, and its TCP port
+/// while the local account is active.
 const LOCAL_ACCOUNT_PORT: u16 = 5060;
+/// MicroSIP's TLS port while the local account is active.
+const LOCAL_ACCOUNT_TLS_PORT: u16 = 5061;
 
 /// Everything the phone starts from.
 pub struct Setup {
@@ -156,6 +159,11 @@ pub(crate) fn build(cfg: Config, opts: &Options, log_file: Option<PathBuf>) -> S
         bind: opts.bind,
         sip_port: s.source_port,
         local_port: (local && s.source_port == 0).then_some(LOCAL_ACCOUNT_PORT),
+        // MicroSIP (§10): TCP 5060 and TLS 5061 while the local account is active, else
+        // random ports; a port that is taken falls back to a random one.
+        tcp_port: if local { LOCAL_ACCOUNT_PORT } else { 0 },
+        tls_port: if local { LOCAL_ACCOUNT_TLS_PORT } else { 0 },
+        tls: tls_settings(s),
         rtp_port_min: s.rtp_port_min,
         rtp_port_max: s.rtp_port_max,
         user_agent: if s.user_agent.is_empty() {
@@ -201,6 +209,33 @@ pub(crate) fn build(cfg: Config, opts: &Options, log_file: Option<PathBuf>) -> S
         engine,
         policy,
         account_name,
+    }
+}
+
+/// Our TLS keys: the system's CA store unless `tlsCaFile` names a bundle; a file that cannot
+/// be read is reported (PJSIP then cannot open TLS, which is logged too).
+fn tls_settings(s: &config::Settings) -> TlsSettings {
+    let path = |key: &str, v: &str| {
+        (!v.trim().is_empty()).then(|| {
+            let p = PathBuf::from(v.trim());
+            if let Err(e) = std::fs::metadata(&p) {
+                log::warn!("{key}={}: cannot be read: {e}", p.display());
+            }
+            p
+        })
+    };
+    let system = TlsSettings::system();
+    let ca_file = path("tlsCaFile", &s.tls_ca_file);
+    TlsSettings {
+        verify_server: s.tls_verify_server,
+        ca_path: if ca_file.is_some() {
+            None
+        } else {
+            system.ca_path
+        },
+        ca_file: ca_file.or(system.ca_file),
+        cert_file: path("tlsCertFile", &s.tls_cert_file),
+        privkey_file: path("tlsPrivateKeyFile", &s.tls_private_key_file),
     }
 }
 

@@ -397,6 +397,15 @@ ini_struct! {
         cmd_call_end: String = "cmdCallEnd", text("");
         /// `webhookUrl` (ours, not MicroSIP's): POST every event, as JSON, to this http(s) URL.
         webhook_url: String = "webhookUrl", long_text();
+        /// `tlsVerifyServer` (ours): refuse a TLS server whose certificate does not verify
+        /// (MicroSIP never verifies; 0 does the same, for a lab PBX with a self-signed one).
+        tls_verify_server: bool = "tlsVerifyServer", Flag(true);
+        /// `tlsCaFile` (ours): the CAs to trust for TLS (PEM); empty means the system's store.
+        tls_ca_file: String = "tlsCaFile", long_text();
+        /// `tlsCertFile` (ours): the phone's own TLS certificate (PEM), for servers that ask.
+        tls_cert_file: String = "tlsCertFile", long_text();
+        /// `tlsPrivateKeyFile` (ours): the private key of `tlsCertFile` (PEM).
+        tls_private_key_file: String = "tlsPrivateKeyFile", long_text();
         /// `minimized` (UI).
         minimized: bool = "minimized", Flag(false);
         /// `portKnockerHost`: host to knock before registering.

@@ -21,6 +21,8 @@ mod port;
 mod prompt;
 #[allow(unsafe_code)]
 pub mod speech;
+#[allow(unsafe_code)]
+mod transport;
 pub mod types;
 
 pub use device::{ActiveAudio, AudioDevice, AudioStats, BridgeFormat, DeviceEnds, RecorderId};

@@ -375,6 +375,10 @@ impl Poller {
 pub struct EngineInfo {
     /// The SIP UDP address (bound and advertised).
     pub sip_addr: SocketAddr,
+    /// The SIP TCP listener, when it could be opened.
+    pub tcp_addr: Option<SocketAddr>,
+    /// The SIP TLS listener, when it could be opened.
+    pub tls_addr: Option<SocketAddr>,
     /// MicroSIP's local "call by IP" account, when it runs.
     pub local_account: Option<AccountId>,
     /// The SIP account, when one runs.
@@ -434,6 +438,8 @@ impl Engine {
             media: None,
             info: Cell::new(EngineInfo {
                 sip_addr: SocketAddr::from(([0, 0, 0, 0], 0)),
+                tcp_addr: None,
+                tls_addr: None,
                 local_account: None,
                 account: None,
             }),
@@ -470,6 +476,7 @@ impl Engine {
         cfg.thread_cnt = 0; // we poll ourselves, with long timeouts
         cfg.user_agent = pj_str_ref(ua.to_str().unwrap_or_default());
         callbacks::register(&mut cfg.cb);
+        cfg.cb.on_transport_state = Some(super::transport::on_transport_state);
 
         log_cfg.cb = Some(callbacks::on_log);
         log_cfg.console_level = s.pjsip_log_level;
@@ -527,6 +534,21 @@ impl Engine {
             _ => None,
         };
 
+        // MicroSIP opens TCP and TLS too, whatever the account uses: calls may come in on them,
+        // and `;transport=tcp|tls` targets go out on them.
+        let tcp = open_with_fallback(ffi::PJSIP_TRANSPORT_TCP, &bind, s.tcp_port, "TCP", None);
+        let tls = open_with_fallback(
+            ffi::PJSIP_TRANSPORT_TLS,
+            &bind,
+            s.tls_port,
+            "TLS",
+            Some(&s.tls),
+        );
+        self.update_info(|i| {
+            i.tcp_addr = tcp.map(|(_, a)| a);
+            i.tls_addr = tls.map(|(_, a)| a);
+        });
+
         set_codec_priorities(&s.codecs)?;
         if s.opus_stereo {
             set_opus_stereo();
@@ -581,15 +603,18 @@ impl Engine {
                 reason: "the engine is not running".into(),
             });
         };
-        let needs = |k: TransportKind| a.transport == k;
-        let bind = s.bind.map(|b| b.to_string()).unwrap_or_default();
-        if (needs(TransportKind::Tcp) || needs(TransportKind::Any))
-            && !has_transport(ffi::PJSIP_TRANSPORT_TCP)
-        {
-            create_transport(ffi::PJSIP_TRANSPORT_TCP, &bind, 0, "TCP")?;
-        }
-        if needs(TransportKind::Tls) && !has_transport(ffi::PJSIP_TRANSPORT_TLS) {
-            create_transport(ffi::PJSIP_TRANSPORT_TLS, &bind, 0, "TLS")?;
+        let missing = match a.transport {
+            TransportKind::Tcp => self.info().tcp_addr.is_none().then_some("TCP"),
+            TransportKind::Tls => self.info().tls_addr.is_none().then_some("TLS"),
+            _ => None,
+        };
+        if let Some(name) = missing {
+            return Err(Error::InvalidArgument {
+                what: "account transport",
+                reason: format!(
+                    "the account uses {name}, but the SIP {name} transport could not be opened (see the warning above)"
+                ),
+            });
         }
         let id = add_account(a, self.udp, s, 0, true)?;
         self.update_info(|i| i.account = Some(id));
@@ -1087,31 +1112,62 @@ fn transport_config(bind: &str, port: u16) -> ffi::pjsua_transport_config {
     tc
 }
 
-/// Whether PJSUA has a transport of `kind`.
-fn has_transport(kind: ffi::pjsip_transport_type_e) -> bool {
-    let mut ids = [0 as ffi::pjsua_transport_id; 16];
-    let mut count = ids.len() as u32;
-    // SAFETY: the array and its length are ours.
-    if unsafe { ffi::pjsua_enum_transports(ids.as_mut_ptr(), &mut count) } != PJ_OK {
-        return false;
-    }
-    ids[..count as usize].iter().any(|id| {
-        let mut info = ffi::pjsua_transport_info::default();
-        // SAFETY: info is ours; id comes from PJSUA.
-        let status = unsafe { ffi::pjsua_transport_get_info(*id, &mut info) };
-        status == PJ_OK && info.type_ == kind
-    })
+/// The paths of [`TlsSettings`] as C strings (PJSIP's TLS code reads them as such).
+struct TlsPaths {
+    ca_file: Option<CString>,
+    ca_path: Option<CString>,
+    cert_file: Option<CString>,
+    privkey_file: Option<CString>,
 }
 
+impl TlsPaths {
+    fn new(tls: &TlsSettings) -> Result<TlsPaths> {
+        let c = |what: &'static str, p: &Option<std::path::PathBuf>| {
+            p.as_ref()
+                .map(|p| cstring(what, &p.to_string_lossy()))
+                .transpose()
+        };
+        Ok(TlsPaths {
+            ca_file: c("TLS CA file", &tls.ca_file)?,
+            ca_path: c("TLS CA directory", &tls.ca_path)?,
+            cert_file: c("TLS certificate file", &tls.cert_file)?,
+            privkey_file: c("TLS private key file", &tls.privkey_file)?,
+        })
+    }
+
+    /// Points `setting` at these paths: they must outlive its use.
+    fn apply(&self, setting: &mut ffi::pjsip_tls_setting, verify_server: bool) {
+        let s = |c: &Option<CString>| {
+            pj_str_ref(c.as_ref().and_then(|c| c.to_str().ok()).unwrap_or(""))
+        };
+        setting.ca_list_file = s(&self.ca_file);
+        setting.ca_list_path = s(&self.ca_path);
+        setting.cert_file = s(&self.cert_file);
+        setting.privkey_file = s(&self.privkey_file);
+        setting.verify_server = if verify_server {
+            ffi::PJ_TRUE
+        } else {
+            ffi::PJ_FALSE
+        } as ffi::pj_bool_t;
+    }
+}
+
+/// Opens a SIP transport of `kind` on `bind`:`port` (0: a random port), with `tls` for TLS.
+/// Returns its id and the address it advertises.
 fn create_transport(
     kind: ffi::pjsip_transport_type_e,
     bind: &str,
     port: u16,
     name: &'static str,
-) -> Result<ffi::pjsua_transport_id> {
-    let tc = transport_config(bind, port);
+    tls: Option<&TlsSettings>,
+) -> Result<(ffi::pjsua_transport_id, SocketAddr)> {
+    let mut tc = transport_config(bind, port);
+    let paths = tls.map(TlsPaths::new).transpose()?;
+    if let (Some(paths), Some(tls)) = (&paths, tls) {
+        paths.apply(&mut tc.tls_setting, tls.verify_server);
+    }
     let mut id: ffi::pjsua_transport_id = -1;
-    // SAFETY: tc borrows `bind`, alive for the call; PJSUA copies it.
+    // SAFETY: tc borrows `bind` and `paths`, alive for the call; PJSUA copies them.
     let status = unsafe { ffi::pjsua_transport_create(kind, &tc, &mut id) };
     check("pjsua_transport_create", status).map_err(|e| match e {
         Error::Pj {
@@ -1130,11 +1186,6 @@ fn create_transport(
         },
         other => other,
     })?;
-    Ok(id)
-}
-
-fn create_udp(bind: &str, port: u16) -> Result<(ffi::pjsua_transport_id, SocketAddr)> {
-    let id = create_transport(ffi::PJSIP_TRANSPORT_UDP, bind, port, "UDP")?;
     let mut ti = ffi::pjsua_transport_info::default();
     // SAFETY: id is the transport just created; ti is ours.
     check("pjsua_transport_get_info", unsafe {
@@ -1143,6 +1194,32 @@ fn create_udp(bind: &str, port: u16) -> Result<(ffi::pjsua_transport_id, SocketA
     let host = pj_to_string(&ti.local_name.host);
     let ip: IpAddr = host.parse().unwrap_or(IpAddr::from([127, 0, 0, 1]));
     Ok((id, SocketAddr::new(ip, ti.local_name.port as u16)))
+}
+
+/// MicroSIP's way with TCP and TLS: `port`, or a random port when it is taken (or 0). A
+/// transport that cannot be opened at all is logged and left out (`None`).
+fn open_with_fallback(
+    kind: ffi::pjsip_transport_type_e,
+    bind: &str,
+    port: u16,
+    name: &'static str,
+    tls: Option<&TlsSettings>,
+) -> Option<(ffi::pjsua_transport_id, SocketAddr)> {
+    let first = create_transport(kind, bind, port, name, tls);
+    let result = match first {
+        Err(e) if port != 0 => {
+            log::info!("SIP over {name}: port {port} is not free ({e}); a random port is used");
+            create_transport(kind, bind, 0, name, tls)
+        }
+        other => other,
+    };
+    result
+        .map_err(|e| log::warn!("SIP over {name} is not available: {e}"))
+        .ok()
+}
+
+fn create_udp(bind: &str, port: u16) -> Result<(ffi::pjsua_transport_id, SocketAddr)> {
+    create_transport(ffi::PJSIP_TRANSPORT_UDP, bind, port, "UDP", None)
 }
 
 fn set_codec_priorities(codecs: &[String]) -> Result<()> {

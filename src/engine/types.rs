@@ -97,6 +97,54 @@ pub struct AccountSettings {
     pub mwi: bool,
 }
 
+/// How the TLS transport checks servers and which certificate it shows (our own keys:
+/// MicroSIP has none and never verifies).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsSettings {
+    /// Refuse a server whose certificate does not chain to a trusted CA or does not name the
+    /// host the phone connected to.
+    pub verify_server: bool,
+    /// The trusted CAs: a PEM bundle. `None` with `ca_path` `None`: nothing is trusted.
+    pub ca_file: Option<PathBuf>,
+    /// The trusted CAs: a directory of hashed PEM files.
+    pub ca_path: Option<PathBuf>,
+    /// The phone's own certificate (PEM), shown to servers that ask for one and used by the
+    /// TLS listener.
+    pub cert_file: Option<PathBuf>,
+    /// The private key of `cert_file` (PEM).
+    pub privkey_file: Option<PathBuf>,
+}
+
+impl TlsSettings {
+    /// Verification on, with the system's CA store as OpenSSL finds it: `SSL_CERT_FILE` and
+    /// `SSL_CERT_DIR` when set, else the usual bundle of the distribution.
+    pub fn system() -> TlsSettings {
+        let env = |k: &str| {
+            std::env::var_os(k)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        let ca_file = env("SSL_CERT_FILE").or_else(|| {
+            [
+                "/etc/ssl/certs/ca-certificates.crt",
+                "/etc/pki/tls/certs/ca-bundle.crt",
+                "/etc/ssl/ca-bundle.pem",
+                "/etc/ssl/cert.pem",
+            ]
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| p.is_file())
+        });
+        TlsSettings {
+            verify_server: true,
+            ca_file,
+            ca_path: env("SSL_CERT_DIR"),
+            cert_file: None,
+            privkey_file: None,
+        }
+    }
+}
+
 /// Everything the engine needs to start. Built by the application from MicroSIP.ini.
 #[derive(Clone)]
 pub struct EngineSettings {
@@ -106,6 +154,13 @@ pub struct EngineSettings {
     pub sip_port: u16,
     /// An extra UDP port for the local "call by IP" account (MicroSIP's 5060), if any.
     pub local_port: Option<u16>,
+    /// SIP TCP port; 0 picks a random one (MicroSIP: 5060 with the local account, falling
+    /// back to a random port when it is taken).
+    pub tcp_port: u16,
+    /// SIP TLS port; 0 picks a random one (MicroSIP: 5061 with the local account).
+    pub tls_port: u16,
+    /// The TLS transport's checks and certificate.
+    pub tls: TlsSettings,
     /// RTP base port and range; 0 lets PJSUA choose (its default 4000).
     pub rtp_port_min: u16,
     /// The last RTP port.
@@ -147,6 +202,9 @@ impl EngineSettings {
             bind: Some(bind),
             sip_port: 0,
             local_port: None,
+            tcp_port: 0,
+            tls_port: 0,
+            tls: TlsSettings::system(),
             rtp_port_min: 0,
             rtp_port_max: 0,
             user_agent: format!("microsip/{}", env!("CARGO_PKG_VERSION")),
@@ -172,6 +230,9 @@ impl fmt::Debug for EngineSettings {
             .field("bind", &self.bind)
             .field("sip_port", &self.sip_port)
             .field("local_port", &self.local_port)
+            .field("tcp_port", &self.tcp_port)
+            .field("tls_port", &self.tls_port)
+            .field("tls", &self.tls)
             .field("rtp", &(self.rtp_port_min, self.rtp_port_max))
             .field("user_agent", &self.user_agent)
             .field("codecs", &self.codecs)

@@ -315,15 +315,32 @@ fn tail(text: &str, n: usize) -> String {
 pub struct Kamailio {
     child: Child,
     port: u16,
+    tcp_port: Option<u16>,
+    tls_port: Option<u16>,
     ctl_socket: PathBuf,
     log_path: PathBuf,
     dir: TempDir,
 }
 
+/// The transports a [`Kamailio`] listens on besides UDP.
+#[derive(Default, Clone)]
+pub struct KamailioTransports {
+    /// Listen on TCP too.
+    pub tcp: bool,
+    /// Listen on TLS (and TCP) with this certificate and key (PEM files).
+    pub tls: Option<(PathBuf, PathBuf)>,
+}
+
 impl Kamailio {
-    /// Starts Kamailio and waits until it answers SIP OPTIONS and kamcmd.
+    /// Starts Kamailio (UDP only) and waits until it answers SIP OPTIONS and kamcmd.
     /// Panics if kamailio is not installed or does not come up in 10 s.
     pub fn start() -> Kamailio {
+        Kamailio::start_with(&KamailioTransports::default())
+    }
+
+    /// Starts Kamailio on UDP and the transports of `t` (TLS needs the Debian package
+    /// kamailio-tls-modules).
+    pub fn start_with(t: &KamailioTransports) -> Kamailio {
         let kamailio = find_program("kamailio", "kamailio");
         find_program("kamcmd", "kamailio");
         let template_path = tests_dir().join("kamailio/kamailio.cfg.in");
@@ -336,14 +353,41 @@ impl Kamailio {
         for _ in 0..3 {
             let dir = TempDir::new("kamailio");
             let port = free_udp_port();
+            let tcp_port = (t.tcp || t.tls.is_some()).then(free_udp_port);
+            let tls_port = t.tls.is_some().then(free_udp_port);
             let ctl_socket = dir.path().join("ctl.sock");
             let cfg_path = dir.path().join("kamailio.cfg");
             let log_path = dir.path().join("kamailio.log");
+            let tls_cfg = dir.path().join("tls.cfg");
+            if let Some((cert, key)) = &t.tls {
+                fs::write(
+                    &tls_cfg,
+                    format!(
+                        "[server:default]\nmethod = TLSv1.2+\nverify_certificate = no\n\
+                         require_certificate = no\nprivate_key = {}\ncertificate = {}\n\n\
+                         [client:default]\nmethod = TLSv1.2+\nverify_certificate = no\n\
+                         require_certificate = no\n",
+                        key.display(),
+                        cert.display()
+                    ),
+                )
+                .expect("write tls.cfg");
+            }
             let cfg = template
                 .replace("@PORT@", &port.to_string())
+                .replace("@TCP_PORT@", &tcp_port.unwrap_or(0).to_string())
+                .replace("@TLS_PORT@", &tls_port.unwrap_or(0).to_string())
+                .replace("@TLS_CFG@", tls_cfg.to_str().expect("UTF-8 temp dir"))
                 .replace("@CTL_SOCKET@", ctl_socket.to_str().expect("UTF-8 temp dir"))
                 .replace("@REALM@", REALM);
             fs::write(&cfg_path, cfg).expect("write kamailio.cfg");
+            let mut defines = Vec::new();
+            if t.tcp {
+                defines.extend(["-A", "WITH_TCP"]);
+            }
+            if t.tls.is_some() {
+                defines.extend(["-A", "WITH_TLS"]);
+            }
 
             let log = File::create(&log_path).expect("create kamailio.log");
             let child = Command::new(&kamailio)
@@ -352,6 +396,7 @@ impl Kamailio {
                 // Foreground (don't daemonize), log to stderr, private
                 // runtime dir and pid file, small memory pools.
                 .args(["-DD", "-E", "-m", "32", "-M", "8"])
+                .args(&defines)
                 .arg("-Y")
                 .arg(dir.path())
                 .arg("-P")
@@ -367,6 +412,8 @@ impl Kamailio {
             let mut k = Kamailio {
                 child,
                 port,
+                tcp_port,
+                tls_port,
                 ctl_socket,
                 log_path,
                 dir,
@@ -428,6 +475,22 @@ impl Kamailio {
     /// "127.0.0.1:port", e.g. for SIPp's remote address or an ini's server.
     pub fn addr(&self) -> String {
         format!("{LOCALHOST}:{}", self.port)
+    }
+
+    /// "127.0.0.1:port" of the TCP listener (started with TCP or TLS).
+    pub fn tcp_addr(&self) -> String {
+        format!(
+            "{LOCALHOST}:{}",
+            self.tcp_port.expect("Kamailio started without TCP")
+        )
+    }
+
+    /// "127.0.0.1:port" of the TLS listener (started with TLS).
+    pub fn tls_addr(&self) -> String {
+        format!(
+            "{LOCALHOST}:{}",
+            self.tls_port.expect("Kamailio started without TLS")
+        )
     }
 
     /// The temp dir holding the config, log and ctl socket.
@@ -1219,5 +1282,112 @@ pub fn loopback_engine(
         user_agent: "microsip-test".into(),
         incoming,
         ..microsip::engine::EngineSettings::local(LOCALHOST.parse().unwrap())
+    }
+}
+
+// ---------------------------------------------------------------------------
+// TLS certificates
+
+/// A certificate authority of the test's own, made with the `openssl` command in a temp dir,
+/// and server certificates it signs.
+pub struct TestCa {
+    dir: TempDir,
+}
+
+impl TestCa {
+    /// A new CA (`ca.pem`, P-256 key), valid for a day.
+    pub fn new() -> TestCa {
+        let dir = TempDir::new("ca");
+        let ca = TestCa { dir };
+        ca.openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=microsip test CA",
+        ]);
+        ca
+    }
+
+    /// The CA certificate (PEM): what a client must trust.
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
+    /// A server certificate and key signed by this CA for `name` (`IP:127.0.0.1` or
+    /// `DNS:pbx.example`: the subjectAltName; the CN is the name without its prefix), valid
+    /// for a day, in files named after `tag`. Returns (certificate, key).
+    pub fn server(&self, tag: &str, name: &str) -> (PathBuf, PathBuf) {
+        let cn = name.split_once(':').map_or(name, |(_, v)| v);
+        let (key, csr, cert, ext) = (
+            format!("{tag}.key"),
+            format!("{tag}.csr"),
+            format!("{tag}.pem"),
+            format!("{tag}.ext"),
+        );
+        fs::write(
+            self.dir.path().join(&ext),
+            format!(
+                "subjectAltName={name}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n"
+            ),
+        )
+        .expect("write the extension file");
+        self.openssl(&[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            &key,
+            "-out",
+            &csr,
+            "-subj",
+            &format!("/CN={cn}"),
+        ]);
+        self.openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            &cert,
+            "-days",
+            "1",
+            "-extfile",
+            &ext,
+        ]);
+        (self.dir.path().join(cert), self.dir.path().join(key))
+    }
+
+    fn openssl(&self, args: &[&str]) {
+        let out = Command::new(find_program("openssl", "openssl"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null())
+            .output()
+            .expect("run openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
