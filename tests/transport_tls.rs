@@ -36,8 +36,8 @@ fn call_in(kam: &Kamailio) {
         .assert_success();
 }
 
-/// Registers bob (SIPp, UDP) and has the phone call him; returns SIPp's messages.
-fn call_out(kam: &Kamailio, phone: &Phone) -> String {
+/// Registers bob (SIPp, UDP) and has the phone call `target` (bob); returns SIPp's messages.
+fn call_out(kam: &Kamailio, phone: &Phone, target: &str) -> String {
     let bob_port = support::free_udp_port();
     Sipp::uac("register_auth.xml", &kam.addr())
         .service(BOB)
@@ -46,7 +46,7 @@ fn call_out(kam: &Kamailio, phone: &Phone) -> String {
         .run(T)
         .assert_success();
     let mut bob = Sipp::uas("uas_answer.xml").local_port(bob_port).spawn();
-    phone.send(BOB);
+    phone.send(target);
     bob.wait_message("ACK sip:", T);
     phone.send("/hangupall");
     let out = bob.wait(T);
@@ -92,11 +92,34 @@ fn registers_with_digest_over_tls_and_calls_both_ways() {
     phone.wait_line(": CONFIRMED", T);
 
     // Out: the INVITE leaves over TLS (the phone's Via), through Kamailio to bob.
-    let messages = call_out(&kam, &phone);
+    let messages = call_out(&kam, &phone, BOB);
     assert!(
         messages.contains("Via: SIP/2.0/TLS 127.0.0.1"),
         "the phone's INVITE came over TLS:\n{messages}"
     );
+    phone.wait_line(&format!("calling <sip:{BOB}@{DOMAIN};transport=tls>"), T);
+
+    // A sips: target stays sips: and leaves over TLS. (bob answers with a plain sip: Contact
+    // over UDP, which a SIPS dialog must not accept, so only the INVITE is checked.)
+    let bob_port = support::free_udp_port();
+    Sipp::uac("register_auth.xml", &kam.addr())
+        .service(BOB)
+        .auth(BOB, BOB_PASSWORD)
+        .local_port(bob_port)
+        .run(T)
+        .assert_success();
+    let mut bob = Sipp::uas("uas_answer.xml").local_port(bob_port).spawn();
+    phone.send(&format!("sips:{BOB}@{DOMAIN}"));
+    bob.wait_message("INVITE sip:", T);
+    let invite = bob.messages();
+    assert!(
+        invite.contains(&format!("To: <sips:{BOB}@{DOMAIN}>"))
+            && invite.contains("Via: SIP/2.0/TLS 127.0.0.1"),
+        "{invite}"
+    );
+    phone.wait_line(&format!("calling <sips:{BOB}@{DOMAIN};transport=tls>"), T);
+    phone.send("/hangupall");
+    drop(bob.wait_message_or_end("BYE sip:", T));
 }
 
 #[test]
@@ -154,7 +177,7 @@ fn registers_and_calls_over_tcp() {
     );
     call_in(&kam);
     phone.wait_line(": CONFIRMED", T);
-    let messages = call_out(&kam, &phone);
+    let messages = call_out(&kam, &phone, BOB);
     assert!(
         messages.contains("Via: SIP/2.0/TCP 127.0.0.1"),
         "the phone's INVITE came over TCP:\n{messages}"
