@@ -1130,7 +1130,11 @@ impl<'e> Phone<'e> {
                 };
                 log::info!("call {} {}: {}{status}", info.call, info.remote, info.state);
             }
-            Event::Media { call, state } => {
+            Event::Media {
+                call,
+                state,
+                security,
+            } => {
                 let text = match state {
                     MediaState::Active => "audio active",
                     MediaState::LocalHold => "on local hold",
@@ -1138,7 +1142,11 @@ impl<'e> Phone<'e> {
                     MediaState::Error => "audio failed",
                     MediaState::None => "no audio",
                 };
-                log::info!("call {call}: {text}");
+                if matches!(state, MediaState::Active | MediaState::RemoteHold) {
+                    log::info!("call {call}: {text}, {security}");
+                } else {
+                    log::info!("call {call}: {text}");
+                }
             }
             Event::Registration {
                 account,

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use super::cli::Options;
 use crate::config::{self, Account, Config, Level};
 use crate::dial::{DialInput, LocalAccount, MainAccount};
-use crate::engine::{AccountSettings, EngineSettings, IncomingAction, TlsSettings, TransportKind};
+use crate::engine::{
+    AccountSettings, EngineSettings, IncomingAction, SrtpMode, TlsSettings, TransportKind,
+};
 use crate::policy::{AccountIdentity, AutoAnswerMode, Forwarding, Policy};
 
 /// MicroSIP's UDP port for the local account when `sourcePort` is not set, and its TCP port
@@ -396,5 +398,12 @@ fn account_settings(n: u32, a: &Account) -> Option<AccountSettings> {
         },
         privacy: a.hide_cid != config::HideCid::Off,
         mwi: !a.voicemail_number.is_empty(),
+        srtp: match a.srtp {
+            config::Srtp::Disabled => SrtpMode::Disabled,
+            config::Srtp::Optional => SrtpMode::Optional,
+            config::Srtp::Mandatory => SrtpMode::Mandatory,
+            config::Srtp::DtlsSdes => SrtpMode::DtlsSdes,
+            config::Srtp::Dtls => SrtpMode::Dtls,
+        },
     })
 }

@@ -705,7 +705,6 @@ pub const NOT_APPLIED: &[(&str, &str)] = &[
     ("lastCallNumber", NO_WINDOW),
     ("lastCallHasVideo", NO_WINDOW),
     ("callsLastKey", NO_WINDOW),
-    ("SRTP", NOT_YET),
     ("publicAddr", NOT_YET),
     ("publish", NOT_YET),
     ("ICE", NOT_YET),

@@ -20,6 +20,8 @@ mod port;
 #[allow(unsafe_code)]
 mod prompt;
 #[allow(unsafe_code)]
+mod security;
+#[allow(unsafe_code)]
 pub mod speech;
 #[allow(unsafe_code)]
 mod transport;

@@ -473,6 +473,8 @@ impl Engine {
             ffi::pjsua_media_config_default(&mut med);
         }
         cfg.max_calls = s.max_calls;
+        // MicroSIP: SRTP whatever the SIP transport (PJSUA's default wants TLS for SDES).
+        cfg.srtp_secure_signaling = 0;
         cfg.thread_cnt = 0; // we poll ourselves, with long timeouts
         cfg.user_agent = pj_str_ref(ua.to_str().unwrap_or_default());
         callbacks::register(&mut cfg.cb);
@@ -1326,6 +1328,28 @@ fn add_account(
     cfg.cred_info[0].data = pj_str_ref(&a.password);
     if a.transport == TransportKind::Udp {
         cfg.transport_id = udp;
+    }
+    // MicroSIP's SRTP key; srtp_secure_signaling=0 as MicroSIP sets it (SRTP over any
+    // transport, not only TLS).
+    cfg.use_srtp = match a.srtp {
+        SrtpMode::Disabled => ffi::PJMEDIA_SRTP_DISABLED,
+        SrtpMode::Optional => ffi::PJMEDIA_SRTP_OPTIONAL,
+        SrtpMode::Mandatory | SrtpMode::DtlsSdes | SrtpMode::Dtls => ffi::PJMEDIA_SRTP_MANDATORY,
+    };
+    cfg.srtp_secure_signaling = 0;
+    match a.srtp {
+        SrtpMode::DtlsSdes => {
+            cfg.enable_rtcp_mux = ffi::PJ_TRUE as ffi::pj_bool_t;
+            cfg.srtp_opt.keying_count = 2;
+            cfg.srtp_opt.keying[0] = ffi::PJMEDIA_SRTP_KEYING_DTLS_SRTP;
+            cfg.srtp_opt.keying[1] = ffi::PJMEDIA_SRTP_KEYING_SDES;
+        }
+        SrtpMode::Dtls => {
+            cfg.enable_rtcp_mux = ffi::PJ_TRUE as ffi::pj_bool_t;
+            cfg.srtp_opt.keying_count = 1;
+            cfg.srtp_opt.keying[0] = ffi::PJMEDIA_SRTP_KEYING_DTLS_SRTP;
+        }
+        _ => {}
     }
     // MicroSIP's allowRewrite=0 default: keep the Contact and Via we advertise.
     cfg.allow_contact_rewrite = ffi::PJ_FALSE as i32;

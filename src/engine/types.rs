@@ -57,6 +57,72 @@ pub enum TransportKind {
     Any,
 }
 
+/// MicroSIP's `SRTP` key: how an account protects call audio.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SrtpMode {
+    /// `""`: plain RTP; an offer that demands SRTP is refused.
+    #[default]
+    Disabled,
+    /// `optional`: SDES-SRTP offered in `RTP/AVP` (with `a=crypto`); plain RTP accepted.
+    Optional,
+    /// `mandatory`: SDES-SRTP (`RTP/SAVP`) or no call.
+    Mandatory,
+    /// `dtls-sdes`: mandatory, rtcp-mux, keys by DTLS-SRTP first, else SDES.
+    DtlsSdes,
+    /// `dtls`: mandatory, rtcp-mux, keys by DTLS-SRTP only.
+    Dtls,
+}
+
+/// How keys of an SRTP call were agreed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SrtpKeying {
+    /// In the SDP (`a=crypto`, RFC 4568).
+    Sdes,
+    /// By a DTLS handshake on the media path (`a=fingerprint`, RFC 5763).
+    Dtls,
+}
+
+/// How a call's audio travels: plain RTP or SRTP.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum MediaSecurity {
+    /// Plain RTP: not encrypted.
+    #[default]
+    Plain,
+    /// SRTP.
+    Srtp {
+        /// The crypto suite (e.g. `AES_CM_128_HMAC_SHA1_80`), when known yet (a DTLS
+        /// handshake finishes after the media starts).
+        suite: Option<String>,
+        /// How the keys were agreed.
+        keying: SrtpKeying,
+    },
+}
+
+impl MediaSecurity {
+    /// Whether the audio is encrypted.
+    pub fn encrypted(&self) -> bool {
+        matches!(self, MediaSecurity::Srtp { .. })
+    }
+}
+
+impl fmt::Display for MediaSecurity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MediaSecurity::Plain => write!(f, "not encrypted (RTP)"),
+            MediaSecurity::Srtp { suite, keying } => {
+                write!(f, "encrypted (SRTP")?;
+                if let Some(s) = suite {
+                    write!(f, " {s}")?;
+                }
+                match keying {
+                    SrtpKeying::Sdes => write!(f, ", keys by SDES)"),
+                    SrtpKeying::Dtls => write!(f, ", keys by DTLS-SRTP)"),
+                }
+            }
+        }
+    }
+}
+
 /// How DTMF digits leave the phone (MicroSIP's `DTMFMethod`, resolved by the application).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DtmfVia {
@@ -95,6 +161,8 @@ pub struct AccountSettings {
     pub privacy: bool,
     /// Subscribe to message-summary (MWI) for this account (MicroSIP: `voicemailNumber` set).
     pub mwi: bool,
+    /// MicroSIP's `SRTP`.
+    pub srtp: SrtpMode,
 }
 
 /// How the TLS transport checks servers and which certificate it shows (our own keys:
@@ -427,6 +495,8 @@ pub enum Event {
         call: CallId,
         /// Its audio state now.
         state: MediaState,
+        /// Whether its audio is encrypted, and how.
+        security: MediaSecurity,
     },
     /// A REGISTER (or un-REGISTER) transaction finished.
     Registration {
