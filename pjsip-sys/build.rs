@@ -397,6 +397,7 @@ fn bindings(manifest: &Path, install: &Path, pkg: &PkgConfig, out: &Path) {
         "PJMEDIA_.*",
         "PJ_ERR_.*",
         "PJ_ENOTFOUND",
+        "pjsip_sip_cfg_var",
     ] {
         b = b.allowlist_var(v);
     }

@@ -654,11 +654,6 @@ pub const NOT_APPLIED: &[(&str, &str)] = &[
     ("videoVP8", NO_VIDEO),
     ("videoVP9", NO_VIDEO),
     ("videoBitrate", NO_VIDEO),
-    ("rport", NOT_YET),
-    ("dnsSrvNs", NOT_YET),
-    ("dnsSrv", NOT_YET),
-    ("STUN", NOT_YET),
-    ("enableSTUN", NOT_YET),
     ("recordingButton", NO_WINDOW),
     ("buttonAC", NO_WINDOW),
     ("buttonCONF", NO_WINDOW),
@@ -705,11 +700,7 @@ pub const NOT_APPLIED: &[(&str, &str)] = &[
     ("lastCallNumber", NO_WINDOW),
     ("lastCallHasVideo", NO_WINDOW),
     ("callsLastKey", NO_WINDOW),
-    ("publicAddr", NOT_YET),
     ("publish", NOT_YET),
-    ("ICE", NOT_YET),
-    ("allowRewrite", NOT_YET),
-    ("disableSessionTimer", NOT_YET),
 ];
 
 /// Keys with nothing to apply: `version` is the MicroSIP version that wrote the file, and

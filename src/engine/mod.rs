@@ -30,4 +30,5 @@ pub mod types;
 pub use device::{ActiveAudio, AudioDevice, AudioStats, BridgeFormat, DeviceEnds, RecorderId};
 pub use pjsua::{media_clock_rate, pjproject_version, Engine, EngineInfo};
 pub use prompt::MediaTap;
+pub use transport::local_ipv4_addrs;
 pub use types::*;

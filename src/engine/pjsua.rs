@@ -475,6 +475,38 @@ impl Engine {
         cfg.max_calls = s.max_calls;
         // MicroSIP: SRTP whatever the SIP transport (PJSUA's default wants TLS for SDES).
         cfg.srtp_secure_signaling = 0;
+        // MicroSIP's STUN (tried in order; a failing server does not stop the phone) and DNS
+        // servers for SRV lookups.
+        let stun: Vec<CString> = s
+            .stun
+            .iter()
+            .take(cfg.stun_srv.len())
+            .map(|v| cstring("STUN server", v))
+            .collect::<Result<_>>()?;
+        for (slot, v) in cfg.stun_srv.iter_mut().zip(&stun) {
+            *slot = pj_str_ref(v.to_str().unwrap_or_default());
+        }
+        cfg.stun_srv_cnt = stun.len() as u32;
+        let dns: Vec<CString> = s
+            .nameservers
+            .iter()
+            .take(cfg.nameserver.len())
+            .map(|v| cstring("DNS server", v))
+            .collect::<Result<_>>()?;
+        for (slot, v) in cfg.nameserver.iter_mut().zip(&dns) {
+            *slot = pj_str_ref(v.to_str().unwrap_or_default());
+        }
+        cfg.nameserver_count = dns.len() as u32;
+        // MicroSIP's rport=0: no ;rport in our Via. pjsip_cfg() is an inline accessor of
+        // this global.
+        // SAFETY: PJSIP reads this process-wide setting when it builds a Via; nothing else
+        // writes it, and no SIP thread runs before pjsua_init.
+        unsafe {
+            (*std::ptr::addr_of_mut!(ffi::pjsip_sip_cfg_var))
+                .endpt
+                .disable_rport =
+                if s.rport { ffi::PJ_FALSE } else { ffi::PJ_TRUE } as ffi::pj_bool_t;
+        }
         cfg.thread_cnt = 0; // we poll ourselves, with long timeouts
         cfg.user_agent = pj_str_ref(ua.to_str().unwrap_or_default());
         callbacks::register(&mut cfg.cb);
@@ -577,7 +609,7 @@ impl Engine {
                 keep_alive: 15,
                 ..AccountSettings::default()
             };
-            let id = add_account(&local, tp, s, -1, s.account.is_none())?;
+            let id = add_account(&local, tp, s, -1, s.account.is_none(), false)?;
             self.update_info(|i| i.local_account = Some(id));
         }
         if let Some(a) = &s.account {
@@ -618,7 +650,7 @@ impl Engine {
                 ),
             });
         }
-        let id = add_account(a, self.udp, s, 0, true)?;
+        let id = add_account(a, self.udp, s, 0, true, true)?;
         self.update_info(|i| i.account = Some(id));
         self.outgoing
             .borrow_mut()
@@ -656,7 +688,7 @@ impl Engine {
                 ..AccountSettings::default()
             };
             if let Some(s) = self.settings.as_ref() {
-                let id = add_account(&local, self.udp, s, -1, account.is_none())?;
+                let id = add_account(&local, self.udp, s, -1, account.is_none(), false)?;
                 self.update_info(|i| i.local_account = Some(id));
             }
         }
@@ -1288,6 +1320,7 @@ fn add_account(
     s: &EngineSettings,
     priority: i32,
     default: bool,
+    use_stun: bool,
 ) -> Result<AccountId> {
     let id = cstring("account id", &a.id_uri)?;
     let registrar = match &a.registrar {
@@ -1351,10 +1384,22 @@ fn add_account(
         }
         _ => {}
     }
-    // MicroSIP's allowRewrite=0 default: keep the Contact and Via we advertise.
-    cfg.allow_contact_rewrite = ffi::PJ_FALSE as i32;
-    cfg.allow_via_rewrite = ffi::PJ_FALSE as i32;
-    cfg.allow_sdp_nat_rewrite = ffi::PJ_FALSE as i32;
+    // MicroSIP's allowRewrite: Via, SDP and Contact (method 2: re-register, then update)
+    // follow the address the registrar sees; off by default.
+    let rewrite = if a.allow_rewrite {
+        ffi::PJ_TRUE
+    } else {
+        ffi::PJ_FALSE
+    } as ffi::pj_bool_t;
+    cfg.allow_via_rewrite = rewrite;
+    cfg.allow_sdp_nat_rewrite = rewrite;
+    cfg.allow_contact_rewrite = if a.allow_rewrite { 2 } else { 0 };
+    // MicroSIP's ICE: per account (the global media config keeps it off).
+    cfg.ice_cfg_use = ffi::PJSUA_ICE_CONFIG_USE_CUSTOM;
+    cfg.ice_cfg.enable_ice = if a.ice { ffi::PJ_TRUE } else { ffi::PJ_FALSE } as ffi::pj_bool_t;
+    if a.disable_session_timer {
+        cfg.use_timer = ffi::PJSUA_SIP_TIMER_INACTIVE;
+    }
     // MicroSIP: voicemailNumber set → subscribe to message-summary (after registering).
     cfg.mwi_enabled = i32::from(a.mwi);
     cfg.contact_rewrite_method =
@@ -1362,6 +1407,19 @@ fn add_account(
     if !bind.is_empty() {
         cfg.rtp_cfg.bound_addr = pj_str_ref(&bind);
         cfg.rtp_cfg.public_addr = pj_str_ref(&bind);
+    }
+    // MicroSIP's publicAddr, only when STUN is off (the caller decides).
+    let public = match &a.public_addr {
+        Some(p) => Some(cstring("publicAddr", p)?),
+        None => None,
+    };
+    if let Some(p) = &public {
+        cfg.rtp_cfg.public_addr = pj_str_ref(p.to_str().unwrap_or_default());
+    }
+    if !use_stun {
+        // MicroSIP's local account: no STUN.
+        cfg.sip_stun_use = ffi::PJSUA_STUN_USE_DISABLED;
+        cfg.media_stun_use = ffi::PJSUA_STUN_USE_DISABLED;
     }
     if s.rtp_port_min > 0 {
         cfg.rtp_cfg.port = u32::from(s.rtp_port_min);

@@ -8,6 +8,36 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use super::pjsua::{pj_to_string, status_text};
 use crate::ffi;
 
+/// The machine's own IPv4 addresses (every interface that is up), for MicroSIP's
+/// `get_public_addr` rule.
+pub fn local_ipv4_addrs() -> Vec<std::net::Ipv4Addr> {
+    let mut list: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs writes a list it allocates; freed below with freeifaddrs.
+    if unsafe { libc::getifaddrs(&mut list) } != 0 {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    let mut cur = list;
+    while !cur.is_null() {
+        // SAFETY: cur is a node of the list getifaddrs returned, alive until freeifaddrs;
+        // an AF_INET address is a sockaddr_in.
+        unsafe {
+            let ifa = &*cur;
+            if !ifa.ifa_addr.is_null()
+                && i32::from((*ifa.ifa_addr).sa_family) == libc::AF_INET
+                && ifa.ifa_flags & libc::IFF_UP as u32 != 0
+            {
+                let sin = &*(ifa.ifa_addr as *const libc::sockaddr_in);
+                out.push(std::net::Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)));
+            }
+            cur = ifa.ifa_next;
+        }
+    }
+    // SAFETY: list came from getifaddrs and is freed once.
+    unsafe { libc::freeifaddrs(list) };
+    out
+}
+
 /// PJSIP's texts for the bits of a certificate verification status.
 fn verify_reasons(status: u32) -> Vec<String> {
     let mut texts: [*const c_char; 32] = [std::ptr::null(); 32];
@@ -162,6 +192,11 @@ mod tests {
             log::Level::Debug
         );
         assert!(describe("TCP", "pbx:5060", false, None, 0, &[]).is_none());
+    }
+
+    #[test]
+    fn the_loopback_address_is_among_the_local_ones() {
+        assert!(local_ipv4_addrs().contains(&std::net::Ipv4Addr::LOCALHOST));
     }
 
     #[test]

@@ -163,6 +163,17 @@ pub struct AccountSettings {
     pub mwi: bool,
     /// MicroSIP's `SRTP`.
     pub srtp: SrtpMode,
+    /// MicroSIP's `ICE`: ICE candidates in the SDP, connectivity checks on the media path.
+    pub ice: bool,
+    /// MicroSIP's `allowRewrite`: rewrite Via, Contact (re-registering) and SDP with the
+    /// address the registrar sees.
+    pub allow_rewrite: bool,
+    /// MicroSIP's `disableSessionTimer=1`: no session timers (RFC 4028); otherwise PJSUA's
+    /// default offers them.
+    pub disable_session_timer: bool,
+    /// The RTP address to advertise in the SDP (MicroSIP's `publicAddr` after its
+    /// `get_public_addr` rule), when STUN is off.
+    pub public_addr: Option<String>,
 }
 
 /// How the TLS transport checks servers and which certificate it shows (our own keys:
@@ -229,6 +240,13 @@ pub struct EngineSettings {
     pub tls_port: u16,
     /// The TLS transport's checks and certificate.
     pub tls: TlsSettings,
+    /// MicroSIP's `rport`: ask for `;rport` in our Via (RFC 3581).
+    pub rport: bool,
+    /// STUN servers (`host[:port]`), tried in order (MicroSIP's `STUN` with `enableSTUN=1`,
+    /// at most 8); the SIP account uses them, the local account does not.
+    pub stun: Vec<String>,
+    /// DNS servers for SRV lookups (MicroSIP's `dnsSrvNs` with `dnsSrv=1`, at most 4).
+    pub nameservers: Vec<String>,
     /// RTP base port and range; 0 lets PJSUA choose (its default 4000).
     pub rtp_port_min: u16,
     /// The last RTP port.
@@ -273,6 +291,9 @@ impl EngineSettings {
             tcp_port: 0,
             tls_port: 0,
             tls: TlsSettings::system(),
+            rport: true,
+            stun: Vec::new(),
+            nameservers: Vec::new(),
             rtp_port_min: 0,
             rtp_port_max: 0,
             user_agent: format!("microsip/{}", env!("CARGO_PKG_VERSION")),
@@ -301,6 +322,9 @@ impl fmt::Debug for EngineSettings {
             .field("tcp_port", &self.tcp_port)
             .field("tls_port", &self.tls_port)
             .field("tls", &self.tls)
+            .field("rport", &self.rport)
+            .field("stun", &self.stun)
+            .field("nameservers", &self.nameservers)
             .field("rtp", &(self.rtp_port_min, self.rtp_port_max))
             .field("user_agent", &self.user_agent)
             .field("codecs", &self.codecs)

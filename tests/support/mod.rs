@@ -1391,3 +1391,40 @@ impl TestCa {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// Network namespaces
+
+/// Moves the calling test's thread, and every process it starts from now on, into a network
+/// namespace of its own: loopback up, with the IPv4 addresses `addrs` on it too (addresses
+/// outside 127/8, for what ignores loopback addresses, such as ICE host candidates). The
+/// namespace goes away with the thread and its processes. Needs root (CAP_SYS_ADMIN).
+pub fn private_network(addrs: &[&str]) {
+    // SAFETY: unshare(CLONE_NEWNET) only moves this thread into a new network namespace.
+    let rc = unsafe { libc::unshare(libc::CLONE_NEWNET) };
+    assert_eq!(
+        rc,
+        0,
+        "unshare(CLONE_NEWNET) (needs root): {}",
+        std::io::Error::last_os_error()
+    );
+    ip(&["link", "set", "lo", "up"]);
+    for a in addrs {
+        ip(&["addr", "add", &format!("{a}/32"), "dev", "lo"]);
+    }
+}
+
+/// Runs `ip ARGS` (iproute2) in the calling thread's network namespace; panics on failure.
+pub fn ip(args: &[&str]) {
+    let out = Command::new(find_program("ip", "iproute2"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run ip");
+    assert!(
+        out.status.success(),
+        "ip {args:?}: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
