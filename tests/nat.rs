@@ -4,7 +4,10 @@
 
 mod support;
 
-use std::time::Duration;
+use std::net::UdpSocket;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use support::audio::{self, PacedSpeaker, PjsuaCaller, SPEAKER_RATE};
 use support::{Phone, Sipp, TempDir};
@@ -140,4 +143,115 @@ fn without_ice_no_candidates_are_offered() {
     let invite = invite_from(&phone);
     assert!(!invite.contains("a=candidate:"), "{invite}");
     assert!(!invite.contains("a=ice-ufrag:"), "{invite}");
+}
+
+/// A registrar of the test's own on 127.0.0.1 that answers every REGISTER 200 (echoing its
+/// Contact) and reports in the Via's `received`/`rport` that it came from 192.0.2.10:40000, as
+/// a registrar behind which the phone seems to sit behind a NAT. Keeps every REGISTER it got.
+struct NatRegistrar {
+    addr: String,
+    seen: Arc<Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl NatRegistrar {
+    fn start() -> NatRegistrar {
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let addr = sock.local_addr().unwrap().to_string();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (seen2, stop2) = (seen.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            while !stop2.load(Ordering::Relaxed) {
+                let Ok((n, from)) = sock.recv_from(&mut buf) else {
+                    continue;
+                };
+                let req = String::from_utf8_lossy(&buf[..n]).into_owned();
+                if !req.starts_with("REGISTER ") {
+                    continue;
+                }
+                let header = |name: &str| {
+                    req.lines()
+                        .find(|l| {
+                            l.to_ascii_lowercase()
+                                .starts_with(&name.to_ascii_lowercase())
+                        })
+                        .unwrap_or_default()
+                        .to_string()
+                };
+                let via = header("Via:").replace(";rport", ";received=192.0.2.10;rport=40000");
+                let contact = header("Contact:");
+                let reply = format!(
+                    "SIP/2.0 200 OK\r\n{via}\r\n{}\r\n{};tag=nat\r\n{}\r\n{}\r\n\
+                     {contact};expires=300\r\nExpires: 300\r\nContent-Length: 0\r\n\r\n",
+                    header("From:"),
+                    header("To:"),
+                    header("Call-ID:"),
+                    header("CSeq:"),
+                );
+                let _ = sock.send_to(reply.as_bytes(), from);
+                seen2.lock().unwrap().push(req);
+            }
+        });
+        NatRegistrar { addr, seen, stop }
+    }
+
+    /// Waits for a REGISTER with a `header` line that contains `needle`.
+    fn wait_register(&self, header: &str, needle: &str) {
+        let deadline = Instant::now() + T;
+        loop {
+            let found = self.seen.lock().unwrap().iter().any(|r| {
+                r.lines()
+                    .any(|l| l.starts_with(header) && l.contains(needle))
+            });
+            if found {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no REGISTER with {needle} in {header}\n{:?}",
+                self.seen.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for NatRegistrar {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn allow_rewrite_takes_the_address_the_registrar_sees() {
+    // allowRewrite=1: the phone re-registers (un-REGISTER, then REGISTER) with that address
+    // in its Via, and its calls carry it there too. (PJSUA, configured as MicroSIP does it
+    // with contact_rewrite_method ALWAYS_UPDATE|UNREGISTER, rebuilds the Contact from the
+    // transport's bound address when it re-creates the registration; only the Via follows.)
+    let registrar = NatRegistrar::start();
+    let phone = Phone::start(
+        &ini("", &format!("server={}\nallowRewrite=1\n", registrar.addr)),
+        &[],
+    );
+    registrar.wait_register("Via:", "192.0.2.10:40000");
+    phone.wait_line("registered: Account1: 200", T);
+    let invite = invite_from(&phone);
+    assert!(via(&invite).contains("192.0.2.10:40000"), "{invite}");
+    drop(phone);
+
+    // allowRewrite=0 (MicroSIP's default): the phone keeps its own address.
+    let registrar = NatRegistrar::start();
+    let phone = Phone::start(&ini("", &format!("server={}\n", registrar.addr)), &[]);
+    phone.wait_line("registered: Account1: 200", T);
+    let invite = invite_from(&phone);
+    assert!(via(&invite).contains("127.0.0.1"), "{invite}");
+    let seen = registrar.seen.lock().unwrap().clone();
+    assert!(
+        !seen.iter().any(|r| r.contains("192.0.2.10:40000")),
+        "no rewritten REGISTER: {seen:?}"
+    );
 }
