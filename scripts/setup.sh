@@ -12,8 +12,9 @@ build_pkgs=(build-essential pkg-config clang libclang-dev xz-utils dpkg-dev ca-c
   libespeak-ng-dev espeak-ng-data)
 # pulseaudio*, libasound2-plugins: the real-time audio tests (tests/audio_pulse.rs).
 # kamailio-tls-modules, openssl: the TLS tests (a Kamailio with TLS, certificates made by the test).
-# iproute2: network namespaces of the NAT tests (ICE).
-test_pkgs=(kamailio kamailio-tls-modules openssl iproute2 sip-tester procps python3 pulseaudio
+# iproute2, nftables, coturn: the NAT tests (network namespaces, a NAT made with nftables, a STUN
+# server).
+test_pkgs=(kamailio kamailio-tls-modules openssl iproute2 nftables coturn sip-tester procps python3 pulseaudio
   pulseaudio-utils libasound2-plugins)
 
 pkgs=("${build_pkgs[@]}")

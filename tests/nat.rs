@@ -255,3 +255,110 @@ fn allow_rewrite_takes_the_address_the_registrar_sees() {
         "no rewritten REGISTER: {seen:?}"
     );
 }
+
+/// Runs `nft ARGS` in the test's network namespace.
+fn nft(args: &[&str]) {
+    let out = std::process::Command::new("nft")
+        .args(args)
+        .output()
+        .expect("run nft (Debian package nftables)");
+    assert!(
+        out.status.success(),
+        "nft {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Waits until a STUN server answers a Binding request at `to`.
+fn wait_stun(to: &str) {
+    let sock = UdpSocket::bind("10.213.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let mut request = vec![0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42];
+    request.extend_from_slice(b"microsiptest");
+    let deadline = Instant::now() + T;
+    let mut buf = [0u8; 512];
+    loop {
+        sock.send_to(&request, to).unwrap();
+        if let Ok(n) = sock.recv(&mut buf) {
+            if n >= 20 && buf[0] == 0x01 && buf[1] == 0x01 {
+                return;
+            }
+        }
+        assert!(Instant::now() < deadline, "no STUN answer from {to}");
+    }
+}
+
+/// The phone sits behind a NAT (in a network namespace of the test's own, nftables maps what
+/// it sends to the STUN server to 10.213.0.9); coturn is the STUN server. The mapped address is
+/// what the phone advertises in Contact and SDP.
+#[test]
+fn stun_finds_the_address_a_nat_maps_the_phone_to() {
+    support::private_network(&["10.213.0.1", "10.213.0.2"]);
+    support::ip(&["route", "add", "10.213.0.9/32", "dev", "lo"]);
+    let stun_port = support::free_udp_port();
+    nft(&["add", "table", "ip", "nat"]);
+    nft(&[
+        "add",
+        "chain",
+        "ip",
+        "nat",
+        "post",
+        "{ type nat hook postrouting priority 100; }",
+    ]);
+    nft(&[
+        "add",
+        "rule",
+        "ip",
+        "nat",
+        "post",
+        "ip",
+        "daddr",
+        "10.213.0.2",
+        "udp",
+        "dport",
+        &stun_port.to_string(),
+        "snat",
+        "to",
+        "10.213.0.9",
+    ]);
+    let dir = TempDir::new("stun");
+    let mut server = std::process::Command::new("turnserver")
+        .args(["-n", "--stun-only", "-L", "10.213.0.2", "-p"])
+        .arg(stun_port.to_string())
+        .args([
+            "--no-cli",
+            "--no-tls",
+            "--no-dtls",
+            "--simple-log",
+            "--log-file",
+        ])
+        .arg(dir.path().join("turn.log"))
+        .args(["--pidfile"])
+        .arg(dir.path().join("turn.pid"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn turnserver (Debian package coturn)");
+    struct Kill<'a>(&'a mut std::process::Child);
+    impl Drop for Kill<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _server = Kill(&mut server);
+    let stun = format!("10.213.0.2:{stun_port}");
+    wait_stun(&stun);
+
+    let phone = Phone::start(
+        &ini(&format!("enableSTUN=1\nSTUN={stun}\n"), ""),
+        &["--bind", "10.213.0.1"],
+    );
+    let line = phone.wait_line("started: SIP on udp ", T);
+    assert!(line.contains("10.213.0.9:"), "the mapped address: {line}");
+    let invite = invite_from(&phone);
+    let contact = invite.lines().find(|l| l.starts_with("Contact:")).unwrap();
+    assert!(contact.contains("@10.213.0.9:"), "{invite}");
+    assert!(invite.contains("c=IN IP4 10.213.0.9"), "{invite}");
+}

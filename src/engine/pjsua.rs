@@ -550,12 +550,14 @@ impl Engine {
         self.fallback = Some(super::fallback::Fallback::register()?);
 
         let bind = s.bind.map(|a| a.to_string()).unwrap_or_default();
-        let (udp, sip_addr) = create_udp(&bind, s.sip_port)?;
+        // With STUN, the address to advertise is the one STUN finds, not the bound one.
+        let advertise = s.stun.is_empty();
+        let (udp, sip_addr) = create_udp(&bind, advertise, s.sip_port)?;
         self.udp = udp;
         self.settings = Some(s.clone());
         self.update_info(|i| i.sip_addr = sip_addr);
         let local_udp = match s.local_port {
-            Some(port) if port != sip_addr.port() => match create_udp(&bind, port) {
+            Some(port) if port != sip_addr.port() => match create_udp(&bind, advertise, port) {
                 Ok(v) => Some(v),
                 Err(e) => {
                     log::warn!(
@@ -570,10 +572,16 @@ impl Engine {
 
         // MicroSIP opens TCP and TLS too, whatever the account uses: calls may come in on them,
         // and `;transport=tcp|tls` targets go out on them.
-        let tcp = open_with_fallback(ffi::PJSIP_TRANSPORT_TCP, &bind, s.tcp_port, "TCP", None);
+        let tcp = open_with_fallback(
+            ffi::PJSIP_TRANSPORT_TCP,
+            (&bind, advertise),
+            s.tcp_port,
+            "TCP",
+            None,
+        );
         let tls = open_with_fallback(
             ffi::PJSIP_TRANSPORT_TLS,
-            &bind,
+            (&bind, advertise),
             s.tls_port,
             "TLS",
             Some(&s.tls),
@@ -615,7 +623,13 @@ impl Engine {
         if let Some(a) = &s.account {
             self.add_sip_account(a)?;
         }
-        self.poller = Some(Poller::start(sip_addr)?);
+        // The poll thread is woken by a datagram to our own UDP socket: its bound address and
+        // port (the advertised ones may be a NAT's, found by STUN).
+        let wake = SocketAddr::new(
+            s.bind.unwrap_or(IpAddr::from([127, 0, 0, 1])),
+            bound_port(udp).unwrap_or(sip_addr.port()),
+        );
+        self.poller = Some(Poller::start(wake)?);
         Ok(())
     }
 
@@ -1134,14 +1148,18 @@ pub fn media_clock_rate(codecs: &[String]) -> u32 {
         .max(8000)
 }
 
-fn transport_config(bind: &str, port: u16) -> ffi::pjsua_transport_config {
+/// A transport's settings: bound to `bind` (all addresses when empty), which it also
+/// advertises when `advertise` (else PJSUA finds the address to advertise: STUN).
+fn transport_config(bind: &str, advertise: bool, port: u16) -> ffi::pjsua_transport_config {
     let mut tc = ffi::pjsua_transport_config::default();
     // SAFETY: tc is ours.
     unsafe { ffi::pjsua_transport_config_default(&mut tc) };
     tc.port = u32::from(port);
     if !bind.is_empty() {
         tc.bound_addr = pj_str_ref(bind);
-        tc.public_addr = pj_str_ref(bind);
+        if advertise {
+            tc.public_addr = pj_str_ref(bind);
+        }
     }
     tc
 }
@@ -1186,16 +1204,16 @@ impl TlsPaths {
     }
 }
 
-/// Opens a SIP transport of `kind` on `bind`:`port` (0: a random port), with `tls` for TLS.
-/// Returns its id and the address it advertises.
+/// Opens a SIP transport of `kind` on `bind`:`port` (0: a random port; `bind.1`: advertise
+/// the bound address), with `tls` for TLS. Returns its id and the address it advertises.
 fn create_transport(
     kind: ffi::pjsip_transport_type_e,
-    bind: &str,
+    (bind, advertise): (&str, bool),
     port: u16,
     name: &'static str,
     tls: Option<&TlsSettings>,
 ) -> Result<(ffi::pjsua_transport_id, SocketAddr)> {
-    let mut tc = transport_config(bind, port);
+    let mut tc = transport_config(bind, advertise, port);
     let paths = tls.map(TlsPaths::new).transpose()?;
     if let (Some(paths), Some(tls)) = (&paths, tls) {
         paths.apply(&mut tc.tls_setting, tls.verify_server);
@@ -1230,11 +1248,22 @@ fn create_transport(
     Ok((id, SocketAddr::new(ip, ti.local_name.port as u16)))
 }
 
+/// The port transport `id`'s socket is bound to (with STUN, the advertised one may differ).
+fn bound_port(id: ffi::pjsua_transport_id) -> Option<u16> {
+    let mut ti = ffi::pjsua_transport_info::default();
+    // SAFETY: ti is ours; id is a transport we created.
+    if unsafe { ffi::pjsua_transport_get_info(id, &mut ti) } != PJ_OK {
+        return None;
+    }
+    // SAFETY: local_addr is the socket address PJSUA filled in.
+    Some(unsafe { ffi::pj_sockaddr_get_port((&ti.local_addr as *const ffi::pj_sockaddr).cast()) })
+}
+
 /// MicroSIP's way with TCP and TLS: `port`, or a random port when it is taken (or 0). A
 /// transport that cannot be opened at all is logged and left out (`None`).
 fn open_with_fallback(
     kind: ffi::pjsip_transport_type_e,
-    bind: &str,
+    bind: (&str, bool),
     port: u16,
     name: &'static str,
     tls: Option<&TlsSettings>,
@@ -1252,8 +1281,18 @@ fn open_with_fallback(
         .ok()
 }
 
-fn create_udp(bind: &str, port: u16) -> Result<(ffi::pjsua_transport_id, SocketAddr)> {
-    create_transport(ffi::PJSIP_TRANSPORT_UDP, bind, port, "UDP", None)
+fn create_udp(
+    bind: &str,
+    advertise: bool,
+    port: u16,
+) -> Result<(ffi::pjsua_transport_id, SocketAddr)> {
+    create_transport(
+        ffi::PJSIP_TRANSPORT_UDP,
+        (bind, advertise),
+        port,
+        "UDP",
+        None,
+    )
 }
 
 fn set_codec_priorities(codecs: &[String]) -> Result<()> {
@@ -1404,9 +1443,12 @@ fn add_account(
     cfg.mwi_enabled = i32::from(a.mwi);
     cfg.contact_rewrite_method =
         (ffi::PJSUA_CONTACT_REWRITE_ALWAYS_UPDATE | ffi::PJSUA_CONTACT_REWRITE_UNREGISTER) as i32;
+    let stun = use_stun && !s.stun.is_empty();
     if !bind.is_empty() {
         cfg.rtp_cfg.bound_addr = pj_str_ref(&bind);
-        cfg.rtp_cfg.public_addr = pj_str_ref(&bind);
+        if !stun {
+            cfg.rtp_cfg.public_addr = pj_str_ref(&bind);
+        }
     }
     // MicroSIP's publicAddr, only when STUN is off (the caller decides).
     let public = match &a.public_addr {
