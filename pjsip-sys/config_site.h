@@ -29,3 +29,6 @@
  * media path, authenticated by the a=fingerprint of the SDP. Needs OpenSSL, which the
  * configure step finds. */
 #define PJMEDIA_SRTP_HAS_DTLS 1
+
+/* IPv6 (--bind ::1, IPv6 registrars and peers): pjlib leaves it out by default. */
+#define PJ_HAS_IPV6 1

@@ -552,6 +552,8 @@ impl Engine {
         let bind = s.bind.map(|a| a.to_string()).unwrap_or_default();
         // With STUN, the address to advertise is the one STUN finds, not the bound one.
         let advertise = s.stun.is_empty();
+        // An IPv6 --bind: IPv6 transports (PJSIP has one transport type per family).
+        let v6 = s.bind.is_some_and(|b| b.is_ipv6());
         let (udp, sip_addr) = create_udp(&bind, advertise, s.sip_port)?;
         self.udp = udp;
         self.settings = Some(s.clone());
@@ -573,14 +575,22 @@ impl Engine {
         // MicroSIP opens TCP and TLS too, whatever the account uses: calls may come in on them,
         // and `;transport=tcp|tls` targets go out on them.
         let tcp = open_with_fallback(
-            ffi::PJSIP_TRANSPORT_TCP,
+            if v6 {
+                ffi::PJSIP_TRANSPORT_TCP6
+            } else {
+                ffi::PJSIP_TRANSPORT_TCP
+            },
             (&bind, advertise),
             s.tcp_port,
             "TCP",
             None,
         );
         let tls = open_with_fallback(
-            ffi::PJSIP_TRANSPORT_TLS,
+            if v6 {
+                ffi::PJSIP_TRANSPORT_TLS6
+            } else {
+                ffi::PJSIP_TRANSPORT_TLS
+            },
             (&bind, advertise),
             s.tls_port,
             "TLS",
@@ -1244,7 +1254,10 @@ fn create_transport(
         ffi::pjsua_transport_get_info(id, &mut ti)
     })?;
     let host = pj_to_string(&ti.local_name.host);
-    let ip: IpAddr = host.parse().unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    let ip: IpAddr = host
+        .trim_matches(|c| c == '[' || c == ']')
+        .parse()
+        .unwrap_or(IpAddr::from([127, 0, 0, 1]));
     Ok((id, SocketAddr::new(ip, ti.local_name.port as u16)))
 }
 
@@ -1286,13 +1299,12 @@ fn create_udp(
     advertise: bool,
     port: u16,
 ) -> Result<(ffi::pjsua_transport_id, SocketAddr)> {
-    create_transport(
-        ffi::PJSIP_TRANSPORT_UDP,
-        (bind, advertise),
-        port,
-        "UDP",
-        None,
-    )
+    let kind = if bind.parse::<std::net::Ipv6Addr>().is_ok() {
+        ffi::PJSIP_TRANSPORT_UDP6
+    } else {
+        ffi::PJSIP_TRANSPORT_UDP
+    };
+    create_transport(kind, (bind, advertise), port, "UDP", None)
 }
 
 fn set_codec_priorities(codecs: &[String]) -> Result<()> {
@@ -1443,6 +1455,11 @@ fn add_account(
     cfg.mwi_enabled = i32::from(a.mwi);
     cfg.contact_rewrite_method =
         (ffi::PJSUA_CONTACT_REWRITE_ALWAYS_UPDATE | ffi::PJSUA_CONTACT_REWRITE_UNREGISTER) as i32;
+    if s.bind.is_some_and(|b| b.is_ipv6()) {
+        // Bound to an IPv6 address: SIP and RTP over IPv6.
+        cfg.ipv6_sip_use = ffi::PJSUA_IPV6_ENABLED_USE_IPV6_ONLY;
+        cfg.ipv6_media_use = ffi::PJSUA_IPV6_ENABLED_USE_IPV6_ONLY;
+    }
     let stun = use_stun && !s.stun.is_empty();
     if !bind.is_empty() {
         cfg.rtp_cfg.bound_addr = pj_str_ref(&bind);
