@@ -121,7 +121,7 @@ fn encrypted_password_is_reported_and_the_account_stays_unregistered() {
 
 #[test]
 fn keys_that_are_set_but_not_applied_get_one_warning_naming_them() {
-    let ini = "[Settings]\nsourcePort=0\nmainX=120\nvideoBitrate=512\nnetworkChanges=0\n\
+    let ini = "[Settings]\nsourcePort=0\nmainX=120\nvideoBitrate=512\nminimized=1\n\
                cmdCallEnd=notify.sh\nautoAnswer=all\nenableSTUN=1\n[Account1]\n\
                domain=example.com\npublish=1\nSRTP=mandatory\n";
     let (code, _, err) = check(ini.as_bytes());
@@ -134,7 +134,7 @@ fn keys_that_are_set_but_not_applied_get_one_warning_naming_them() {
     for key in [
         "Settings.mainX",
         "Settings.videoBitrate",
-        "Settings.networkChanges",
+        "Settings.minimized",
         "Account1.publish",
     ] {
         assert!(lines[0].contains(key), "{key} is named: {}", lines[0]);
@@ -149,6 +149,6 @@ fn keys_that_are_set_but_not_applied_get_one_warning_naming_them() {
         lines[0]
     );
     // Keys at MicroSIP's defaults are not worth a warning.
-    let (_, _, err) = check(b"[Settings]\nmainX=0\nvideoBitrate=0\nnetworkChanges=1\n");
+    let (_, _, err) = check(b"[Settings]\nmainX=0\nvideoBitrate=0\nminimized=0\n");
     assert!(!err.contains("not applied by this phone"), "{err}");
 }

@@ -167,6 +167,8 @@ pub(crate) fn build(cfg: Config, opts: &Options, log_file: Option<PathBuf>) -> S
         tls_port: if local { LOCAL_ACCOUNT_TLS_PORT } else { 0 },
         tls: tls_settings(s),
         rport: s.rport,
+        network_changes: s.network_changes,
+        port_knock: port_knock(&cfg),
         stun: if stun_on(s) {
             s.stun.clone()
         } else {
@@ -352,6 +354,25 @@ impl Dialing {
             no_transform: false,
         }
     }
+}
+
+/// MicroSIP's port knocking: `portKnockerPorts` to `portKnockerHost`, else to the active
+/// account's server host; `None` without ports or a host.
+fn port_knock(cfg: &Config) -> Option<crate::engine::PortKnock> {
+    let s = &cfg.settings;
+    if s.port_knocker_ports.is_empty() {
+        return None;
+    }
+    let host = if s.port_knocker_host.trim().is_empty() {
+        let server = cfg.active_account().map(|(_, a)| a.server.clone())?;
+        crate::dial::uri_user_host(&format!("sip:{server}")).1
+    } else {
+        s.port_knocker_host.trim().to_string()
+    };
+    (!host.is_empty()).then(|| crate::engine::PortKnock {
+        host,
+        ports: s.port_knocker_ports.clone(),
+    })
 }
 
 /// MicroSIP's STUN switch: `enableSTUN=1` with at least one server.

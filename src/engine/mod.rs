@@ -14,6 +14,8 @@ mod fallback;
 #[allow(unsafe_code)]
 mod media;
 #[allow(unsafe_code)]
+mod netwatch;
+#[allow(unsafe_code)]
 mod pjsua;
 #[allow(unsafe_code)]
 mod port;

@@ -400,6 +400,8 @@ pub struct Engine {
     taps: RefCell<super::prompt::Taps>,
     /// Answers requests no other module handles; kept until PJSUA is destroyed.
     fallback: Option<super::fallback::Fallback>,
+    /// Follows the machine's address changes (MicroSIP's `networkChanges`).
+    netwatch: Option<super::netwatch::NetWatch>,
     settings: Option<EngineSettings>,
     _registration: Option<PjThread>,
     _not_send: PhantomData<*const ()>,
@@ -447,6 +449,7 @@ impl Engine {
             udp: -1,
             taps: Default::default(),
             fallback: None,
+            netwatch: None,
             settings: None,
             _registration: None,
             _not_send: PhantomData,
@@ -549,17 +552,18 @@ impl Engine {
         })?;
         self.fallback = Some(super::fallback::Fallback::register()?);
 
-        let bind = s.bind.map(|a| a.to_string()).unwrap_or_default();
+        // An unspecified --bind (0.0.0.0, ::) is every address: nothing to bind or advertise.
+        let bind = bound_ip(s).map(|a| a.to_string()).unwrap_or_default();
         // With STUN, the address to advertise is the one STUN finds, not the bound one.
         let advertise = s.stun.is_empty();
         // An IPv6 --bind: IPv6 transports (PJSIP has one transport type per family).
         let v6 = s.bind.is_some_and(|b| b.is_ipv6());
-        let (udp, sip_addr) = create_udp(&bind, advertise, s.sip_port)?;
+        let (udp, sip_addr) = create_udp(&bind, advertise, s.sip_port, v6)?;
         self.udp = udp;
         self.settings = Some(s.clone());
         self.update_info(|i| i.sip_addr = sip_addr);
         let local_udp = match s.local_port {
-            Some(port) if port != sip_addr.port() => match create_udp(&bind, advertise, port) {
+            Some(port) if port != sip_addr.port() => match create_udp(&bind, advertise, port, v6) {
                 Ok(v) => Some(v),
                 Err(e) => {
                     log::warn!(
@@ -636,10 +640,20 @@ impl Engine {
         // The poll thread is woken by a datagram to our own UDP socket: its bound address and
         // port (the advertised ones may be a NAT's, found by STUN).
         let wake = SocketAddr::new(
-            s.bind.unwrap_or(IpAddr::from([127, 0, 0, 1])),
+            bound_ip(s).unwrap_or(if v6 {
+                IpAddr::from(std::net::Ipv6Addr::LOCALHOST)
+            } else {
+                IpAddr::from([127, 0, 0, 1])
+            }),
             bound_port(udp).unwrap_or(sip_addr.port()),
         );
         self.poller = Some(Poller::start(wake)?);
+        if s.network_changes {
+            match super::netwatch::NetWatch::start(s.port_knock.clone()) {
+                Ok(w) => self.netwatch = Some(w),
+                Err(e) => log::warn!("networkChanges: address changes are not followed: {e}"),
+            }
+        }
         Ok(())
     }
 
@@ -673,6 +687,10 @@ impl Engine {
                     "the account uses {name}, but the SIP {name} transport could not be opened (see the warning above)"
                 ),
             });
+        }
+        if let (Some(k), Some(_)) = (&s.port_knock, &a.registrar) {
+            // MicroSIP knocks before it registers.
+            super::netwatch::knock(k);
         }
         let id = add_account(a, self.udp, s, 0, true, true)?;
         self.update_info(|i| i.account = Some(id));
@@ -1117,6 +1135,8 @@ impl Engine {
                 ffi::pjsua_acc_del(id.0);
             }
         }
+        // The watcher calls PJSUA: it goes first.
+        self.netwatch = None;
         if let Some(m) = self.media.take() {
             m.stop();
         }
@@ -1261,6 +1281,11 @@ fn create_transport(
     Ok((id, SocketAddr::new(ip, ti.local_name.port as u16)))
 }
 
+/// The `--bind` address, unless it is unspecified (0.0.0.0 or ::: every address).
+fn bound_ip(s: &EngineSettings) -> Option<IpAddr> {
+    s.bind.filter(|b| !b.is_unspecified())
+}
+
 /// The port transport `id`'s socket is bound to (with STUN, the advertised one may differ).
 fn bound_port(id: ffi::pjsua_transport_id) -> Option<u16> {
     let mut ti = ffi::pjsua_transport_info::default();
@@ -1298,8 +1323,9 @@ fn create_udp(
     bind: &str,
     advertise: bool,
     port: u16,
+    v6: bool,
 ) -> Result<(ffi::pjsua_transport_id, SocketAddr)> {
-    let kind = if bind.parse::<std::net::Ipv6Addr>().is_ok() {
+    let kind = if v6 {
         ffi::PJSIP_TRANSPORT_UDP6
     } else {
         ffi::PJSIP_TRANSPORT_UDP
@@ -1383,7 +1409,7 @@ fn add_account(
         .iter()
         .map(|p| cstring("proxy", p))
         .collect::<Result<_>>()?;
-    let bind = s.bind.map(|b| b.to_string()).unwrap_or_default();
+    let bind = bound_ip(s).map(|b| b.to_string()).unwrap_or_default();
 
     let mut cfg = ffi::pjsua_acc_config::default();
     // SAFETY: cfg is ours.

@@ -224,6 +224,16 @@ impl TlsSettings {
     }
 }
 
+/// MicroSIP's port knocking: a UDP `knock` to each port of a host before registering and on
+/// a network change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortKnock {
+    /// The host (`portKnockerHost`, else the account's server host).
+    pub host: String,
+    /// The ports, in order (`portKnockerPorts`).
+    pub ports: Vec<u16>,
+}
+
 /// Everything the engine needs to start. Built by the application from MicroSIP.ini.
 #[derive(Clone)]
 pub struct EngineSettings {
@@ -247,6 +257,10 @@ pub struct EngineSettings {
     pub stun: Vec<String>,
     /// DNS servers for SRV lookups (MicroSIP's `dnsSrvNs` with `dnsSrv=1`, at most 4).
     pub nameservers: Vec<String>,
+    /// MicroSIP's `networkChanges`: follow the machine's address changes.
+    pub network_changes: bool,
+    /// MicroSIP's port knocking, when configured.
+    pub port_knock: Option<PortKnock>,
     /// RTP base port and range; 0 lets PJSUA choose (its default 4000).
     pub rtp_port_min: u16,
     /// The last RTP port.
@@ -294,6 +308,8 @@ impl EngineSettings {
             rport: true,
             stun: Vec::new(),
             nameservers: Vec::new(),
+            network_changes: false,
+            port_knock: None,
             rtp_port_min: 0,
             rtp_port_max: 0,
             user_agent: format!("microsip/{}", env!("CARGO_PKG_VERSION")),

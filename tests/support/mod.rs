@@ -314,6 +314,7 @@ fn tail(text: &str, n: usize) -> String {
 /// Dropping it stops it.
 pub struct Kamailio {
     child: Child,
+    ip: String,
     port: u16,
     tcp_port: Option<u16>,
     tls_port: Option<u16>,
@@ -322,9 +323,11 @@ pub struct Kamailio {
     dir: TempDir,
 }
 
-/// The transports a [`Kamailio`] listens on besides UDP.
+/// The transports a [`Kamailio`] listens on besides UDP, and where.
 #[derive(Default, Clone)]
 pub struct KamailioTransports {
+    /// The address it listens on; `None`: 127.0.0.1.
+    pub ip: Option<String>,
     /// Listen on TCP too.
     pub tcp: bool,
     /// Listen on TLS (and TCP) with this certificate and key (PEM files).
@@ -373,7 +376,9 @@ impl Kamailio {
                 )
                 .expect("write tls.cfg");
             }
+            let ip = t.ip.clone().unwrap_or_else(|| LOCALHOST.to_string());
             let cfg = template
+                .replace("127.0.0.1:@", &format!("{ip}:@"))
                 .replace("@PORT@", &port.to_string())
                 .replace("@TCP_PORT@", &tcp_port.unwrap_or(0).to_string())
                 .replace("@TLS_PORT@", &tls_port.unwrap_or(0).to_string())
@@ -411,6 +416,7 @@ impl Kamailio {
 
             let mut k = Kamailio {
                 child,
+                ip,
                 port,
                 tcp_port,
                 tls_port,
@@ -433,7 +439,7 @@ impl Kamailio {
 
     fn wait_ready(&mut self, timeout: Duration) -> Result<(), String> {
         let deadline = Instant::now() + timeout;
-        let probe = UdpSocket::bind((LOCALHOST, 0)).expect("bind probe socket");
+        let probe = UdpSocket::bind((self.ip.as_str(), 0)).expect("bind probe socket");
         probe
             .set_read_timeout(Some(Duration::from_millis(200)))
             .unwrap();
@@ -446,7 +452,7 @@ impl Kamailio {
             if !sip_ready {
                 seq += 1;
                 let request = options_request(self.port, probe.local_addr().unwrap().port(), seq);
-                let _ = probe.send_to(request.as_bytes(), (LOCALHOST, self.port));
+                let _ = probe.send_to(request.as_bytes(), (self.ip.as_str(), self.port));
                 let mut buf = [0u8; 4096];
                 if let Ok((n, _)) = probe.recv_from(&mut buf) {
                     sip_ready = buf[..n].starts_with(b"SIP/2.0 ");
@@ -472,9 +478,10 @@ impl Kamailio {
         self.port
     }
 
-    /// "127.0.0.1:port", e.g. for SIPp's remote address or an ini's server.
+    /// "ip:port" (127.0.0.1 unless started elsewhere), e.g. for SIPp's remote address or an
+    /// ini's server.
     pub fn addr(&self) -> String {
-        format!("{LOCALHOST}:{}", self.port)
+        format!("{}:{}", self.ip, self.port)
     }
 
     /// "127.0.0.1:port" of the TCP listener (started with TCP or TLS).
