@@ -183,3 +183,30 @@ fn registers_and_calls_over_tcp() {
         "the phone's INVITE came over TCP:\n{messages}"
     );
 }
+
+#[test]
+fn a_client_certificate_is_shown_to_a_server_that_asks_for_one() {
+    let ca = TestCa::new();
+    let cert = ca.server("pbx", "IP:127.0.0.1");
+    let kam = Kamailio::start_with(&KamailioTransports {
+        tls: Some(cert),
+        tls_client_ca: Some(ca.ca_file()),
+        ..Default::default()
+    });
+    let trusted = ca_line(&ca.ca_file());
+    {
+        // Without one, the server refuses the connection: no registration.
+        let phone = Phone::start(&ini("tls", &kam.tls_addr(), &trusted), &[]);
+        phone.wait_line("registration failed: Account1: ", T);
+        assert!(kam.binding(ALICE).is_none());
+    }
+    let (cert, key) = ca.client("phone", "DNS:alice.example");
+    let keys = format!(
+        "{trusted}tlsCertFile={}\ntlsPrivateKeyFile={}\n",
+        cert.display(),
+        key.display()
+    );
+    let phone = Phone::start(&ini("tls", &kam.tls_addr(), &keys), &[]);
+    phone.wait_line("registered: Account1: 200", T);
+    kam.wait_binding(ALICE, T);
+}

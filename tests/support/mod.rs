@@ -332,6 +332,9 @@ pub struct KamailioTransports {
     pub tcp: bool,
     /// Listen on TLS (and TCP) with this certificate and key (PEM files).
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// With TLS: ask every client for a certificate signed by this CA (PEM), and refuse
+    /// clients without one.
+    pub tls_client_ca: Option<PathBuf>,
 }
 
 impl Kamailio {
@@ -363,11 +366,18 @@ impl Kamailio {
             let log_path = dir.path().join("kamailio.log");
             let tls_cfg = dir.path().join("tls.cfg");
             if let Some((cert, key)) = &t.tls {
+                let client_check = match &t.tls_client_ca {
+                    Some(ca) => format!(
+                        "verify_certificate = yes\nrequire_certificate = yes\nca_list = {}\n",
+                        ca.display()
+                    ),
+                    None => "verify_certificate = no\nrequire_certificate = no\n".to_string(),
+                };
                 fs::write(
                     &tls_cfg,
                     format!(
-                        "[server:default]\nmethod = TLSv1.2+\nverify_certificate = no\n\
-                         require_certificate = no\nprivate_key = {}\ncertificate = {}\n\n\
+                        "[server:default]\nmethod = TLSv1.2+\n{client_check}\
+                         private_key = {}\ncertificate = {}\n\n\
                          [client:default]\nmethod = TLSv1.2+\nverify_certificate = no\n\
                          require_certificate = no\n",
                         key.display(),
@@ -1335,6 +1345,16 @@ impl TestCa {
     /// `DNS:pbx.example`: the subjectAltName; the CN is the name without its prefix), valid
     /// for a day, in files named after `tag`. Returns (certificate, key).
     pub fn server(&self, tag: &str, name: &str) -> (PathBuf, PathBuf) {
+        self.issue(tag, name, "serverAuth")
+    }
+
+    /// A client certificate and key signed by this CA for `name` (as in
+    /// [`server`](Self::server)). Returns (certificate, key).
+    pub fn client(&self, tag: &str, name: &str) -> (PathBuf, PathBuf) {
+        self.issue(tag, name, "clientAuth")
+    }
+
+    fn issue(&self, tag: &str, name: &str, usage: &str) -> (PathBuf, PathBuf) {
         let cn = name.split_once(':').map_or(name, |(_, v)| v);
         let (key, csr, cert, ext) = (
             format!("{tag}.key"),
@@ -1344,9 +1364,7 @@ impl TestCa {
         );
         fs::write(
             self.dir.path().join(&ext),
-            format!(
-                "subjectAltName={name}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n"
-            ),
+            format!("subjectAltName={name}\nbasicConstraints=CA:FALSE\nextendedKeyUsage={usage}\n"),
         )
         .expect("write the extension file");
         self.openssl(&[
