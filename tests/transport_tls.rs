@@ -210,3 +210,17 @@ fn a_client_certificate_is_shown_to_a_server_that_asks_for_one() {
     phone.wait_line("registered: Account1: 200", T);
     kam.wait_binding(ALICE, T);
 }
+
+#[test]
+fn an_expired_certificate_is_refused_with_the_reason() {
+    let ca = TestCa::new();
+    let cert = ca.expired_server("old", "IP:127.0.0.1");
+    let kam = Kamailio::start_with(&KamailioTransports {
+        tls: Some(cert),
+        ..Default::default()
+    });
+    let phone = Phone::start(&ini("tls", &kam.tls_addr(), &ca_line(&ca.ca_file())), &[]);
+    let line = phone.wait_line(&format!("TLS connection to {} refused", kam.tls_addr()), T);
+    assert!(line.contains("expired"), "{line}");
+    phone.wait_line("registration failed: Account1: ", T);
+}

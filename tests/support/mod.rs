@@ -1354,6 +1354,67 @@ impl TestCa {
         self.issue(tag, name, "clientAuth")
     }
 
+    /// A server certificate for `name` that expired long ago (valid on 1 January 2020 only).
+    pub fn expired_server(&self, tag: &str, name: &str) -> (PathBuf, PathBuf) {
+        let cn = name.split_once(':').map_or(name, |(_, v)| v);
+        let d = self.dir.path();
+        fs::write(
+            d.join("ca.cnf"),
+            "[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\nnew_certs_dir = .\n\
+             serial = serial\ndefault_md = sha256\npolicy = p\n[p]\ncommonName = supplied\n",
+        )
+        .expect("write ca.cnf");
+        fs::write(d.join("index.txt"), "").expect("write index.txt");
+        fs::write(d.join("serial"), "1000\n").expect("write serial");
+        let (key, csr, cert, ext) = (
+            format!("{tag}.key"),
+            format!("{tag}.csr"),
+            format!("{tag}.pem"),
+            format!("{tag}.ext"),
+        );
+        fs::write(
+            d.join(&ext),
+            format!("subjectAltName={name}\nextendedKeyUsage=serverAuth\n"),
+        )
+        .expect("write the extension file");
+        self.openssl(&[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            &key,
+            "-out",
+            &csr,
+            "-subj",
+            &format!("/CN={cn}"),
+        ]);
+        self.openssl(&[
+            "ca",
+            "-batch",
+            "-config",
+            "ca.cnf",
+            "-cert",
+            "ca.pem",
+            "-keyfile",
+            "ca.key",
+            "-in",
+            &csr,
+            "-out",
+            &cert,
+            "-startdate",
+            "20200101000000Z",
+            "-enddate",
+            "20200102000000Z",
+            "-extfile",
+            &ext,
+            "-notext",
+        ]);
+        (d.join(cert), d.join(key))
+    }
+
     fn issue(&self, tag: &str, name: &str, usage: &str) -> (PathBuf, PathBuf) {
         let cn = name.split_once(':').map_or(name, |(_, v)| v);
         let (key, csr, cert, ext) = (
