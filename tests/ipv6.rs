@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use support::audio::{self, PacedMic, PacedSpeaker, SPEAKER_RATE};
-use support::{Phone, TempDir};
+use support::{Kamailio, KamailioTransports, Phone, TempDir, ALICE, ALICE_PASSWORD};
 
 const T: Duration = Duration::from_secs(20);
 
@@ -94,4 +94,32 @@ fn a_call_over_ipv6_tcp() {
     let answer = call(Some("tcp"), |_, tcp| format!("sip:intercom@{tcp}"));
     assert!(answer.contains("Via: SIP/2.0/TCP [::1]:"), "{answer}");
     assert!(answer.contains("c=IN IP6 ::1"), "{answer}");
+}
+
+#[test]
+fn registers_over_ipv6_udp_and_tcp() {
+    let kam = Kamailio::start_with(&KamailioTransports {
+        ip: Some("::1".into()),
+        tcp: true,
+        ..Default::default()
+    });
+    for (transport, server) in [("udp", kam.addr()), ("tcp", kam.tcp_addr())] {
+        let ini = support::settings(1, "")
+            + &format!(
+                "[Account1]\nserver={server}\ndomain=[::1]\nusername={ALICE}\n\
+                 password={ALICE_PASSWORD}\ntransport={transport}\n"
+            );
+        let phone = Phone::start(&ini, &["--bind", "::1"]);
+        phone.wait_line("registered: Account1: 200", T);
+        let contact = kam.wait_binding(ALICE, T);
+        assert!(contact.contains("@[::1]:"), "{transport}: {contact}");
+        if transport == "tcp" {
+            assert!(
+                contact.to_lowercase().contains("transport=tcp"),
+                "{contact}"
+            );
+        }
+        drop(phone);
+        kam.wait_no_binding(ALICE, T);
+    }
 }

@@ -326,7 +326,7 @@ pub struct Kamailio {
 /// The transports a [`Kamailio`] listens on besides UDP, and where.
 #[derive(Default, Clone)]
 pub struct KamailioTransports {
-    /// The address it listens on; `None`: 127.0.0.1.
+    /// The address it listens on (`::1` for IPv6); `None`: 127.0.0.1.
     pub ip: Option<String>,
     /// Listen on TCP too.
     pub tcp: bool,
@@ -387,8 +387,13 @@ impl Kamailio {
                 .expect("write tls.cfg");
             }
             let ip = t.ip.clone().unwrap_or_else(|| LOCALHOST.to_string());
+            let host = if ip.contains(':') {
+                format!("[{ip}]")
+            } else {
+                ip.clone()
+            };
             let cfg = template
-                .replace("127.0.0.1:@", &format!("{ip}:@"))
+                .replace("127.0.0.1:@", &format!("{host}:@"))
                 .replace("@PORT@", &port.to_string())
                 .replace("@TCP_PORT@", &tcp_port.unwrap_or(0).to_string())
                 .replace("@TLS_PORT@", &tls_port.unwrap_or(0).to_string())
@@ -491,21 +496,32 @@ impl Kamailio {
     /// "ip:port" (127.0.0.1 unless started elsewhere), e.g. for SIPp's remote address or an
     /// ini's server.
     pub fn addr(&self) -> String {
-        format!("{}:{}", self.ip, self.port)
+        format!("{}:{}", self.host(), self.port)
     }
 
-    /// "127.0.0.1:port" of the TCP listener (started with TCP or TLS).
+    /// The address as a URI host: IPv6 in brackets.
+    fn host(&self) -> String {
+        if self.ip.contains(':') {
+            format!("[{}]", self.ip)
+        } else {
+            self.ip.clone()
+        }
+    }
+
+    /// "ip:port" of the TCP listener (started with TCP or TLS).
     pub fn tcp_addr(&self) -> String {
         format!(
-            "{LOCALHOST}:{}",
+            "{}:{}",
+            self.host(),
             self.tcp_port.expect("Kamailio started without TCP")
         )
     }
 
-    /// "127.0.0.1:port" of the TLS listener (started with TLS).
+    /// "ip:port" of the TLS listener (started with TLS).
     pub fn tls_addr(&self) -> String {
         format!(
-            "{LOCALHOST}:{}",
+            "{}:{}",
+            self.host(),
             self.tls_port.expect("Kamailio started without TLS")
         )
     }
