@@ -93,11 +93,14 @@ fn an_address_change_moves_the_registration_and_the_call() {
     support::private_network(&[]);
     let kam = kamailio_across_a_veth();
     support::ip(&["addr", "add", "10.213.0.1/24", "dev", "v0"]);
+    // A private address of the machine's: MicroSIP's publicAddr rule picks it for
+    // publicAddr=192.168.50.50 (the same private range).
+    support::ip(&["addr", "add", "192.168.7.1/32", "dev", "lo"]);
     support::ip(&["link", "set", "v0", "up"]);
     support::ip(&["route", "add", "1.1.1.1/32", "dev", "v0"]);
     // PJSUA moves the registration on an address change when the account may rewrite its
     // Contact (MicroSIP's allowRewrite=1); calls move either way.
-    let text = ini(&kam, "") + "allowRewrite=1\n";
+    let text = ini(&kam, "") + "allowRewrite=1\npublicAddr=192.168.50.50\n";
     let phone = Phone::start(&text, &["--bind", "0.0.0.0", "--log-level", "debug"]);
     phone.wait_line("registered: Account1: 200", T);
     let contact = kam.wait_binding(ALICE, T);
@@ -111,9 +114,12 @@ fn an_address_change_moves_the_registration_and_the_call() {
     let port = addr.rsplit(':').next().unwrap();
     let mut caller = PjsuaCaller::call(&format!("sip:{ALICE}@127.0.0.1:{port}"), &play, 30);
     phone.wait_line(": CONFIRMED", T);
+    caller.wait_log("c=IN IP4 192.168.7.1", T);
 
     let mark = phone.mark();
     support::ip(&["addr", "add", "10.213.5.5/24", "dev", "v0"]);
+    support::ip(&["addr", "add", "192.168.60.1/32", "dev", "lo"]);
+    support::ip(&["addr", "del", "192.168.7.1/32", "dev", "lo"]);
     support::ip(&["addr", "del", "10.213.0.1/24", "dev", "v0"]);
     support::ip(&["route", "add", "10.213.0.2/32", "dev", "v0"]);
     support::ip(&["route", "replace", "1.1.1.1/32", "dev", "v0"]);
@@ -133,8 +139,14 @@ fn an_address_change_moves_the_registration_and_the_call() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    // The call goes on: the phone re-INVITEs with its new address in the SDP.
-    caller.wait_log("c=IN IP4 10.213.5.5", T);
+    // The call goes on: the phone re-INVITEs, and its SDP carries publicAddr's rule applied
+    // to the new addresses.
+    caller.wait_log("c=IN IP4 192.168.60.1", T);
+    phone.wait_line_after(
+        mark,
+        "publicAddr 192.168.50.50 is now advertised as 192.168.60.1",
+        T,
+    );
     assert!(
         phone
             .lines()

@@ -380,33 +380,6 @@ fn stun_on(s: &config::Settings) -> bool {
     s.enable_stun && s.stun.iter().any(|v| !v.trim().is_empty())
 }
 
-/// MicroSIP's `get_public_addr`: a `publicAddr` that is an IPv4 address in a private range
-/// (10/8, 172.16/12, 192.168/16) one of the machine's own addresses is also in, or sharing its
-/// first two octets with one of them, is replaced by the numerically closest local address
-/// (the machine is on that network itself, so that address is reachable directly); any other
-/// value is used as given.
-pub fn public_addr(value: &str, locals: &[std::net::Ipv4Addr]) -> String {
-    let Ok(ip) = value.trim().parse::<std::net::Ipv4Addr>() else {
-        return value.trim().to_string();
-    };
-    let range = |a: std::net::Ipv4Addr| {
-        let o = a.octets();
-        match o {
-            [10, ..] => Some(1),
-            [172, b, ..] if (16..32).contains(&b) => Some(2),
-            [192, 168, ..] => Some(3),
-            _ => None,
-        }
-    };
-    let o = ip.octets();
-    let near = locals.iter().filter(|l| {
-        let lo = l.octets();
-        (range(ip).is_some() && range(ip) == range(**l)) || (lo[0] == o[0] && lo[1] == o[1])
-    });
-    near.min_by_key(|l| u32::from(**l).abs_diff(u32::from(ip)))
-        .map_or_else(|| ip.to_string(), |l| l.to_string())
-}
-
 /// `[AccountN]` as PJSUA wants it (MicroSIP's `PJAccountConfig`), or `None` when it cannot
 /// register (the reason is logged). `stun`: STUN is on (then `publicAddr` is not used).
 fn account_settings(n: u32, a: &Account, stun: bool) -> Option<AccountSettings> {
@@ -466,7 +439,7 @@ fn account_settings(n: u32, a: &Account, stun: bool) -> Option<AccountSettings> 
         allow_rewrite: a.allow_rewrite,
         disable_session_timer: a.disable_session_timer,
         public_addr: (!stun && !a.public_addr.trim().is_empty())
-            .then(|| public_addr(&a.public_addr, &crate::engine::local_ipv4_addrs())),
+            .then(|| a.public_addr.trim().to_string()),
         srtp: match a.srtp {
             config::Srtp::Disabled => SrtpMode::Disabled,
             config::Srtp::Optional => SrtpMode::Optional,
@@ -475,33 +448,4 @@ fn account_settings(n: u32, a: &Account, stun: bool) -> Option<AccountSettings> 
             config::Srtp::Dtls => SrtpMode::Dtls,
         },
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::public_addr;
-    use std::net::Ipv4Addr;
-
-    #[test]
-    fn microsips_get_public_addr_rule() {
-        let locals = [
-            Ipv4Addr::new(127, 0, 0, 1),
-            Ipv4Addr::new(192, 168, 1, 20),
-            Ipv4Addr::new(10, 1, 2, 3),
-        ];
-        // A public address is used as given; so is a host name.
-        assert_eq!(public_addr("203.0.113.7", &locals), "203.0.113.7");
-        assert_eq!(public_addr(" pbx.example.org ", &locals), "pbx.example.org");
-        // In a private range the machine is in: the closest local address.
-        assert_eq!(public_addr("192.168.7.1", &locals), "192.168.1.20");
-        assert_eq!(public_addr("10.200.0.1", &locals), "10.1.2.3");
-        // 172.16/12 with no local address there, and no shared first two octets: as given.
-        assert_eq!(public_addr("172.20.0.5", &locals), "172.20.0.5");
-        // The same first two octets, outside the private ranges.
-        assert_eq!(
-            public_addr("100.64.9.9", &[Ipv4Addr::new(100, 64, 0, 2)]),
-            "100.64.0.2"
-        );
-        assert_eq!(public_addr("127.0.0.9", &locals), "127.0.0.1");
-    }
 }

@@ -6,15 +6,16 @@
 //! The watcher thread sleeps in `poll` on the netlink socket and a pipe that stops it: an idle
 //! phone gets no wakeups from it.
 
+use std::ffi::CString;
 use std::io;
 use std::net::{ToSocketAddrs, UdpSocket};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::pjsua::{status_text, PjThread};
-use super::types::{Error, PortKnock, Result};
+use super::pjsua::{pj_str_ref, status_text, PjThread};
+use super::types::{public_addr, Error, PortKnock, Result};
 use crate::ffi;
 
 /// How long the addresses must be quiet before the phone acts (MicroSIP's timer).
@@ -54,6 +55,60 @@ pub(super) fn knock(k: &PortKnock) {
         }
     }
     log::info!("port knocking: knocked at {} on {:?}", addr.ip(), k.ports);
+}
+
+/// The SIP account's `publicAddr` as configured and as advertised now: MicroSIP checks its
+/// rule again when the addresses change.
+pub(super) struct PublicAddr {
+    pub(super) account: ffi::pjsua_acc_id,
+    pub(super) configured: String,
+    pub(super) advertised: String,
+}
+
+/// Shared between the engine (which sets it when it adds the account) and the watcher.
+pub(super) type PublicAddrSlot = Arc<Mutex<Option<PublicAddr>>>;
+
+/// Applies `publicAddr`'s rule again; a new result becomes the account's RTP address.
+fn recheck_public_addr(slot: &PublicAddrSlot) {
+    let mut guard = slot.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(p) = guard.as_mut() else { return };
+    let now = public_addr(&p.configured, &super::transport::local_ipv4_addrs());
+    if now == p.advertised {
+        return;
+    }
+    let Ok(text) = CString::new(now.clone()) else {
+        return;
+    };
+    // SAFETY: this thread is registered and PJSUA runs; the pool is ours and released after
+    // pjsua_acc_modify, which copies the configuration (whose strings live in the pool or in
+    // `text`, alive until then).
+    let status = unsafe {
+        let pool = ffi::pjsua_pool_create(c"publicaddr".as_ptr(), 512, 512);
+        if pool.is_null() {
+            return;
+        }
+        let mut cfg = ffi::pjsua_acc_config::default();
+        let mut status = ffi::pjsua_acc_get_config(p.account, pool, &mut cfg);
+        if status == ffi::PJ_SUCCESS as ffi::pj_status_t {
+            cfg.rtp_cfg.public_addr = pj_str_ref(text.to_str().unwrap_or_default());
+            status = ffi::pjsua_acc_modify(p.account, &cfg);
+        }
+        ffi::pj_pool_release(pool);
+        status
+    };
+    if status == ffi::PJ_SUCCESS as ffi::pj_status_t {
+        log::info!(
+            "network change: publicAddr {} is now advertised as {now} (was {})",
+            p.configured,
+            p.advertised
+        );
+        p.advertised = now;
+    } else {
+        log::warn!(
+            "network change: publicAddr not updated: {}",
+            status_text(status)
+        );
+    }
 }
 
 /// The watcher thread; stops (and is joined) on drop.
@@ -116,8 +171,9 @@ fn pipe() -> Result<(OwnedFd, OwnedFd)> {
 }
 
 impl NetWatch {
-    /// Starts watching; `knock` is done before each `pjsua_handle_ip_change`.
-    pub(super) fn start(knock: Option<PortKnock>) -> Result<NetWatch> {
+    /// Starts watching; `knock` is done before each `pjsua_handle_ip_change`, and
+    /// `public` checked again.
+    pub(super) fn start(knock: Option<PortKnock>, public: PublicAddrSlot) -> Result<NetWatch> {
         let nl = netlink()?;
         let (stop_r, stop_w) = pipe()?;
         let knock = Arc::new(knock);
@@ -131,7 +187,7 @@ impl NetWatch {
                         return;
                     }
                 };
-                watch(&nl, &stop_r, &knock);
+                watch(&nl, &stop_r, &knock, &public);
             })
             .map_err(|e| Error::Pj {
                 op: "spawn the network watcher",
@@ -155,7 +211,7 @@ impl Drop for NetWatch {
     }
 }
 
-fn watch(nl: &OwnedFd, stop: &OwnedFd, knocking: &Option<PortKnock>) {
+fn watch(nl: &OwnedFd, stop: &OwnedFd, knocking: &Option<PortKnock>, public: &PublicAddrSlot) {
     let mut due: Option<Instant> = None;
     let mut buf = vec![0u8; 16384];
     loop {
@@ -214,6 +270,9 @@ fn watch(nl: &OwnedFd, stop: &OwnedFd, knocking: &Option<PortKnock>) {
             if let Some(k) = knocking {
                 knock(k);
             }
+            // Before PJSUA re-INVITEs the calls, so their new SDP has it. (MicroSIP checks it
+            // after pjsua_handle_ip_change.)
+            recheck_public_addr(public);
             handle_ip_change();
         }
     }

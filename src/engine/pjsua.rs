@@ -402,6 +402,8 @@ pub struct Engine {
     fallback: Option<super::fallback::Fallback>,
     /// Follows the machine's address changes (MicroSIP's `networkChanges`).
     netwatch: Option<super::netwatch::NetWatch>,
+    /// The SIP account's `publicAddr`, checked again on network changes.
+    public_addr: super::netwatch::PublicAddrSlot,
     settings: Option<EngineSettings>,
     _registration: Option<PjThread>,
     _not_send: PhantomData<*const ()>,
@@ -450,6 +452,7 @@ impl Engine {
             taps: Default::default(),
             fallback: None,
             netwatch: None,
+            public_addr: Default::default(),
             settings: None,
             _registration: None,
             _not_send: PhantomData,
@@ -649,7 +652,7 @@ impl Engine {
         );
         self.poller = Some(Poller::start(wake)?);
         if s.network_changes {
-            match super::netwatch::NetWatch::start(s.port_knock.clone()) {
+            match super::netwatch::NetWatch::start(s.port_knock.clone(), self.public_addr.clone()) {
                 Ok(w) => self.netwatch = Some(w),
                 Err(e) => log::warn!("networkChanges: address changes are not followed: {e}"),
             }
@@ -693,6 +696,17 @@ impl Engine {
             super::netwatch::knock(k);
         }
         let id = add_account(a, self.udp, s, 0, true, true)?;
+        *self.public_addr.lock().unwrap_or_else(|e| e.into_inner()) =
+            a.public_addr
+                .as_ref()
+                .map(|configured| super::netwatch::PublicAddr {
+                    account: id.0,
+                    configured: configured.clone(),
+                    advertised: super::types::public_addr(
+                        configured,
+                        &super::transport::local_ipv4_addrs(),
+                    ),
+                });
         self.update_info(|i| i.account = Some(id));
         self.outgoing
             .borrow_mut()
@@ -714,6 +728,7 @@ impl Engine {
                 log::info!("call {}: ended: its account is switched off", call.call);
                 let _ = self.hangup(call.call, 0, None);
             }
+            *self.public_addr.lock().unwrap_or_else(|e| e.into_inner()) = None;
             // SAFETY: `old` is an account we added; PJSUA un-REGISTERs it as it goes.
             let status = unsafe { ffi::pjsua_acc_del(old.0) };
             self.outgoing.borrow_mut().remove(&old);
@@ -1495,7 +1510,10 @@ fn add_account(
     }
     // MicroSIP's publicAddr, only when STUN is off (the caller decides).
     let public = match &a.public_addr {
-        Some(p) => Some(cstring("publicAddr", p)?),
+        Some(p) => Some(cstring(
+            "publicAddr",
+            &super::types::public_addr(p, &super::transport::local_ipv4_addrs()),
+        )?),
         None => None,
     };
     if let Some(p) = &public {

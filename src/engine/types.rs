@@ -171,8 +171,8 @@ pub struct AccountSettings {
     /// MicroSIP's `disableSessionTimer=1`: no session timers (RFC 4028); otherwise PJSUA's
     /// default offers them.
     pub disable_session_timer: bool,
-    /// The RTP address to advertise in the SDP (MicroSIP's `publicAddr` after its
-    /// `get_public_addr` rule), when STUN is off.
+    /// MicroSIP's `publicAddr` (when STUN is off): the RTP address to advertise in the SDP,
+    /// after [`public_addr`]'s rule, checked again on each network change.
     pub public_addr: Option<String>,
 }
 
@@ -677,3 +677,59 @@ impl std::error::Error for Error {}
 
 /// The engine's results.
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// MicroSIP's `get_public_addr`: a `publicAddr` that is an IPv4 address in a private range
+/// (10/8, 172.16/12, 192.168/16) one of the machine's own addresses is also in, or sharing its
+/// first two octets with one of them, is replaced by the numerically closest local address
+/// (the machine is on that network itself, so that address is reachable directly); any other
+/// value is used as given.
+pub fn public_addr(value: &str, locals: &[std::net::Ipv4Addr]) -> String {
+    let Ok(ip) = value.trim().parse::<std::net::Ipv4Addr>() else {
+        return value.trim().to_string();
+    };
+    let range = |a: std::net::Ipv4Addr| {
+        let o = a.octets();
+        match o {
+            [10, ..] => Some(1),
+            [172, b, ..] if (16..32).contains(&b) => Some(2),
+            [192, 168, ..] => Some(3),
+            _ => None,
+        }
+    };
+    let o = ip.octets();
+    let near = locals.iter().filter(|l| {
+        let lo = l.octets();
+        (range(ip).is_some() && range(ip) == range(**l)) || (lo[0] == o[0] && lo[1] == o[1])
+    });
+    near.min_by_key(|l| u32::from(**l).abs_diff(u32::from(ip)))
+        .map_or_else(|| ip.to_string(), |l| l.to_string())
+}
+
+#[cfg(test)]
+mod public_addr_tests {
+    use super::public_addr;
+    use std::net::Ipv4Addr;
+
+    #[test]
+    fn microsips_get_public_addr_rule() {
+        let locals = [
+            Ipv4Addr::new(127, 0, 0, 1),
+            Ipv4Addr::new(192, 168, 1, 20),
+            Ipv4Addr::new(10, 1, 2, 3),
+        ];
+        // A public address is used as given; so is a host name.
+        assert_eq!(public_addr("203.0.113.7", &locals), "203.0.113.7");
+        assert_eq!(public_addr(" pbx.example.org ", &locals), "pbx.example.org");
+        // In a private range the machine is in: the closest local address.
+        assert_eq!(public_addr("192.168.7.1", &locals), "192.168.1.20");
+        assert_eq!(public_addr("10.200.0.1", &locals), "10.1.2.3");
+        // 172.16/12 with no local address there, and no shared first two octets: as given.
+        assert_eq!(public_addr("172.20.0.5", &locals), "172.20.0.5");
+        // The same first two octets, outside the private ranges.
+        assert_eq!(
+            public_addr("100.64.9.9", &[Ipv4Addr::new(100, 64, 0, 2)]),
+            "100.64.0.2"
+        );
+        assert_eq!(public_addr("127.0.0.9", &locals), "127.0.0.1");
+    }
+}
