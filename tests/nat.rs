@@ -151,6 +151,8 @@ fn without_ice_no_candidates_are_offered() {
 struct NatRegistrar {
     addr: String,
     seen: Arc<Mutex<Vec<String>>>,
+    /// When each keep-alive (a bare CRLF datagram) came.
+    keepalives: Arc<Mutex<Vec<Instant>>>,
     stop: Arc<AtomicBool>,
 }
 
@@ -161,8 +163,9 @@ impl NatRegistrar {
             .unwrap();
         let addr = sock.local_addr().unwrap().to_string();
         let seen = Arc::new(Mutex::new(Vec::new()));
+        let keepalives = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
-        let (seen2, stop2) = (seen.clone(), stop.clone());
+        let (seen2, stop2, ka2) = (seen.clone(), stop.clone(), keepalives.clone());
         std::thread::spawn(move || {
             let mut buf = [0u8; 8192];
             while !stop2.load(Ordering::Relaxed) {
@@ -170,6 +173,10 @@ impl NatRegistrar {
                     continue;
                 };
                 let req = String::from_utf8_lossy(&buf[..n]).into_owned();
+                if req.trim().is_empty() {
+                    ka2.lock().unwrap().push(Instant::now());
+                    continue;
+                }
                 if !req.starts_with("REGISTER ") {
                     continue;
                 }
@@ -196,7 +203,12 @@ impl NatRegistrar {
                 seen2.lock().unwrap().push(req);
             }
         });
-        NatRegistrar { addr, seen, stop }
+        NatRegistrar {
+            addr,
+            seen,
+            keepalives,
+            stop,
+        }
     }
 
     /// Waits for a REGISTER with a `header` line that contains `needle`.
@@ -361,4 +373,34 @@ fn stun_finds_the_address_a_nat_maps_the_phone_to() {
     let contact = invite.lines().find(|l| l.starts_with("Contact:")).unwrap();
     assert!(contact.contains("@10.213.0.9:"), "{invite}");
     assert!(invite.contains("c=IN IP4 10.213.0.9"), "{invite}");
+}
+
+/// MicroSIP's keepAlive rule: 1 becomes 2 s (PJSIP would send keep-alives back to back with
+/// 1: it waits a random whole number of seconds from 80% of the interval, rounded down, up to
+/// the interval, exclusive: 1 s for 2).
+#[test]
+fn keep_alives_go_to_the_registrar_every_keep_alive_seconds() {
+    let registrar = NatRegistrar::start();
+    let phone = Phone::start(
+        &ini("", &format!("server={}\nkeepAlive=1\n", registrar.addr)),
+        &[],
+    );
+    phone.wait_line("registered: Account1: 200", T);
+    let deadline = Instant::now() + T;
+    let times = loop {
+        let times = registrar.keepalives.lock().unwrap().clone();
+        if times.len() >= 5 {
+            break times;
+        }
+        assert!(Instant::now() < deadline, "keep-alives: {}", times.len());
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    for pair in times.windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!(
+            gap >= Duration::from_millis(900) && gap <= Duration::from_millis(2100),
+            "keepAlive=1 means 2 s, so PJSIP's 1 s: {gap:?} in {:?}",
+            times.windows(2).map(|p| p[1] - p[0]).collect::<Vec<_>>()
+        );
+    }
 }
