@@ -29,7 +29,7 @@ fn main() -> ExitCode {
     let mut acknowledged = false;
     while let Ok(event) = events.recv_deadline(deadline) {
         match event {
-            Event::Media { call: c, state } if c == call && state == MediaState::Active => {
+            Event::Media { call: c, state, .. } if c == call && state == MediaState::Active => {
                 engine
                     .play_prompt(call, &prompt, rate)
                     .expect("the prompt plays");

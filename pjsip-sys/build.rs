@@ -371,6 +371,7 @@ fn bindings(manifest: &Path, install: &Path, pkg: &PkgConfig, out: &Path) {
         "pj_time_val_normalize",
         "pj_list_insert_before",
         "pj_grp_lock_add_handler",
+        "pj_ssl_cert_get_verify_status_strings",
     ] {
         b = b.allowlist_function(f);
     }
@@ -396,6 +397,7 @@ fn bindings(manifest: &Path, install: &Path, pkg: &PkgConfig, out: &Path) {
         "PJMEDIA_.*",
         "PJ_ERR_.*",
         "PJ_ENOTFOUND",
+        "pjsip_sip_cfg_var",
     ] {
         b = b.allowlist_var(v);
     }

@@ -24,3 +24,11 @@
  * change its level and take steady sounds (a tone, a hum the caller should hear) away. */
 #define PJMEDIA_SPEEX_AEC_USE_AGC 0
 #define PJMEDIA_SPEEX_AEC_USE_DENOISE 0
+
+/* DTLS-SRTP (MicroSIP's SRTP=dtls and dtls-sdes): keys agreed by a DTLS handshake on the
+ * media path, authenticated by the a=fingerprint of the SDP. Needs OpenSSL, which the
+ * configure step finds. */
+#define PJMEDIA_SRTP_HAS_DTLS 1
+
+/* IPv6 (--bind ::1, IPv6 registrars and peers): pjlib leaves it out by default. */
+#define PJ_HAS_IPV6 1

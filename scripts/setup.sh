@@ -11,10 +11,13 @@ build_pkgs=(build-essential pkg-config clang libclang-dev xz-utils dpkg-dev ca-c
   libsrtp2-dev libspeex-dev libspeexdsp-dev libgsm1-dev libopus-dev libssl-dev uuid-dev libasound2-dev
   libespeak-ng-dev espeak-ng-data)
 # pulseaudio*, libasound2-plugins: the real-time audio tests (tests/audio_pulse.rs).
-# man-db, systemd: tests/install.rs renders the man page, verifies the units
-# (systemd-analyze) and loads the completions.
-test_pkgs=(kamailio sip-tester procps python3 pulseaudio pulseaudio-utils libasound2-plugins
-  man-db systemd)
+# kamailio-tls-modules, openssl: the TLS tests (a Kamailio with TLS, certificates made by the test).
+# iproute2, nftables, coturn: the NAT tests (network namespaces, a NAT made with nftables, a STUN
+# server).
+# man-db, systemd: tests/install.rs renders the man page and verifies the units
+# (systemd-analyze).
+test_pkgs=(kamailio kamailio-tls-modules openssl iproute2 nftables coturn sip-tester procps python3 pulseaudio
+  pulseaudio-utils libasound2-plugins man-db systemd)
 
 # tcpdump, baresip-core: bench/run.sh times the phones on the wire, baresip among them.
 bench_pkgs=(tcpdump baresip-core)

@@ -148,7 +148,12 @@ fn check_schema(v: &Value) {
             ("status", "n?"),
             ("ended", "b"),
         ],
-        "media" => &[("state", "s")],
+        "media" => &[
+            ("state", "s"),
+            ("encrypted", "b"),
+            ("srtp_suite", "s?"),
+            ("srtp_keying", "s?"),
+        ],
         "dtmf" => &[("digit", "s"), ("duration_ms", "n?")],
         "message" => &[
             ("from", "s"),

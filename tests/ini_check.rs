@@ -121,9 +121,9 @@ fn encrypted_password_is_reported_and_the_account_stays_unregistered() {
 
 #[test]
 fn keys_that_are_set_but_not_applied_get_one_warning_naming_them() {
-    let ini = "[Settings]\nsourcePort=0\nmainX=120\nvideoBitrate=512\nenableSTUN=1\n\
-               cmdCallEnd=notify.sh\nautoAnswer=all\n[Account1]\ndomain=example.com\n\
-               SRTP=mandatory\n";
+    let ini = "[Settings]\nsourcePort=0\nmainX=120\nvideoBitrate=512\nminimized=1\n\
+               cmdCallEnd=notify.sh\nautoAnswer=all\nenableSTUN=1\n[Account1]\n\
+               domain=example.com\npublish=1\nSRTP=mandatory\n";
     let (code, _, err) = check(ini.as_bytes());
     assert_eq!(code, 0, "{err}");
     let lines: Vec<&str> = err
@@ -134,19 +134,21 @@ fn keys_that_are_set_but_not_applied_get_one_warning_naming_them() {
     for key in [
         "Settings.mainX",
         "Settings.videoBitrate",
-        "Settings.enableSTUN",
-        "Account1.SRTP",
+        "Settings.minimized",
+        "Account1.publish",
     ] {
         assert!(lines[0].contains(key), "{key} is named: {}", lines[0]);
     }
     assert!(
         !lines[0].contains("autoAnswer")
             && !lines[0].contains("sourcePort")
-            && !lines[0].contains("cmdCallEnd"),
+            && !lines[0].contains("cmdCallEnd")
+            && !lines[0].contains("enableSTUN")
+            && !lines[0].contains("SRTP"),
         "applied keys are not named: {}",
         lines[0]
     );
     // Keys at MicroSIP's defaults are not worth a warning.
-    let (_, _, err) = check(b"[Settings]\nmainX=0\nvideoBitrate=0\nenableSTUN=0\n");
+    let (_, _, err) = check(b"[Settings]\nmainX=0\nvideoBitrate=0\nminimized=0\n");
     assert!(!err.contains("not applied by this phone"), "{err}");
 }

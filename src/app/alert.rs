@@ -647,7 +647,7 @@ impl Alert {
                     _ => {}
                 }
             }
-            Event::Media { call, state } if *state == MediaState::Active => {
+            Event::Media { call, state, .. } if *state == MediaState::Active => {
                 if let Some(i) = self.legs.iter().position(|l| l.call == *call) {
                     self.start_prompt(engine, i);
                 }

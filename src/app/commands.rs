@@ -1051,6 +1051,8 @@ mod tests {
             Fake {
                 info: EngineInfo {
                     sip_addr: SocketAddr::from(([127, 0, 0, 1], 5060)),
+                    tcp_addr: None,
+                    tls_addr: None,
                     local_account: Some(AccountId(0)),
                     account: account.map(AccountId),
                 },

@@ -11,7 +11,10 @@ use std::time::{Duration, SystemTime};
 use serde_json::{json, Map, Value};
 
 use super::hooks::{HookOutcome, HookResult, Remote};
-use crate::engine::{AccountId, CallId, CallState, Event, IncomingAction, MediaState, Role};
+use crate::engine::{
+    AccountId, CallId, CallState, Event, IncomingAction, MediaSecurity, MediaState, Role,
+    SrtpKeying,
+};
 
 /// The version of the event objects' schema (`"v"` in each).
 pub use crate::control::hub::EVENTS_VERSION as SCHEMA_VERSION;
@@ -181,8 +184,31 @@ impl PhoneEvent {
                         "ended": info.state == CallState::Disconnected,
                     }),
                 )],
-                Event::Media { call, state } => {
-                    vec![("media", Some(*call), json!({ "state": media(*state) }))]
+                Event::Media {
+                    call,
+                    state,
+                    security,
+                } => {
+                    let (srtp, keying) = match security {
+                        MediaSecurity::Plain => (None, None),
+                        MediaSecurity::Srtp { suite, keying } => (
+                            Some(suite.clone().unwrap_or_default()),
+                            Some(match keying {
+                                SrtpKeying::Sdes => "sdes",
+                                SrtpKeying::Dtls => "dtls",
+                            }),
+                        ),
+                    };
+                    vec![(
+                        "media",
+                        Some(*call),
+                        json!({
+                            "state": media(*state),
+                            "encrypted": security.encrypted(),
+                            "srtp_suite": srtp,
+                            "srtp_keying": keying,
+                        }),
+                    )]
                 }
                 Event::Registration {
                     account: a,

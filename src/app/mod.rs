@@ -995,6 +995,13 @@ impl<'e> Phone<'e> {
         let Some(engine) = self.engine else { return };
         let info = engine.info();
         log::info!("started: SIP on udp {}", info.sip_addr);
+        let addr =
+            |a: Option<std::net::SocketAddr>| a.map_or("none".to_string(), |a| a.to_string());
+        log::info!(
+            "SIP over tcp on {}, tls on {}",
+            addr(info.tcp_addr),
+            addr(info.tls_addr)
+        );
         if info.local_account.is_some() {
             log::info!(
                 "local account (call by IP) listening: sip:{}",
@@ -1243,7 +1250,11 @@ impl<'e> Phone<'e> {
                 };
                 log::info!("call {} {}: {}{status}", info.call, info.remote, info.state);
             }
-            Event::Media { call, state } => {
+            Event::Media {
+                call,
+                state,
+                security,
+            } => {
                 let text = match state {
                     MediaState::Active => "audio active",
                     MediaState::LocalHold => "on local hold",
@@ -1251,7 +1262,11 @@ impl<'e> Phone<'e> {
                     MediaState::Error => "audio failed",
                     MediaState::None => "no audio",
                 };
-                log::info!("call {call}: {text}");
+                if matches!(state, MediaState::Active | MediaState::RemoteHold) {
+                    log::info!("call {call}: {text}, {security}");
+                } else {
+                    log::info!("call {call}: {text}");
+                }
             }
             Event::Registration {
                 account,

@@ -8,11 +8,16 @@ use std::sync::Arc;
 use super::cli::Options;
 use crate::config::{self, Account, Config, Level};
 use crate::dial::{DialInput, LocalAccount, MainAccount};
-use crate::engine::{AccountSettings, EngineSettings, IncomingAction, TransportKind};
+use crate::engine::{
+    AccountSettings, EngineSettings, IncomingAction, SrtpMode, TlsSettings, TransportKind,
+};
 use crate::policy::{AccountIdentity, AutoAnswerMode, Forwarding, Policy};
 
-/// MicroSIP's UDP port for the local account when `sourcePort` is not set.
+/// MicroSIP's UDP port for the local account when `sourcePort` is not set, and its TCP port
+/// while the local account is active.
 const LOCAL_ACCOUNT_PORT: u16 = 5060;
+/// MicroSIP's TLS port while the local account is active.
+const LOCAL_ACCOUNT_TLS_PORT: u16 = 5061;
 
 /// Everything the phone starts from.
 pub struct Setup {
@@ -149,7 +154,7 @@ pub(crate) fn build(cfg: Config, opts: &Options, log_file: Option<PathBuf>) -> S
                 username: acc.username.clone(),
                 domain: crate::dial::uri_user_host(&acc.domain).1,
             });
-            account_settings(n, acc)
+            account_settings(n, acc, stun_on(s))
         }
         None => None,
     };
@@ -159,6 +164,24 @@ pub(crate) fn build(cfg: Config, opts: &Options, log_file: Option<PathBuf>) -> S
         bind: opts.bind,
         sip_port: s.source_port,
         local_port: (local && s.source_port == 0).then_some(LOCAL_ACCOUNT_PORT),
+        // MicroSIP (§10): TCP 5060 and TLS 5061 while the local account is active, else
+        // random ports; a port that is taken falls back to a random one.
+        tcp_port: if local { LOCAL_ACCOUNT_PORT } else { 0 },
+        tls_port: if local { LOCAL_ACCOUNT_TLS_PORT } else { 0 },
+        tls: tls_settings(s),
+        rport: s.rport,
+        network_changes: s.network_changes,
+        port_knock: port_knock(&cfg),
+        stun: if stun_on(s) {
+            s.stun.clone()
+        } else {
+            Vec::new()
+        },
+        nameservers: if s.dns_srv {
+            s.dns_srv_ns.clone()
+        } else {
+            Vec::new()
+        },
         rtp_port_min: s.rtp_port_min,
         rtp_port_max: s.rtp_port_max,
         user_agent: if s.user_agent.is_empty() {
@@ -204,6 +227,33 @@ pub(crate) fn build(cfg: Config, opts: &Options, log_file: Option<PathBuf>) -> S
         engine,
         policy,
         account_name,
+    }
+}
+
+/// Our TLS keys: the system's CA store unless `tlsCaFile` names a bundle; a file that cannot
+/// be read is reported (PJSIP then cannot open TLS, which is logged too).
+fn tls_settings(s: &config::Settings) -> TlsSettings {
+    let path = |key: &str, v: &str| {
+        (!v.trim().is_empty()).then(|| {
+            let p = PathBuf::from(v.trim());
+            if let Err(e) = std::fs::metadata(&p) {
+                log::warn!("{key}={}: cannot be read: {e}", p.display());
+            }
+            p
+        })
+    };
+    let system = TlsSettings::system();
+    let ca_file = path("tlsCaFile", &s.tls_ca_file);
+    TlsSettings {
+        verify_server: s.tls_verify_server,
+        ca_path: if ca_file.is_some() {
+            None
+        } else {
+            system.ca_path
+        },
+        ca_file: ca_file.or(system.ca_file),
+        cert_file: path("tlsCertFile", &s.tls_cert_file),
+        privkey_file: path("tlsPrivateKeyFile", &s.tls_private_key_file),
     }
 }
 
@@ -309,9 +359,33 @@ impl Dialing {
     }
 }
 
+/// MicroSIP's port knocking: `portKnockerPorts` to `portKnockerHost`, else to the active
+/// account's server host; `None` without ports or a host.
+fn port_knock(cfg: &Config) -> Option<crate::engine::PortKnock> {
+    let s = &cfg.settings;
+    if s.port_knocker_ports.is_empty() {
+        return None;
+    }
+    let host = if s.port_knocker_host.trim().is_empty() {
+        let server = cfg.active_account().map(|(_, a)| a.server.clone())?;
+        crate::dial::uri_user_host(&format!("sip:{server}")).1
+    } else {
+        s.port_knocker_host.trim().to_string()
+    };
+    (!host.is_empty()).then(|| crate::engine::PortKnock {
+        host,
+        ports: s.port_knocker_ports.clone(),
+    })
+}
+
+/// MicroSIP's STUN switch: `enableSTUN=1` with at least one server.
+fn stun_on(s: &config::Settings) -> bool {
+    s.enable_stun && s.stun.iter().any(|v| !v.trim().is_empty())
+}
+
 /// `[AccountN]` as PJSUA wants it (MicroSIP's `PJAccountConfig`), or `None` when it cannot
-/// register (the reason is logged).
-fn account_settings(n: u32, a: &Account) -> Option<AccountSettings> {
+/// register (the reason is logged). `stun`: STUN is on (then `publicAddr` is not used).
+fn account_settings(n: u32, a: &Account, stun: bool) -> Option<AccountSettings> {
     if a.password_state() == config::PasswordState::EncryptedUnreadable {
         log::warn!(
             "[Account{n}] password is in MicroSIP's encrypted form, which cannot be decrypted (its key is not \
@@ -364,5 +438,17 @@ fn account_settings(n: u32, a: &Account) -> Option<AccountSettings> {
         },
         privacy: a.hide_cid != config::HideCid::Off,
         mwi: !a.voicemail_number.is_empty(),
+        ice: a.ice,
+        allow_rewrite: a.allow_rewrite,
+        disable_session_timer: a.disable_session_timer,
+        public_addr: (!stun && !a.public_addr.trim().is_empty())
+            .then(|| a.public_addr.trim().to_string()),
+        srtp: match a.srtp {
+            config::Srtp::Disabled => SrtpMode::Disabled,
+            config::Srtp::Optional => SrtpMode::Optional,
+            config::Srtp::Mandatory => SrtpMode::Mandatory,
+            config::Srtp::DtlsSdes => SrtpMode::DtlsSdes,
+            config::Srtp::Dtls => SrtpMode::Dtls,
+        },
     })
 }

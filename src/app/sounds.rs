@@ -138,6 +138,7 @@ impl CallSounds {
             Event::Media {
                 call,
                 state: MediaState::Active,
+                ..
             } => {
                 self.ringing_out.remove(call);
             }

@@ -397,6 +397,15 @@ ini_struct! {
         cmd_call_end: String = "cmdCallEnd", text("");
         /// `webhookUrl` (ours, not MicroSIP's): POST every event, as JSON, to this http(s) URL.
         webhook_url: String = "webhookUrl", long_text();
+        /// `tlsVerifyServer` (ours): refuse a TLS server whose certificate does not verify
+        /// (MicroSIP never verifies; 0 does the same, for a lab PBX with a self-signed one).
+        tls_verify_server: bool = "tlsVerifyServer", Flag(true);
+        /// `tlsCaFile` (ours): the CAs to trust for TLS (PEM); empty means the system's store.
+        tls_ca_file: String = "tlsCaFile", long_text();
+        /// `tlsCertFile` (ours): the phone's own TLS certificate (PEM), for servers that ask.
+        tls_cert_file: String = "tlsCertFile", long_text();
+        /// `tlsPrivateKeyFile` (ours): the private key of `tlsCertFile` (PEM).
+        tls_private_key_file: String = "tlsPrivateKeyFile", long_text();
         /// `minimized` (UI).
         minimized: bool = "minimized", Flag(false);
         /// `portKnockerHost`: host to knock before registering.
@@ -645,11 +654,6 @@ pub const NOT_APPLIED: &[(&str, &str)] = &[
     ("videoVP8", NO_VIDEO),
     ("videoVP9", NO_VIDEO),
     ("videoBitrate", NO_VIDEO),
-    ("rport", NOT_YET),
-    ("dnsSrvNs", NOT_YET),
-    ("dnsSrv", NOT_YET),
-    ("STUN", NOT_YET),
-    ("enableSTUN", NOT_YET),
     ("recordingButton", NO_WINDOW),
     ("buttonAC", NO_WINDOW),
     ("buttonCONF", NO_WINDOW),
@@ -661,15 +665,12 @@ pub const NOT_APPLIED: &[(&str, &str)] = &[
     ("randomAnswerBox", NO_WINDOW),
     ("disableNameLookup", NO_WINDOW),
     ("multiMonitor", NO_WINDOW),
-    ("networkChanges", NOT_YET),
     ("updatesInterval", NO_WINDOW),
     ("checkUpdatesTime", NO_WINDOW),
     ("noResize", NO_WINDOW),
     ("noIgnoreCall", NO_WINDOW),
     ("cmdCallAnswerVideo", NO_VIDEO),
     ("minimized", NO_WINDOW),
-    ("portKnockerHost", NOT_YET),
-    ("portKnockerPorts", NOT_YET),
     ("mainX", NO_WINDOW),
     ("mainY", NO_WINDOW),
     ("mainW", NO_WINDOW),
@@ -696,12 +697,7 @@ pub const NOT_APPLIED: &[(&str, &str)] = &[
     ("lastCallNumber", NO_WINDOW),
     ("lastCallHasVideo", NO_WINDOW),
     ("callsLastKey", NO_WINDOW),
-    ("SRTP", NOT_YET),
-    ("publicAddr", NOT_YET),
     ("publish", NOT_YET),
-    ("ICE", NOT_YET),
-    ("allowRewrite", NOT_YET),
-    ("disableSessionTimer", NOT_YET),
 ];
 
 /// Keys with nothing to apply: `version` is the MicroSIP version that wrote the file, and

@@ -340,9 +340,15 @@ unsafe extern "C" fn on_call_media_state(call_id: ffi::pjsua_call_id) {
                 ffi::pjsua_conf_disconnect(0, ci.conf_slot);
             }
         }
+        let security = if matches!(state, MediaState::Active | MediaState::RemoteHold) {
+            super::security::media_security(call_id)
+        } else {
+            Default::default()
+        };
         let _ = shared.events.send(Event::Media {
             call: CallId(call_id),
             state,
+            security,
         });
         let _ = shared.media_changed.send(());
     });

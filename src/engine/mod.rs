@@ -10,7 +10,11 @@ mod callbacks;
 pub mod device;
 mod echo_delay;
 #[allow(unsafe_code)]
+mod fallback;
+#[allow(unsafe_code)]
 mod media;
+#[allow(unsafe_code)]
+mod netwatch;
 #[allow(unsafe_code)]
 mod pjsua;
 #[allow(unsafe_code)]
@@ -18,10 +22,15 @@ mod port;
 #[allow(unsafe_code)]
 mod prompt;
 #[allow(unsafe_code)]
+mod security;
+#[allow(unsafe_code)]
 pub mod speech;
+#[allow(unsafe_code)]
+mod transport;
 pub mod types;
 
 pub use device::{ActiveAudio, AudioDevice, AudioStats, BridgeFormat, DeviceEnds, RecorderId};
 pub use pjsua::{media_clock_rate, pjproject_version, Engine, EngineInfo};
 pub use prompt::MediaTap;
+pub use transport::local_ipv4_addrs;
 pub use types::*;

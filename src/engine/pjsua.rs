@@ -59,7 +59,7 @@ pub(super) fn status_text(status: ffi::pj_status_t) -> String {
 }
 
 /// The one choke point turning a `pj_status_t` into our error type.
-fn check(op: &'static str, status: ffi::pj_status_t) -> Result<()> {
+pub(super) fn check(op: &'static str, status: ffi::pj_status_t) -> Result<()> {
     if status == PJ_OK {
         Ok(())
     } else {
@@ -375,6 +375,10 @@ impl Poller {
 pub struct EngineInfo {
     /// The SIP UDP address (bound and advertised).
     pub sip_addr: SocketAddr,
+    /// The SIP TCP listener, when it could be opened.
+    pub tcp_addr: Option<SocketAddr>,
+    /// The SIP TLS listener, when it could be opened.
+    pub tls_addr: Option<SocketAddr>,
     /// MicroSIP's local "call by IP" account, when it runs.
     pub local_account: Option<AccountId>,
     /// The SIP account, when one runs.
@@ -394,6 +398,12 @@ pub struct Engine {
     udp: ffi::pjsua_transport_id,
     /// Prompts played into calls and in-band DTMF listeners.
     taps: RefCell<super::prompt::Taps>,
+    /// Answers requests no other module handles; kept until PJSUA is destroyed.
+    fallback: Option<super::fallback::Fallback>,
+    /// Follows the machine's address changes (MicroSIP's `networkChanges`).
+    netwatch: Option<super::netwatch::NetWatch>,
+    /// The SIP account's `publicAddr`, checked again on network changes.
+    public_addr: super::netwatch::PublicAddrSlot,
     settings: Option<EngineSettings>,
     _registration: Option<PjThread>,
     _not_send: PhantomData<*const ()>,
@@ -433,12 +443,17 @@ impl Engine {
             media: None,
             info: Cell::new(EngineInfo {
                 sip_addr: SocketAddr::from(([0, 0, 0, 0], 0)),
+                tcp_addr: None,
+                tls_addr: None,
                 local_account: None,
                 account: None,
             }),
             outgoing: Default::default(),
             udp: -1,
             taps: Default::default(),
+            fallback: None,
+            netwatch: None,
+            public_addr: Default::default(),
             settings: None,
             _registration: None,
             _not_send: PhantomData,
@@ -465,9 +480,44 @@ impl Engine {
             ffi::pjsua_media_config_default(&mut med);
         }
         cfg.max_calls = s.max_calls;
+        // MicroSIP: SRTP whatever the SIP transport (PJSUA's default wants TLS for SDES).
+        cfg.srtp_secure_signaling = 0;
+        // MicroSIP's STUN (tried in order; a failing server does not stop the phone) and DNS
+        // servers for SRV lookups.
+        let stun: Vec<CString> = s
+            .stun
+            .iter()
+            .take(cfg.stun_srv.len())
+            .map(|v| cstring("STUN server", v))
+            .collect::<Result<_>>()?;
+        for (slot, v) in cfg.stun_srv.iter_mut().zip(&stun) {
+            *slot = pj_str_ref(v.to_str().unwrap_or_default());
+        }
+        cfg.stun_srv_cnt = stun.len() as u32;
+        let dns: Vec<CString> = s
+            .nameservers
+            .iter()
+            .take(cfg.nameserver.len())
+            .map(|v| cstring("DNS server", v))
+            .collect::<Result<_>>()?;
+        for (slot, v) in cfg.nameserver.iter_mut().zip(&dns) {
+            *slot = pj_str_ref(v.to_str().unwrap_or_default());
+        }
+        cfg.nameserver_count = dns.len() as u32;
+        // MicroSIP's rport=0: no ;rport in our Via. pjsip_cfg() is an inline accessor of
+        // this global.
+        // SAFETY: PJSIP reads this process-wide setting when it builds a Via; nothing else
+        // writes it, and no SIP thread runs before pjsua_init.
+        unsafe {
+            (*std::ptr::addr_of_mut!(ffi::pjsip_sip_cfg_var))
+                .endpt
+                .disable_rport =
+                if s.rport { ffi::PJ_FALSE } else { ffi::PJ_TRUE } as ffi::pj_bool_t;
+        }
         cfg.thread_cnt = 0; // we poll ourselves, with long timeouts
         cfg.user_agent = pj_str_ref(ua.to_str().unwrap_or_default());
         callbacks::register(&mut cfg.cb);
+        cfg.cb.on_transport_state = Some(super::transport::on_transport_state);
 
         log_cfg.cb = Some(callbacks::on_log);
         log_cfg.console_level = s.pjsip_log_level;
@@ -504,14 +554,20 @@ impl Engine {
         check("pjsua_init", unsafe {
             ffi::pjsua_init(&cfg, &log_cfg, &med)
         })?;
+        self.fallback = Some(super::fallback::Fallback::register()?);
 
-        let bind = s.bind.map(|a| a.to_string()).unwrap_or_default();
-        let (udp, sip_addr) = create_udp(&bind, s.sip_port)?;
+        // An unspecified --bind (0.0.0.0, ::) is every address: nothing to bind or advertise.
+        let bind = bound_ip(s).map(|a| a.to_string()).unwrap_or_default();
+        // With STUN, the address to advertise is the one STUN finds, not the bound one.
+        let advertise = s.stun.is_empty();
+        // An IPv6 --bind: IPv6 transports (PJSIP has one transport type per family).
+        let v6 = s.bind.is_some_and(|b| b.is_ipv6());
+        let (udp, sip_addr) = create_udp(&bind, advertise, s.sip_port, v6)?;
         self.udp = udp;
         self.settings = Some(s.clone());
         self.update_info(|i| i.sip_addr = sip_addr);
         let local_udp = match s.local_port {
-            Some(port) if port != sip_addr.port() => match create_udp(&bind, port) {
+            Some(port) if port != sip_addr.port() => match create_udp(&bind, advertise, port, v6) {
                 Ok(v) => Some(v),
                 Err(e) => {
                     log::warn!(
@@ -523,6 +579,35 @@ impl Engine {
             },
             _ => None,
         };
+
+        // MicroSIP opens TCP and TLS too, whatever the account uses: calls may come in on them,
+        // and `;transport=tcp|tls` targets go out on them.
+        let tcp = open_with_fallback(
+            if v6 {
+                ffi::PJSIP_TRANSPORT_TCP6
+            } else {
+                ffi::PJSIP_TRANSPORT_TCP
+            },
+            (&bind, advertise),
+            s.tcp_port,
+            "TCP",
+            None,
+        );
+        let tls = open_with_fallback(
+            if v6 {
+                ffi::PJSIP_TRANSPORT_TLS6
+            } else {
+                ffi::PJSIP_TRANSPORT_TLS
+            },
+            (&bind, advertise),
+            s.tls_port,
+            "TLS",
+            Some(&s.tls),
+        );
+        self.update_info(|i| {
+            i.tcp_addr = tcp.map(|(_, a)| a);
+            i.tls_addr = tls.map(|(_, a)| a);
+        });
 
         set_codec_priorities(&s.codecs)?;
         if s.opus_stereo {
@@ -550,13 +635,29 @@ impl Engine {
                 keep_alive: 15,
                 ..AccountSettings::default()
             };
-            let id = add_account(&local, tp, s, -1, s.account.is_none())?;
+            let id = add_account(&local, tp, s, -1, s.account.is_none(), false)?;
             self.update_info(|i| i.local_account = Some(id));
         }
         if let Some(a) = &s.account {
             self.add_sip_account(a)?;
         }
-        self.poller = Some(Poller::start(sip_addr)?);
+        // The poll thread is woken by a datagram to our own UDP socket: its bound address and
+        // port (the advertised ones may be a NAT's, found by STUN).
+        let wake = SocketAddr::new(
+            bound_ip(s).unwrap_or(if v6 {
+                IpAddr::from(std::net::Ipv6Addr::LOCALHOST)
+            } else {
+                IpAddr::from([127, 0, 0, 1])
+            }),
+            bound_port(udp).unwrap_or(sip_addr.port()),
+        );
+        self.poller = Some(Poller::start(wake)?);
+        if s.network_changes {
+            match super::netwatch::NetWatch::start(s.port_knock.clone(), self.public_addr.clone()) {
+                Ok(w) => self.netwatch = Some(w),
+                Err(e) => log::warn!("networkChanges: address changes are not followed: {e}"),
+            }
+        }
         Ok(())
     }
 
@@ -578,17 +679,35 @@ impl Engine {
                 reason: "the engine is not running".into(),
             });
         };
-        let needs = |k: TransportKind| a.transport == k;
-        let bind = s.bind.map(|b| b.to_string()).unwrap_or_default();
-        if (needs(TransportKind::Tcp) || needs(TransportKind::Any))
-            && !has_transport(ffi::PJSIP_TRANSPORT_TCP)
-        {
-            create_transport(ffi::PJSIP_TRANSPORT_TCP, &bind, 0, "TCP")?;
+        let missing = match a.transport {
+            TransportKind::Tcp => self.info().tcp_addr.is_none().then_some("TCP"),
+            TransportKind::Tls => self.info().tls_addr.is_none().then_some("TLS"),
+            _ => None,
+        };
+        if let Some(name) = missing {
+            return Err(Error::InvalidArgument {
+                what: "account transport",
+                reason: format!(
+                    "the account uses {name}, but the SIP {name} transport could not be opened (see the warning above)"
+                ),
+            });
         }
-        if needs(TransportKind::Tls) && !has_transport(ffi::PJSIP_TRANSPORT_TLS) {
-            create_transport(ffi::PJSIP_TRANSPORT_TLS, &bind, 0, "TLS")?;
+        if let (Some(k), Some(_)) = (&s.port_knock, &a.registrar) {
+            // MicroSIP knocks before it registers.
+            super::netwatch::knock(k);
         }
-        let id = add_account(a, self.udp, s, 0, true)?;
+        let id = add_account(a, self.udp, s, 0, true, true)?;
+        *self.public_addr.lock().unwrap_or_else(|e| e.into_inner()) =
+            a.public_addr
+                .as_ref()
+                .map(|configured| super::netwatch::PublicAddr {
+                    account: id.0,
+                    configured: configured.clone(),
+                    advertised: super::types::public_addr(
+                        configured,
+                        &super::transport::local_ipv4_addrs(),
+                    ),
+                });
         self.update_info(|i| i.account = Some(id));
         self.outgoing
             .borrow_mut()
@@ -610,6 +729,7 @@ impl Engine {
                 log::info!("call {}: ended: its account is switched off", call.call);
                 let _ = self.hangup(call.call, 0, None);
             }
+            *self.public_addr.lock().unwrap_or_else(|e| e.into_inner()) = None;
             // SAFETY: `old` is an account we added; PJSUA un-REGISTERs it as it goes.
             let status = unsafe { ffi::pjsua_acc_del(old.0) };
             self.outgoing.borrow_mut().remove(&old);
@@ -626,7 +746,7 @@ impl Engine {
                 ..AccountSettings::default()
             };
             if let Some(s) = self.settings.as_ref() {
-                let id = add_account(&local, self.udp, s, -1, account.is_none())?;
+                let id = add_account(&local, self.udp, s, -1, account.is_none(), false)?;
                 self.update_info(|i| i.local_account = Some(id));
             }
         }
@@ -1031,6 +1151,8 @@ impl Engine {
                 ffi::pjsua_acc_del(id.0);
             }
         }
+        // The watcher calls PJSUA: it goes first.
+        self.netwatch = None;
         if let Some(m) = self.media.take() {
             m.stop();
         }
@@ -1040,6 +1162,8 @@ impl Engine {
         // SAFETY: our threads are gone; pjsua_destroy polls by itself while it waits for the
         // un-REGISTER responses (there is no PJSUA worker thread).
         unsafe { ffi::pjsua_destroy() };
+        // The endpoint that linked our module is gone.
+        self.fallback = None;
         callbacks::clear();
         RUNNING.store(false, Ordering::Release);
     }
@@ -1070,43 +1194,78 @@ pub fn media_clock_rate(codecs: &[String]) -> u32 {
         .max(8000)
 }
 
-fn transport_config(bind: &str, port: u16) -> ffi::pjsua_transport_config {
+/// A transport's settings: bound to `bind` (all addresses when empty), which it also
+/// advertises when `advertise` (else PJSUA finds the address to advertise: STUN).
+fn transport_config(bind: &str, advertise: bool, port: u16) -> ffi::pjsua_transport_config {
     let mut tc = ffi::pjsua_transport_config::default();
     // SAFETY: tc is ours.
     unsafe { ffi::pjsua_transport_config_default(&mut tc) };
     tc.port = u32::from(port);
     if !bind.is_empty() {
         tc.bound_addr = pj_str_ref(bind);
-        tc.public_addr = pj_str_ref(bind);
+        if advertise {
+            tc.public_addr = pj_str_ref(bind);
+        }
     }
     tc
 }
 
-/// Whether PJSUA has a transport of `kind`.
-fn has_transport(kind: ffi::pjsip_transport_type_e) -> bool {
-    let mut ids = [0 as ffi::pjsua_transport_id; 16];
-    let mut count = ids.len() as u32;
-    // SAFETY: the array and its length are ours.
-    if unsafe { ffi::pjsua_enum_transports(ids.as_mut_ptr(), &mut count) } != PJ_OK {
-        return false;
-    }
-    ids[..count as usize].iter().any(|id| {
-        let mut info = ffi::pjsua_transport_info::default();
-        // SAFETY: info is ours; id comes from PJSUA.
-        let status = unsafe { ffi::pjsua_transport_get_info(*id, &mut info) };
-        status == PJ_OK && info.type_ == kind
-    })
+/// The paths of [`TlsSettings`] as C strings (PJSIP's TLS code reads them as such).
+struct TlsPaths {
+    ca_file: Option<CString>,
+    ca_path: Option<CString>,
+    cert_file: Option<CString>,
+    privkey_file: Option<CString>,
 }
 
+impl TlsPaths {
+    fn new(tls: &TlsSettings) -> Result<TlsPaths> {
+        let c = |what: &'static str, p: &Option<std::path::PathBuf>| {
+            p.as_ref()
+                .map(|p| cstring(what, &p.to_string_lossy()))
+                .transpose()
+        };
+        Ok(TlsPaths {
+            ca_file: c("TLS CA file", &tls.ca_file)?,
+            ca_path: c("TLS CA directory", &tls.ca_path)?,
+            cert_file: c("TLS certificate file", &tls.cert_file)?,
+            privkey_file: c("TLS private key file", &tls.privkey_file)?,
+        })
+    }
+
+    /// Points `setting` at these paths: they must outlive its use.
+    fn apply(&self, setting: &mut ffi::pjsip_tls_setting, verify_server: bool) {
+        let s = |c: &Option<CString>| {
+            pj_str_ref(c.as_ref().and_then(|c| c.to_str().ok()).unwrap_or(""))
+        };
+        setting.ca_list_file = s(&self.ca_file);
+        setting.ca_list_path = s(&self.ca_path);
+        setting.cert_file = s(&self.cert_file);
+        setting.privkey_file = s(&self.privkey_file);
+        setting.verify_server = if verify_server {
+            ffi::PJ_TRUE
+        } else {
+            ffi::PJ_FALSE
+        } as ffi::pj_bool_t;
+    }
+}
+
+/// Opens a SIP transport of `kind` on `bind`:`port` (0: a random port; `bind.1`: advertise
+/// the bound address), with `tls` for TLS. Returns its id and the address it advertises.
 fn create_transport(
     kind: ffi::pjsip_transport_type_e,
-    bind: &str,
+    (bind, advertise): (&str, bool),
     port: u16,
     name: &'static str,
-) -> Result<ffi::pjsua_transport_id> {
-    let tc = transport_config(bind, port);
+    tls: Option<&TlsSettings>,
+) -> Result<(ffi::pjsua_transport_id, SocketAddr)> {
+    let mut tc = transport_config(bind, advertise, port);
+    let paths = tls.map(TlsPaths::new).transpose()?;
+    if let (Some(paths), Some(tls)) = (&paths, tls) {
+        paths.apply(&mut tc.tls_setting, tls.verify_server);
+    }
     let mut id: ffi::pjsua_transport_id = -1;
-    // SAFETY: tc borrows `bind`, alive for the call; PJSUA copies it.
+    // SAFETY: tc borrows `bind` and `paths`, alive for the call; PJSUA copies them.
     let status = unsafe { ffi::pjsua_transport_create(kind, &tc, &mut id) };
     check("pjsua_transport_create", status).map_err(|e| match e {
         Error::Pj {
@@ -1125,19 +1284,69 @@ fn create_transport(
         },
         other => other,
     })?;
-    Ok(id)
-}
-
-fn create_udp(bind: &str, port: u16) -> Result<(ffi::pjsua_transport_id, SocketAddr)> {
-    let id = create_transport(ffi::PJSIP_TRANSPORT_UDP, bind, port, "UDP")?;
     let mut ti = ffi::pjsua_transport_info::default();
     // SAFETY: id is the transport just created; ti is ours.
     check("pjsua_transport_get_info", unsafe {
         ffi::pjsua_transport_get_info(id, &mut ti)
     })?;
     let host = pj_to_string(&ti.local_name.host);
-    let ip: IpAddr = host.parse().unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    let ip: IpAddr = host
+        .trim_matches(|c| c == '[' || c == ']')
+        .parse()
+        .unwrap_or(IpAddr::from([127, 0, 0, 1]));
     Ok((id, SocketAddr::new(ip, ti.local_name.port as u16)))
+}
+
+/// The `--bind` address, unless it is unspecified (0.0.0.0 or ::: every address).
+fn bound_ip(s: &EngineSettings) -> Option<IpAddr> {
+    s.bind.filter(|b| !b.is_unspecified())
+}
+
+/// The port transport `id`'s socket is bound to (with STUN, the advertised one may differ).
+fn bound_port(id: ffi::pjsua_transport_id) -> Option<u16> {
+    let mut ti = ffi::pjsua_transport_info::default();
+    // SAFETY: ti is ours; id is a transport we created.
+    if unsafe { ffi::pjsua_transport_get_info(id, &mut ti) } != PJ_OK {
+        return None;
+    }
+    // SAFETY: local_addr is the socket address PJSUA filled in.
+    Some(unsafe { ffi::pj_sockaddr_get_port((&ti.local_addr as *const ffi::pj_sockaddr).cast()) })
+}
+
+/// MicroSIP's way with TCP and TLS: `port`, or a random port when it is taken (or 0). A
+/// transport that cannot be opened at all is logged and left out (`None`).
+fn open_with_fallback(
+    kind: ffi::pjsip_transport_type_e,
+    bind: (&str, bool),
+    port: u16,
+    name: &'static str,
+    tls: Option<&TlsSettings>,
+) -> Option<(ffi::pjsua_transport_id, SocketAddr)> {
+    let first = create_transport(kind, bind, port, name, tls);
+    let result = match first {
+        Err(e) if port != 0 => {
+            log::info!("SIP over {name}: port {port} is not free ({e}); a random port is used");
+            create_transport(kind, bind, 0, name, tls)
+        }
+        other => other,
+    };
+    result
+        .map_err(|e| log::warn!("SIP over {name} is not available: {e}"))
+        .ok()
+}
+
+fn create_udp(
+    bind: &str,
+    advertise: bool,
+    port: u16,
+    v6: bool,
+) -> Result<(ffi::pjsua_transport_id, SocketAddr)> {
+    let kind = if v6 {
+        ffi::PJSIP_TRANSPORT_UDP6
+    } else {
+        ffi::PJSIP_TRANSPORT_UDP
+    };
+    create_transport(kind, (bind, advertise), port, "UDP", None)
 }
 
 fn set_codec_priorities(codecs: &[String]) -> Result<()> {
@@ -1204,6 +1413,7 @@ fn add_account(
     s: &EngineSettings,
     priority: i32,
     default: bool,
+    use_stun: bool,
 ) -> Result<AccountId> {
     let id = cstring("account id", &a.id_uri)?;
     let registrar = match &a.registrar {
@@ -1215,7 +1425,7 @@ fn add_account(
         .iter()
         .map(|p| cstring("proxy", p))
         .collect::<Result<_>>()?;
-    let bind = s.bind.map(|b| b.to_string()).unwrap_or_default();
+    let bind = bound_ip(s).map(|b| b.to_string()).unwrap_or_default();
 
     let mut cfg = ffi::pjsua_acc_config::default();
     // SAFETY: cfg is ours.
@@ -1245,17 +1455,75 @@ fn add_account(
     if a.transport == TransportKind::Udp {
         cfg.transport_id = udp;
     }
-    // MicroSIP's allowRewrite=0 default: keep the Contact and Via we advertise.
-    cfg.allow_contact_rewrite = ffi::PJ_FALSE as i32;
-    cfg.allow_via_rewrite = ffi::PJ_FALSE as i32;
-    cfg.allow_sdp_nat_rewrite = ffi::PJ_FALSE as i32;
+    // MicroSIP's SRTP key; srtp_secure_signaling=0 as MicroSIP sets it (SRTP over any
+    // transport, not only TLS).
+    cfg.use_srtp = match a.srtp {
+        SrtpMode::Disabled => ffi::PJMEDIA_SRTP_DISABLED,
+        SrtpMode::Optional => ffi::PJMEDIA_SRTP_OPTIONAL,
+        SrtpMode::Mandatory | SrtpMode::DtlsSdes | SrtpMode::Dtls => ffi::PJMEDIA_SRTP_MANDATORY,
+    };
+    cfg.srtp_secure_signaling = 0;
+    match a.srtp {
+        SrtpMode::DtlsSdes => {
+            cfg.enable_rtcp_mux = ffi::PJ_TRUE as ffi::pj_bool_t;
+            cfg.srtp_opt.keying_count = 2;
+            cfg.srtp_opt.keying[0] = ffi::PJMEDIA_SRTP_KEYING_DTLS_SRTP;
+            cfg.srtp_opt.keying[1] = ffi::PJMEDIA_SRTP_KEYING_SDES;
+        }
+        SrtpMode::Dtls => {
+            cfg.enable_rtcp_mux = ffi::PJ_TRUE as ffi::pj_bool_t;
+            cfg.srtp_opt.keying_count = 1;
+            cfg.srtp_opt.keying[0] = ffi::PJMEDIA_SRTP_KEYING_DTLS_SRTP;
+        }
+        _ => {}
+    }
+    // MicroSIP's allowRewrite: Via, SDP and Contact (method 2: re-register, then update)
+    // follow the address the registrar sees; off by default.
+    let rewrite = if a.allow_rewrite {
+        ffi::PJ_TRUE
+    } else {
+        ffi::PJ_FALSE
+    } as ffi::pj_bool_t;
+    cfg.allow_via_rewrite = rewrite;
+    cfg.allow_sdp_nat_rewrite = rewrite;
+    cfg.allow_contact_rewrite = if a.allow_rewrite { 2 } else { 0 };
+    // MicroSIP's ICE: per account (the global media config keeps it off).
+    cfg.ice_cfg_use = ffi::PJSUA_ICE_CONFIG_USE_CUSTOM;
+    cfg.ice_cfg.enable_ice = if a.ice { ffi::PJ_TRUE } else { ffi::PJ_FALSE } as ffi::pj_bool_t;
+    if a.disable_session_timer {
+        cfg.use_timer = ffi::PJSUA_SIP_TIMER_INACTIVE;
+    }
     // MicroSIP: voicemailNumber set → subscribe to message-summary (after registering).
     cfg.mwi_enabled = i32::from(a.mwi);
     cfg.contact_rewrite_method =
         (ffi::PJSUA_CONTACT_REWRITE_ALWAYS_UPDATE | ffi::PJSUA_CONTACT_REWRITE_UNREGISTER) as i32;
+    if s.bind.is_some_and(|b| b.is_ipv6()) {
+        // Bound to an IPv6 address: SIP and RTP over IPv6.
+        cfg.ipv6_sip_use = ffi::PJSUA_IPV6_ENABLED_USE_IPV6_ONLY;
+        cfg.ipv6_media_use = ffi::PJSUA_IPV6_ENABLED_USE_IPV6_ONLY;
+    }
+    let stun = use_stun && !s.stun.is_empty();
     if !bind.is_empty() {
         cfg.rtp_cfg.bound_addr = pj_str_ref(&bind);
-        cfg.rtp_cfg.public_addr = pj_str_ref(&bind);
+        if !stun {
+            cfg.rtp_cfg.public_addr = pj_str_ref(&bind);
+        }
+    }
+    // MicroSIP's publicAddr, only when STUN is off (the caller decides).
+    let public = match &a.public_addr {
+        Some(p) => Some(cstring(
+            "publicAddr",
+            &super::types::public_addr(p, &super::transport::local_ipv4_addrs()),
+        )?),
+        None => None,
+    };
+    if let Some(p) = &public {
+        cfg.rtp_cfg.public_addr = pj_str_ref(p.to_str().unwrap_or_default());
+    }
+    if !use_stun {
+        // MicroSIP's local account: no STUN.
+        cfg.sip_stun_use = ffi::PJSUA_STUN_USE_DISABLED;
+        cfg.media_stun_use = ffi::PJSUA_STUN_USE_DISABLED;
     }
     if s.rtp_port_min > 0 {
         cfg.rtp_cfg.port = u32::from(s.rtp_port_min);

@@ -57,6 +57,72 @@ pub enum TransportKind {
     Any,
 }
 
+/// MicroSIP's `SRTP` key: how an account protects call audio.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SrtpMode {
+    /// `""`: plain RTP; an offer that demands SRTP is refused.
+    #[default]
+    Disabled,
+    /// `optional`: SDES-SRTP offered in `RTP/AVP` (with `a=crypto`); plain RTP accepted.
+    Optional,
+    /// `mandatory`: SDES-SRTP (`RTP/SAVP`) or no call.
+    Mandatory,
+    /// `dtls-sdes`: mandatory, rtcp-mux, keys by DTLS-SRTP first, else SDES.
+    DtlsSdes,
+    /// `dtls`: mandatory, rtcp-mux, keys by DTLS-SRTP only.
+    Dtls,
+}
+
+/// How keys of an SRTP call were agreed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SrtpKeying {
+    /// In the SDP (`a=crypto`, RFC 4568).
+    Sdes,
+    /// By a DTLS handshake on the media path (`a=fingerprint`, RFC 5763).
+    Dtls,
+}
+
+/// How a call's audio travels: plain RTP or SRTP.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum MediaSecurity {
+    /// Plain RTP: not encrypted.
+    #[default]
+    Plain,
+    /// SRTP.
+    Srtp {
+        /// The crypto suite (e.g. `AES_CM_128_HMAC_SHA1_80`), when known yet (a DTLS
+        /// handshake finishes after the media starts).
+        suite: Option<String>,
+        /// How the keys were agreed.
+        keying: SrtpKeying,
+    },
+}
+
+impl MediaSecurity {
+    /// Whether the audio is encrypted.
+    pub fn encrypted(&self) -> bool {
+        matches!(self, MediaSecurity::Srtp { .. })
+    }
+}
+
+impl fmt::Display for MediaSecurity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MediaSecurity::Plain => write!(f, "not encrypted (RTP)"),
+            MediaSecurity::Srtp { suite, keying } => {
+                write!(f, "encrypted (SRTP")?;
+                if let Some(s) = suite {
+                    write!(f, " {s}")?;
+                }
+                match keying {
+                    SrtpKeying::Sdes => write!(f, ", keys by SDES)"),
+                    SrtpKeying::Dtls => write!(f, ", keys by DTLS-SRTP)"),
+                }
+            }
+        }
+    }
+}
+
 /// How DTMF digits leave the phone (MicroSIP's `DTMFMethod`, resolved by the application).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DtmfVia {
@@ -95,6 +161,77 @@ pub struct AccountSettings {
     pub privacy: bool,
     /// Subscribe to message-summary (MWI) for this account (MicroSIP: `voicemailNumber` set).
     pub mwi: bool,
+    /// MicroSIP's `SRTP`.
+    pub srtp: SrtpMode,
+    /// MicroSIP's `ICE`: ICE candidates in the SDP, connectivity checks on the media path.
+    pub ice: bool,
+    /// MicroSIP's `allowRewrite`: rewrite Via, Contact (re-registering) and SDP with the
+    /// address the registrar sees.
+    pub allow_rewrite: bool,
+    /// MicroSIP's `disableSessionTimer=1`: no session timers (RFC 4028); otherwise PJSUA's
+    /// default offers them.
+    pub disable_session_timer: bool,
+    /// MicroSIP's `publicAddr` (when STUN is off): the RTP address to advertise in the SDP,
+    /// after [`public_addr`]'s rule, checked again on each network change.
+    pub public_addr: Option<String>,
+}
+
+/// How the TLS transport checks servers and which certificate it shows (our own keys:
+/// MicroSIP has none and never verifies).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsSettings {
+    /// Refuse a server whose certificate does not chain to a trusted CA or does not name the
+    /// host the phone connected to.
+    pub verify_server: bool,
+    /// The trusted CAs: a PEM bundle. `None` with `ca_path` `None`: nothing is trusted.
+    pub ca_file: Option<PathBuf>,
+    /// The trusted CAs: a directory of hashed PEM files.
+    pub ca_path: Option<PathBuf>,
+    /// The phone's own certificate (PEM), shown to servers that ask for one and used by the
+    /// TLS listener.
+    pub cert_file: Option<PathBuf>,
+    /// The private key of `cert_file` (PEM).
+    pub privkey_file: Option<PathBuf>,
+}
+
+impl TlsSettings {
+    /// Verification on, with the system's CA store as OpenSSL finds it: `SSL_CERT_FILE` and
+    /// `SSL_CERT_DIR` when set, else the usual bundle of the distribution.
+    pub fn system() -> TlsSettings {
+        let env = |k: &str| {
+            std::env::var_os(k)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        let ca_file = env("SSL_CERT_FILE").or_else(|| {
+            [
+                "/etc/ssl/certs/ca-certificates.crt",
+                "/etc/pki/tls/certs/ca-bundle.crt",
+                "/etc/ssl/ca-bundle.pem",
+                "/etc/ssl/cert.pem",
+            ]
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| p.is_file())
+        });
+        TlsSettings {
+            verify_server: true,
+            ca_file,
+            ca_path: env("SSL_CERT_DIR"),
+            cert_file: None,
+            privkey_file: None,
+        }
+    }
+}
+
+/// MicroSIP's port knocking: a UDP `knock` to each port of a host before registering and on
+/// a network change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortKnock {
+    /// The host (`portKnockerHost`, else the account's server host).
+    pub host: String,
+    /// The ports, in order (`portKnockerPorts`).
+    pub ports: Vec<u16>,
 }
 
 /// Everything the engine needs to start. Built by the application from MicroSIP.ini.
@@ -106,6 +243,24 @@ pub struct EngineSettings {
     pub sip_port: u16,
     /// An extra UDP port for the local "call by IP" account (MicroSIP's 5060), if any.
     pub local_port: Option<u16>,
+    /// SIP TCP port; 0 picks a random one (MicroSIP: 5060 with the local account, falling
+    /// back to a random port when it is taken).
+    pub tcp_port: u16,
+    /// SIP TLS port; 0 picks a random one (MicroSIP: 5061 with the local account).
+    pub tls_port: u16,
+    /// The TLS transport's checks and certificate.
+    pub tls: TlsSettings,
+    /// MicroSIP's `rport`: ask for `;rport` in our Via (RFC 3581).
+    pub rport: bool,
+    /// STUN servers (`host[:port]`), tried in order (MicroSIP's `STUN` with `enableSTUN=1`,
+    /// at most 8); the SIP account uses them, the local account does not.
+    pub stun: Vec<String>,
+    /// DNS servers for SRV lookups (MicroSIP's `dnsSrvNs` with `dnsSrv=1`, at most 4).
+    pub nameservers: Vec<String>,
+    /// MicroSIP's `networkChanges`: follow the machine's address changes.
+    pub network_changes: bool,
+    /// MicroSIP's port knocking, when configured.
+    pub port_knock: Option<PortKnock>,
     /// RTP base port and range; 0 lets PJSUA choose (its default 4000).
     pub rtp_port_min: u16,
     /// The last RTP port.
@@ -147,6 +302,14 @@ impl EngineSettings {
             bind: Some(bind),
             sip_port: 0,
             local_port: None,
+            tcp_port: 0,
+            tls_port: 0,
+            tls: TlsSettings::system(),
+            rport: true,
+            stun: Vec::new(),
+            nameservers: Vec::new(),
+            network_changes: false,
+            port_knock: None,
             rtp_port_min: 0,
             rtp_port_max: 0,
             user_agent: format!("microsip/{}", env!("CARGO_PKG_VERSION")),
@@ -172,6 +335,12 @@ impl fmt::Debug for EngineSettings {
             .field("bind", &self.bind)
             .field("sip_port", &self.sip_port)
             .field("local_port", &self.local_port)
+            .field("tcp_port", &self.tcp_port)
+            .field("tls_port", &self.tls_port)
+            .field("tls", &self.tls)
+            .field("rport", &self.rport)
+            .field("stun", &self.stun)
+            .field("nameservers", &self.nameservers)
             .field("rtp", &(self.rtp_port_min, self.rtp_port_max))
             .field("user_agent", &self.user_agent)
             .field("codecs", &self.codecs)
@@ -366,6 +535,8 @@ pub enum Event {
         call: CallId,
         /// Its audio state now.
         state: MediaState,
+        /// Whether its audio is encrypted, and how.
+        security: MediaSecurity,
     },
     /// A REGISTER (or un-REGISTER) transaction finished.
     Registration {
@@ -507,3 +678,59 @@ impl std::error::Error for Error {}
 
 /// The engine's results.
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// MicroSIP's `get_public_addr`: a `publicAddr` that is an IPv4 address in a private range
+/// (10/8, 172.16/12, 192.168/16) one of the machine's own addresses is also in, or sharing its
+/// first two octets with one of them, is replaced by the numerically closest local address
+/// (the machine is on that network itself, so that address is reachable directly); any other
+/// value is used as given.
+pub fn public_addr(value: &str, locals: &[std::net::Ipv4Addr]) -> String {
+    let Ok(ip) = value.trim().parse::<std::net::Ipv4Addr>() else {
+        return value.trim().to_string();
+    };
+    let range = |a: std::net::Ipv4Addr| {
+        let o = a.octets();
+        match o {
+            [10, ..] => Some(1),
+            [172, b, ..] if (16..32).contains(&b) => Some(2),
+            [192, 168, ..] => Some(3),
+            _ => None,
+        }
+    };
+    let o = ip.octets();
+    let near = locals.iter().filter(|l| {
+        let lo = l.octets();
+        (range(ip).is_some() && range(ip) == range(**l)) || (lo[0] == o[0] && lo[1] == o[1])
+    });
+    near.min_by_key(|l| u32::from(**l).abs_diff(u32::from(ip)))
+        .map_or_else(|| ip.to_string(), |l| l.to_string())
+}
+
+#[cfg(test)]
+mod public_addr_tests {
+    use super::public_addr;
+    use std::net::Ipv4Addr;
+
+    #[test]
+    fn microsips_get_public_addr_rule() {
+        let locals = [
+            Ipv4Addr::new(127, 0, 0, 1),
+            Ipv4Addr::new(192, 168, 1, 20),
+            Ipv4Addr::new(10, 1, 2, 3),
+        ];
+        // A public address is used as given; so is a host name.
+        assert_eq!(public_addr("203.0.113.7", &locals), "203.0.113.7");
+        assert_eq!(public_addr(" pbx.example.org ", &locals), "pbx.example.org");
+        // In a private range the machine is in: the closest local address.
+        assert_eq!(public_addr("192.168.7.1", &locals), "192.168.1.20");
+        assert_eq!(public_addr("10.200.0.1", &locals), "10.1.2.3");
+        // 172.16/12 with no local address there, and no shared first two octets: as given.
+        assert_eq!(public_addr("172.20.0.5", &locals), "172.20.0.5");
+        // The same first two octets, outside the private ranges.
+        assert_eq!(
+            public_addr("100.64.9.9", &[Ipv4Addr::new(100, 64, 0, 2)]),
+            "100.64.0.2"
+        );
+        assert_eq!(public_addr("127.0.0.9", &locals), "127.0.0.1");
+    }
+}

@@ -609,6 +609,7 @@ pub struct PjsuaCaller {
     child: Child,
     stdin: Option<ChildStdin>,
     dir: TempDir,
+    port: u16,
 }
 
 impl PjsuaCaller {
@@ -621,6 +622,34 @@ impl PjsuaCaller {
     /// As [`call`](Self::call), from `sip:<user>@127.0.0.1` when `user` is given (two calls
     /// at once must come from two callers: MicroSIP refuses a second call from the same one).
     pub fn call_from(user: Option<&str>, target: &str, play: &Path, seconds: u32) -> PjsuaCaller {
+        PjsuaCaller::spawn(user, Some(target), play, seconds, &[])
+    }
+
+    /// As [`call`](Self::call), with more pjsua options (`--use-srtp=2`...).
+    pub fn call_with(args: &[&str], target: &str, play: &Path, seconds: u32) -> PjsuaCaller {
+        PjsuaCaller::spawn(None, Some(target), play, seconds, args)
+    }
+
+    /// pjsua waiting for a call (`--auto-answer=200`) at [`uri`](Self::uri), with more
+    /// options; it plays `play` into the call, records it, and hangs up after `seconds`.
+    pub fn answer_with(args: &[&str], play: &Path, seconds: u32) -> PjsuaCaller {
+        let mut all = vec!["--auto-answer=200"];
+        all.extend_from_slice(args);
+        PjsuaCaller::spawn(None, None, play, seconds, &all)
+    }
+
+    /// The SIP URI this pjsua listens on.
+    pub fn uri(&self) -> String {
+        format!("sip:pjsua@{LOCALHOST}:{}", self.port)
+    }
+
+    fn spawn(
+        user: Option<&str>,
+        target: Option<&str>,
+        play: &Path,
+        seconds: u32,
+        args: &[&str],
+    ) -> PjsuaCaller {
         let dir = TempDir::new("pjsua");
         let sip = super::free_udp_port();
         let rtp = super::free_udp_port_block(4);
@@ -644,7 +673,8 @@ impl PjsuaCaller {
                 "--log-file={}",
                 dir.path().join("pjsua.log").display()
             ))
-            .arg(target)
+            .args(args)
+            .args(target)
             .current_dir(dir.path())
             .stdin(Stdio::piped())
             .stdout(log.try_clone().unwrap())
@@ -656,6 +686,7 @@ impl PjsuaCaller {
             stdin: child.stdin.take(),
             child,
             dir,
+            port: sip,
         }
     }
 

@@ -314,16 +314,39 @@ fn tail(text: &str, n: usize) -> String {
 /// Dropping it stops it.
 pub struct Kamailio {
     child: Child,
+    ip: String,
     port: u16,
+    tcp_port: Option<u16>,
+    tls_port: Option<u16>,
     ctl_socket: PathBuf,
     log_path: PathBuf,
     dir: TempDir,
 }
 
+/// The transports a [`Kamailio`] listens on besides UDP, and where.
+#[derive(Default, Clone)]
+pub struct KamailioTransports {
+    /// The address it listens on (`::1` for IPv6); `None`: 127.0.0.1.
+    pub ip: Option<String>,
+    /// Listen on TCP too.
+    pub tcp: bool,
+    /// Listen on TLS (and TCP) with this certificate and key (PEM files).
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// With TLS: ask every client for a certificate signed by this CA (PEM), and refuse
+    /// clients without one.
+    pub tls_client_ca: Option<PathBuf>,
+}
+
 impl Kamailio {
-    /// Starts Kamailio and waits until it answers SIP OPTIONS and kamcmd.
+    /// Starts Kamailio (UDP only) and waits until it answers SIP OPTIONS and kamcmd.
     /// Panics if kamailio is not installed or does not come up in 10 s.
     pub fn start() -> Kamailio {
+        Kamailio::start_with(&KamailioTransports::default())
+    }
+
+    /// Starts Kamailio on UDP and the transports of `t` (TLS needs the Debian package
+    /// kamailio-tls-modules).
+    pub fn start_with(t: &KamailioTransports) -> Kamailio {
         let kamailio = find_program("kamailio", "kamailio");
         find_program("kamcmd", "kamailio");
         let template_path = tests_dir().join("kamailio/kamailio.cfg.in");
@@ -336,14 +359,55 @@ impl Kamailio {
         for _ in 0..3 {
             let dir = TempDir::new("kamailio");
             let port = free_udp_port();
+            let tcp_port = (t.tcp || t.tls.is_some()).then(free_udp_port);
+            let tls_port = t.tls.is_some().then(free_udp_port);
             let ctl_socket = dir.path().join("ctl.sock");
             let cfg_path = dir.path().join("kamailio.cfg");
             let log_path = dir.path().join("kamailio.log");
+            let tls_cfg = dir.path().join("tls.cfg");
+            if let Some((cert, key)) = &t.tls {
+                let client_check = match &t.tls_client_ca {
+                    Some(ca) => format!(
+                        "verify_certificate = yes\nrequire_certificate = yes\nca_list = {}\n",
+                        ca.display()
+                    ),
+                    None => "verify_certificate = no\nrequire_certificate = no\n".to_string(),
+                };
+                fs::write(
+                    &tls_cfg,
+                    format!(
+                        "[server:default]\nmethod = TLSv1.2+\n{client_check}\
+                         private_key = {}\ncertificate = {}\n\n\
+                         [client:default]\nmethod = TLSv1.2+\nverify_certificate = no\n\
+                         require_certificate = no\n",
+                        key.display(),
+                        cert.display()
+                    ),
+                )
+                .expect("write tls.cfg");
+            }
+            let ip = t.ip.clone().unwrap_or_else(|| LOCALHOST.to_string());
+            let host = if ip.contains(':') {
+                format!("[{ip}]")
+            } else {
+                ip.clone()
+            };
             let cfg = template
+                .replace("127.0.0.1:@", &format!("{host}:@"))
                 .replace("@PORT@", &port.to_string())
+                .replace("@TCP_PORT@", &tcp_port.unwrap_or(0).to_string())
+                .replace("@TLS_PORT@", &tls_port.unwrap_or(0).to_string())
+                .replace("@TLS_CFG@", tls_cfg.to_str().expect("UTF-8 temp dir"))
                 .replace("@CTL_SOCKET@", ctl_socket.to_str().expect("UTF-8 temp dir"))
                 .replace("@REALM@", REALM);
             fs::write(&cfg_path, cfg).expect("write kamailio.cfg");
+            let mut defines = Vec::new();
+            if t.tcp {
+                defines.extend(["-A", "WITH_TCP"]);
+            }
+            if t.tls.is_some() {
+                defines.extend(["-A", "WITH_TLS"]);
+            }
 
             let log = File::create(&log_path).expect("create kamailio.log");
             let child = Command::new(&kamailio)
@@ -352,6 +416,7 @@ impl Kamailio {
                 // Foreground (don't daemonize), log to stderr, private
                 // runtime dir and pid file, small memory pools.
                 .args(["-DD", "-E", "-m", "32", "-M", "8"])
+                .args(&defines)
                 .arg("-Y")
                 .arg(dir.path())
                 .arg("-P")
@@ -366,7 +431,10 @@ impl Kamailio {
 
             let mut k = Kamailio {
                 child,
+                ip,
                 port,
+                tcp_port,
+                tls_port,
                 ctl_socket,
                 log_path,
                 dir,
@@ -386,7 +454,7 @@ impl Kamailio {
 
     fn wait_ready(&mut self, timeout: Duration) -> Result<(), String> {
         let deadline = Instant::now() + timeout;
-        let probe = UdpSocket::bind((LOCALHOST, 0)).expect("bind probe socket");
+        let probe = UdpSocket::bind((self.ip.as_str(), 0)).expect("bind probe socket");
         probe
             .set_read_timeout(Some(Duration::from_millis(200)))
             .unwrap();
@@ -399,7 +467,7 @@ impl Kamailio {
             if !sip_ready {
                 seq += 1;
                 let request = options_request(self.port, probe.local_addr().unwrap().port(), seq);
-                let _ = probe.send_to(request.as_bytes(), (LOCALHOST, self.port));
+                let _ = probe.send_to(request.as_bytes(), (self.ip.as_str(), self.port));
                 let mut buf = [0u8; 4096];
                 if let Ok((n, _)) = probe.recv_from(&mut buf) {
                     sip_ready = buf[..n].starts_with(b"SIP/2.0 ");
@@ -425,9 +493,37 @@ impl Kamailio {
         self.port
     }
 
-    /// "127.0.0.1:port", e.g. for SIPp's remote address or an ini's server.
+    /// "ip:port" (127.0.0.1 unless started elsewhere), e.g. for SIPp's remote address or an
+    /// ini's server.
     pub fn addr(&self) -> String {
-        format!("{LOCALHOST}:{}", self.port)
+        format!("{}:{}", self.host(), self.port)
+    }
+
+    /// The address as a URI host: IPv6 in brackets.
+    fn host(&self) -> String {
+        if self.ip.contains(':') {
+            format!("[{}]", self.ip)
+        } else {
+            self.ip.clone()
+        }
+    }
+
+    /// "ip:port" of the TCP listener (started with TCP or TLS).
+    pub fn tcp_addr(&self) -> String {
+        format!(
+            "{}:{}",
+            self.host(),
+            self.tcp_port.expect("Kamailio started without TCP")
+        )
+    }
+
+    /// "ip:port" of the TLS listener (started with TLS).
+    pub fn tls_addr(&self) -> String {
+        format!(
+            "{}:{}",
+            self.host(),
+            self.tls_port.expect("Kamailio started without TLS")
+        )
     }
 
     /// The temp dir holding the config, log and ctl socket.
@@ -1220,4 +1316,217 @@ pub fn loopback_engine(
         incoming,
         ..microsip::engine::EngineSettings::local(LOCALHOST.parse().unwrap())
     }
+}
+
+// ---------------------------------------------------------------------------
+// TLS certificates
+
+/// A certificate authority of the test's own, made with the `openssl` command in a temp dir,
+/// and server certificates it signs.
+pub struct TestCa {
+    dir: TempDir,
+}
+
+impl TestCa {
+    /// A new CA (`ca.pem`, P-256 key), valid for a day.
+    pub fn new() -> TestCa {
+        let dir = TempDir::new("ca");
+        let ca = TestCa { dir };
+        ca.openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=microsip test CA",
+        ]);
+        ca
+    }
+
+    /// The CA certificate (PEM): what a client must trust.
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
+    /// A server certificate and key signed by this CA for `name` (`IP:127.0.0.1` or
+    /// `DNS:pbx.example`: the subjectAltName; the CN is the name without its prefix), valid
+    /// for a day, in files named after `tag`. Returns (certificate, key).
+    pub fn server(&self, tag: &str, name: &str) -> (PathBuf, PathBuf) {
+        self.issue(tag, name, "serverAuth")
+    }
+
+    /// A client certificate and key signed by this CA for `name` (as in
+    /// [`server`](Self::server)). Returns (certificate, key).
+    pub fn client(&self, tag: &str, name: &str) -> (PathBuf, PathBuf) {
+        self.issue(tag, name, "clientAuth")
+    }
+
+    /// A server certificate for `name` that expired long ago (valid on 1 January 2020 only).
+    pub fn expired_server(&self, tag: &str, name: &str) -> (PathBuf, PathBuf) {
+        let cn = name.split_once(':').map_or(name, |(_, v)| v);
+        let d = self.dir.path();
+        fs::write(
+            d.join("ca.cnf"),
+            "[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\nnew_certs_dir = .\n\
+             serial = serial\ndefault_md = sha256\npolicy = p\n[p]\ncommonName = supplied\n",
+        )
+        .expect("write ca.cnf");
+        fs::write(d.join("index.txt"), "").expect("write index.txt");
+        fs::write(d.join("serial"), "1000\n").expect("write serial");
+        let (key, csr, cert, ext) = (
+            format!("{tag}.key"),
+            format!("{tag}.csr"),
+            format!("{tag}.pem"),
+            format!("{tag}.ext"),
+        );
+        fs::write(
+            d.join(&ext),
+            format!("subjectAltName={name}\nextendedKeyUsage=serverAuth\n"),
+        )
+        .expect("write the extension file");
+        self.openssl(&[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            &key,
+            "-out",
+            &csr,
+            "-subj",
+            &format!("/CN={cn}"),
+        ]);
+        self.openssl(&[
+            "ca",
+            "-batch",
+            "-config",
+            "ca.cnf",
+            "-cert",
+            "ca.pem",
+            "-keyfile",
+            "ca.key",
+            "-in",
+            &csr,
+            "-out",
+            &cert,
+            "-startdate",
+            "20200101000000Z",
+            "-enddate",
+            "20200102000000Z",
+            "-extfile",
+            &ext,
+            "-notext",
+        ]);
+        (d.join(cert), d.join(key))
+    }
+
+    fn issue(&self, tag: &str, name: &str, usage: &str) -> (PathBuf, PathBuf) {
+        let cn = name.split_once(':').map_or(name, |(_, v)| v);
+        let (key, csr, cert, ext) = (
+            format!("{tag}.key"),
+            format!("{tag}.csr"),
+            format!("{tag}.pem"),
+            format!("{tag}.ext"),
+        );
+        fs::write(
+            self.dir.path().join(&ext),
+            format!("subjectAltName={name}\nbasicConstraints=CA:FALSE\nextendedKeyUsage={usage}\n"),
+        )
+        .expect("write the extension file");
+        self.openssl(&[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            &key,
+            "-out",
+            &csr,
+            "-subj",
+            &format!("/CN={cn}"),
+        ]);
+        self.openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            &cert,
+            "-days",
+            "1",
+            "-extfile",
+            &ext,
+        ]);
+        (self.dir.path().join(cert), self.dir.path().join(key))
+    }
+
+    fn openssl(&self, args: &[&str]) {
+        let out = Command::new(find_program("openssl", "openssl"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null())
+            .output()
+            .expect("run openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Network namespaces
+
+/// Moves the calling test's thread, and every process it starts from now on, into a network
+/// namespace of its own: loopback up, with the IPv4 addresses `addrs` on it too (addresses
+/// outside 127/8, for what ignores loopback addresses, such as ICE host candidates). The
+/// namespace goes away with the thread and its processes. Needs root (CAP_SYS_ADMIN).
+pub fn private_network(addrs: &[&str]) {
+    // SAFETY: unshare(CLONE_NEWNET) only moves this thread into a new network namespace.
+    let rc = unsafe { libc::unshare(libc::CLONE_NEWNET) };
+    assert_eq!(
+        rc,
+        0,
+        "unshare(CLONE_NEWNET) (needs root): {}",
+        std::io::Error::last_os_error()
+    );
+    ip(&["link", "set", "lo", "up"]);
+    for a in addrs {
+        ip(&["addr", "add", &format!("{a}/32"), "dev", "lo"]);
+    }
+}
+
+/// Runs `ip ARGS` (iproute2) in the calling thread's network namespace; panics on failure.
+pub fn ip(args: &[&str]) {
+    let out = Command::new(find_program("ip", "iproute2"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run ip");
+    assert!(
+        out.status.success(),
+        "ip {args:?}: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

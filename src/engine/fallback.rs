@@ -1,0 +1,165 @@
+//! The last PJSIP module: a final response to every request that nothing else handled.
+//!
+//! PJSIP drops a request no module claims ("dropped/unhandled by any modules"): a REGISTER
+//! sent to the phone, or a method it does not know, would then be retransmitted into silence
+//! for 32 s. RFC 3261 wants a final response: 405 with `Allow` for a method the phone does not
+//! serve (§8.2.1), 481 for a request that names a dialog or transaction the phone does not
+//! have (§12.2.2, §9.2). An ACK is never answered (§17.2.1). This module sits below every
+//! other one (PJSUA's modules, presence, MESSAGE, the dialogs), so it only sees leftovers.
+
+use std::cell::UnsafeCell;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use super::pjsua::pj_to_string;
+use crate::ffi;
+
+/// After every other module (PJSUA's sit at `PJSIP_MOD_PRIORITY_APPLICATION`, 64, at most;
+/// a larger number comes later): called only for leftovers.
+const PRIORITY: i32 = ffi::PJSIP_MOD_PRIORITY_APPLICATION as i32 + 32;
+
+/// The final response for a request no module handled, or `None` for none (an ACK).
+pub(crate) fn leftover_response(method: &str, in_dialog: bool) -> Option<u16> {
+    match method {
+        "ACK" => None,
+        // A CANCEL that matches no transaction, or a request inside a dialog we do not have.
+        "CANCEL" => Some(481),
+        _ if in_dialog => Some(481),
+        _ => Some(405),
+    }
+}
+
+/// Our `pjsip_module`, registered with PJSIP's endpoint while the engine runs. PJSIP links it
+/// into its module list and writes its id, so it must stay where it is: the engine keeps the
+/// box until after `pjsua_destroy` (which unregisters every module).
+pub(super) struct Fallback {
+    _module: Box<UnsafeCell<ffi::pjsip_module>>,
+}
+
+impl Fallback {
+    /// Registers the module with PJSUA's endpoint (after `pjsua_init`).
+    pub(super) fn register() -> super::types::Result<Fallback> {
+        let name = c"mod-microsip-fallback";
+        let module = Box::new(UnsafeCell::new(ffi::pjsip_module {
+            name: ffi::pj_str_t {
+                ptr: name.as_ptr().cast_mut(),
+                slen: name.to_bytes().len() as ffi::pj_ssize_t,
+            },
+            id: -1,
+            priority: PRIORITY,
+            on_rx_request: Some(on_rx_request),
+            ..Default::default()
+        }));
+        // SAFETY: PJSUA is initialised (its endpoint exists); the module lives in a box that
+        // the engine keeps until PJSUA is destroyed, and its name is a static string.
+        let status =
+            unsafe { ffi::pjsip_endpt_register_module(ffi::pjsua_get_pjsip_endpt(), module.get()) };
+        super::pjsua::check("pjsip_endpt_register_module", status)?;
+        Ok(Fallback { _module: module })
+    }
+}
+
+/// PJSIP's `on_rx_request` of the module: answers the leftover, returns whether it was taken.
+unsafe extern "C" fn on_rx_request(rdata: *mut ffi::pjsip_rx_data) -> ffi::pj_bool_t {
+    let handled = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: PJSIP passes a live rdata of a parsed request for the length of the call.
+        unsafe { answer_leftover(rdata) }
+    }));
+    match handled {
+        Ok(true) => ffi::PJ_TRUE as ffi::pj_bool_t,
+        Ok(false) => ffi::PJ_FALSE as ffi::pj_bool_t,
+        Err(_) => {
+            log::error!("internal error: a panic in the request fallback was caught");
+            ffi::PJ_FALSE as ffi::pj_bool_t
+        }
+    }
+}
+
+/// # Safety
+/// `rdata` must be a live `pjsip_rx_data` of a request, as PJSIP passes it to a module.
+unsafe fn answer_leftover(rdata: *mut ffi::pjsip_rx_data) -> bool {
+    if rdata.is_null() {
+        return false;
+    }
+    // SAFETY: per the contract, rdata and its parsed message are valid; a request's message
+    // has a request line, and `to` is the parsed To header (checked for NULL).
+    let (method, in_dialog, source) = unsafe {
+        let r = &*rdata;
+        let msg = r.msg_info.msg;
+        if msg.is_null() || (*msg).type_ != ffi::PJSIP_REQUEST_MSG {
+            return false;
+        }
+        let method = pj_to_string(&(*msg).line.req.method.name);
+        let to = r.msg_info.to;
+        let in_dialog = !to.is_null() && (*to).tag.slen > 0;
+        let src = std::ffi::CStr::from_ptr(r.pkt_info.src_name.as_ptr())
+            .to_string_lossy()
+            .into_owned();
+        (method, in_dialog, format!("{src}:{}", r.pkt_info.src_port))
+    };
+    let Some(code) = leftover_response(&method, in_dialog) else {
+        return false;
+    };
+    // SAFETY: PJSUA runs (this is its endpoint's callback); rdata is live. The Allow header is
+    // cloned into rdata's own pool and linked into a list head on our stack, which lives
+    // until pjsip_endpt_respond returns (it copies the headers into the response).
+    let status = unsafe {
+        let endpt = ffi::pjsua_get_pjsip_endpt();
+        let mut head = ffi::pjsip_hdr::default();
+        let head_ptr: *mut ffi::pjsip_hdr = &mut head;
+        // An empty list: the head points at itself.
+        (*head_ptr).next = head_ptr.cast();
+        (*head_ptr).prev = head_ptr.cast();
+        if code == 405 {
+            let allow =
+                ffi::pjsip_endpt_get_capability(endpt, ffi::PJSIP_H_ALLOW as _, std::ptr::null());
+            if !allow.is_null() {
+                let copy = ffi::pjsip_hdr_clone((*rdata).tp_info.pool, allow.cast());
+                if !copy.is_null() {
+                    ffi::pj_list_insert_before(head_ptr.cast(), copy.cast());
+                }
+            }
+        }
+        ffi::pjsip_endpt_respond(
+            endpt,
+            std::ptr::null_mut(),
+            rdata,
+            i32::from(code),
+            std::ptr::null(),
+            head_ptr,
+            std::ptr::null(),
+            std::ptr::null_mut(),
+        )
+    };
+    // The method is a SIP token; the logger escapes control characters anyway.
+    log::info!(
+        "{method} from {source}: not served by this phone, answered {code}{}",
+        if status == ffi::PJ_SUCCESS as ffi::pj_status_t {
+            String::new()
+        } else {
+            format!(" (failed: {})", super::pjsua::status_text(status))
+        }
+    );
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leftovers_get_rfc_3261_answers() {
+        assert_eq!(leftover_response("REGISTER", false), Some(405));
+        assert_eq!(leftover_response("FOO", false), Some(405));
+        assert_eq!(leftover_response("PUBLISH", false), Some(405));
+        assert_eq!(leftover_response("BYE", true), Some(481));
+        assert_eq!(leftover_response("CANCEL", false), Some(481));
+        assert_eq!(leftover_response("ACK", false), None);
+        assert_eq!(leftover_response("ACK", true), None);
+    }
+
+    #[test]
+    fn the_module_sits_after_pjsuas() {
+        assert!(PRIORITY > ffi::PJSIP_MOD_PRIORITY_APPLICATION as i32);
+        assert!(PRIORITY > ffi::PJSIP_MOD_PRIORITY_DIALOG_USAGE as i32);
+    }
+}
