@@ -110,9 +110,15 @@ enum StackEnd {
     Reload(Box<setup::Setup>),
 }
 
-/// SIGHUP: the settings file read again, with what changed logged, or `None` (logged) when
-/// the file cannot be used, in which case the phone keeps the settings it runs with.
-fn reload(opts: &cli::Options, current: &setup::Setup) -> Option<Box<setup::Setup>> {
+/// SIGHUP: the settings file read again, with what changed logged; `None` (logged) when the
+/// file cannot be used (the phone keeps the settings it runs with) or when nothing changed
+/// (the stack and its calls go on), unless a `/password:` override (`new_password`) waits for
+/// the account to be added again.
+fn reload(
+    opts: &cli::Options,
+    current: &setup::Setup,
+    new_password: bool,
+) -> Option<Box<setup::Setup>> {
     log::info!("SIGHUP: reading {} again", current.config.path.display());
     let new = match setup::load(opts) {
         Ok(new) => new,
@@ -139,6 +145,10 @@ fn reload(opts: &cli::Options, current: &setup::Setup) -> Option<Box<setup::Setu
         )
         .collect();
     changes.sort();
+    if changes.is_empty() && new_password {
+        log::info!("no setting changed; the account is added again with the /password: override");
+        return Some(Box::new(new));
+    }
     if changes.is_empty() {
         log::info!(
             "SIGHUP: no setting of {} changed; the SIP stack, its registration and its calls \
@@ -506,6 +516,7 @@ fn run_stack(
     let mut reload_to = None;
     let policy = Arc::new(RwLock::new(Arc::new(setup.policy.clone())));
     let mut engine_settings = setup.engine.clone();
+    let started_password = control.password_override.clone();
     if let (Some(password), Some(account)) = (
         control.password_override.as_ref(),
         engine_settings.account.as_mut(),
@@ -662,7 +673,9 @@ fn run_stack(
             },
             recv(signals) -> sig => {
                 if sig == Ok(SIGHUP) {
-                    reload_to = reload(opts, live.setup);
+                    // A /password: override waits for the account to be added again.
+                    let new_password = live.commands.password_override() != started_password.as_deref();
+                    reload_to = reload(opts, live.setup, new_password);
                     if reload_to.is_some() {
                         service.reloading();
                         break;
