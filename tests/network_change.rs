@@ -158,3 +158,42 @@ fn an_address_change_moves_the_registration_and_the_call() {
     );
     caller.quit_and_recording();
 }
+
+/// MicroSIP's default `allowRewrite=0`: PJSUA alone would keep the old Contact until the
+/// registration's refresh (here 300 s); as MicroSIP 3.22.16, the phone registers again with a
+/// Contact on the new address at once, and `allowRewrite=0` holds again afterwards.
+#[test]
+fn with_allow_rewrite_off_the_registration_moves_too() {
+    support::private_network(&[]);
+    let kam = kamailio_across_a_veth();
+    support::ip(&["addr", "add", "10.213.0.1/24", "dev", "v0"]);
+    support::ip(&["link", "set", "v0", "up"]);
+    support::ip(&["route", "add", "1.1.1.1/32", "dev", "v0"]);
+    let phone = Phone::start(&ini(&kam, ""), &["--bind", "0.0.0.0"]);
+    phone.wait_line("registered: Account1: 200", T);
+    let contact = kam.wait_binding(ALICE, T);
+    assert!(contact.contains("10.213.0.1"), "{contact}");
+
+    let mark = phone.mark();
+    support::ip(&["addr", "add", "10.213.5.5/24", "dev", "v0"]);
+    support::ip(&["addr", "del", "10.213.0.1/24", "dev", "v0"]);
+    support::ip(&["route", "add", "10.213.0.2/32", "dev", "v0"]);
+    support::ip(&["route", "replace", "1.1.1.1/32", "dev", "v0"]);
+    let changed = Instant::now();
+    phone.wait_line_after(mark, "network change: the addresses changed", T);
+    phone.wait_line_after(
+        mark,
+        "registered again with a Contact on the new address",
+        T,
+    );
+    let deadline = changed + Duration::from_secs(10);
+    while !kam.bindings(ALICE).iter().any(|c| c.contains("10.213.5.5")) {
+        assert!(
+            Instant::now() < deadline,
+            "no binding at 10.213.5.5: {:?}\n{}",
+            kam.bindings(ALICE),
+            phone.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

@@ -372,6 +372,9 @@ unsafe extern "C" fn on_reg_state2(acc_id: ffi::pjsua_acc_id, info: *mut ffi::pj
         } else {
             pj_to_string(&p.reason)
         };
+        if (200..300).contains(&p.code) && p.expiration > 0 {
+            super::netwatch::registered(acc_id);
+        }
         let _ = shared.events.send(Event::Registration {
             account: AccountId(acc_id),
             code: p.code as u16,

@@ -57,6 +57,81 @@ pub(super) fn knock(k: &PortKnock) {
     log::info!("port knocking: knocked at {} on {:?}", addr.ip(), k.ports);
 }
 
+/// pjlib's `PJ_ENOMEM` (`PJ_ERRNO_START_STATUS + 7`; a macro, so not in the bindings).
+const PJ_ENOMEM: ffi::pj_status_t = 70007;
+
+/// The SIP account when it registers with `allowRewrite=0`. MicroSIP 3.22.16 registers such
+/// an account again with a Contact on the new address after a network change; PJSUA's
+/// `pjsua_handle_ip_change` does that only for an account that may rewrite its Contact. So, for
+/// the change, the account may ([`allow_rewrite_for_the_change`]), and from its next
+/// successful registration on ([`registered`]) it may not again.
+static FIXED_CONTACT: Mutex<Option<ffi::pjsua_acc_id>> = Mutex::new(None);
+/// The account whose Contact is being moved by a network change.
+static MOVING: Mutex<Option<ffi::pjsua_acc_id>> = Mutex::new(None);
+
+/// The SIP account that registers with `allowRewrite=0` (`None`: there is none).
+pub(super) fn set_fixed_contact_account(account: Option<ffi::pjsua_acc_id>) {
+    *FIXED_CONTACT.lock().unwrap_or_else(|e| e.into_inner()) = account;
+    *MOVING.lock().unwrap_or_else(|e| e.into_inner()) = None;
+}
+
+/// Sets the account's `allow_contact_rewrite` (PJSUA applies it from the next registration
+/// answer on; nothing is sent for the change itself).
+fn set_contact_rewrite(account: ffi::pjsua_acc_id, value: i32) -> ffi::pj_status_t {
+    // SAFETY: the calling thread is registered with pjlib and PJSUA runs; the pool is ours
+    // and released after pjsua_acc_modify, which copies the configuration it is given.
+    unsafe {
+        let pool = ffi::pjsua_pool_create(c"rewrite".as_ptr(), 512, 512);
+        if pool.is_null() {
+            return PJ_ENOMEM;
+        }
+        let mut cfg = ffi::pjsua_acc_config::default();
+        let mut status = ffi::pjsua_acc_get_config(account, pool, &mut cfg);
+        if status == ffi::PJ_SUCCESS as ffi::pj_status_t {
+            cfg.allow_contact_rewrite = value;
+            status = ffi::pjsua_acc_modify(account, &cfg);
+        }
+        ffi::pj_pool_release(pool);
+        status
+    }
+}
+
+/// Before `pjsua_handle_ip_change`: the `allowRewrite=0` account may move its Contact.
+fn allow_rewrite_for_the_change() {
+    let Some(account) = *FIXED_CONTACT.lock().unwrap_or_else(|e| e.into_inner()) else {
+        return;
+    };
+    let status = set_contact_rewrite(account, 2);
+    if status == ffi::PJ_SUCCESS as ffi::pj_status_t {
+        *MOVING.lock().unwrap_or_else(|e| e.into_inner()) = Some(account);
+    } else {
+        log::warn!(
+            "network change: the account keeps its old Contact until it registers again: {}",
+            status_text(status)
+        );
+    }
+}
+
+/// A successful registration of `account` (from PJSUA's callback): when it moved its Contact
+/// for a network change, `allowRewrite=0` holds again.
+pub(super) fn registered(account: ffi::pjsua_acc_id) {
+    let mut moving = MOVING.lock().unwrap_or_else(|e| e.into_inner());
+    if *moving != Some(account) {
+        return;
+    }
+    *moving = None;
+    drop(moving);
+    let status = set_contact_rewrite(account, 0);
+    if status == ffi::PJ_SUCCESS as ffi::pj_status_t {
+        log::info!("network change: registered again with a Contact on the new address");
+    } else {
+        log::warn!(
+            "network change: allowRewrite=0 could not be set back: {}",
+            status_text(status)
+        );
+    }
+}
+
 /// The SIP account's `publicAddr` as configured and as advertised now: MicroSIP checks its
 /// rule again when the addresses change.
 pub(super) struct PublicAddr {
@@ -273,6 +348,7 @@ fn watch(nl: &OwnedFd, stop: &OwnedFd, knocking: &Option<PortKnock>, public: &Pu
             // Before PJSUA re-INVITEs the calls, so their new SDP has it. (MicroSIP checks it
             // after pjsua_handle_ip_change.)
             recheck_public_addr(public);
+            allow_rewrite_for_the_change();
             handle_ip_change();
         }
     }

@@ -697,6 +697,9 @@ impl Engine {
             super::netwatch::knock(k);
         }
         let id = add_account(a, self.udp, s, 0, true, true)?;
+        super::netwatch::set_fixed_contact_account(
+            (a.registrar.is_some() && !a.allow_rewrite).then_some(id.0),
+        );
         *self.public_addr.lock().unwrap_or_else(|e| e.into_inner()) =
             a.public_addr
                 .as_ref()
@@ -730,6 +733,7 @@ impl Engine {
                 let _ = self.hangup(call.call, 0, None);
             }
             *self.public_addr.lock().unwrap_or_else(|e| e.into_inner()) = None;
+            super::netwatch::set_fixed_contact_account(None);
             // SAFETY: `old` is an account we added; PJSUA un-REGISTERs it as it goes.
             let status = unsafe { ffi::pjsua_acc_del(old.0) };
             self.outgoing.borrow_mut().remove(&old);
