@@ -36,8 +36,8 @@ fn call_in(kam: &Kamailio) {
         .assert_success();
 }
 
-/// Registers bob (SIPp, UDP) and has the phone call `target` (bob); returns SIPp's messages.
-fn call_out(kam: &Kamailio, phone: &Phone, target: &str) -> String {
+/// bob registered (SIPp over UDP) and answering on the registered port.
+fn bob_answering(kam: &Kamailio) -> Sipp {
     let bob_port = support::free_udp_port();
     Sipp::uac("register_auth.xml", &kam.addr())
         .service(BOB)
@@ -45,7 +45,12 @@ fn call_out(kam: &Kamailio, phone: &Phone, target: &str) -> String {
         .local_port(bob_port)
         .run(T)
         .assert_success();
-    let mut bob = Sipp::uas("uas_answer.xml").local_port(bob_port).spawn();
+    Sipp::uas("uas_answer.xml").local_port(bob_port).spawn()
+}
+
+/// Registers bob (SIPp, UDP) and has the phone call `target` (bob); returns SIPp's messages.
+fn call_out(kam: &Kamailio, phone: &Phone, target: &str) -> String {
+    let mut bob = bob_answering(kam);
     phone.send(target);
     bob.wait_message("ACK sip:", T);
     phone.send("/hangupall");
@@ -101,14 +106,7 @@ fn registers_with_digest_over_tls_and_calls_both_ways() {
 
     // A sips: target stays sips: and leaves over TLS. (bob answers with a plain sip: Contact
     // over UDP, which a SIPS dialog must not accept, so only the INVITE is checked.)
-    let bob_port = support::free_udp_port();
-    Sipp::uac("register_auth.xml", &kam.addr())
-        .service(BOB)
-        .auth(BOB, BOB_PASSWORD)
-        .local_port(bob_port)
-        .run(T)
-        .assert_success();
-    let mut bob = Sipp::uas("uas_answer.xml").local_port(bob_port).spawn();
+    let mut bob = bob_answering(&kam);
     phone.send(&format!("sips:{BOB}@{DOMAIN}"));
     bob.wait_message("INVITE sip:", T);
     let invite = bob.messages();

@@ -1372,7 +1372,6 @@ impl TestCa {
 
     /// A server certificate for `name` that expired long ago (valid on 1 January 2020 only).
     pub fn expired_server(&self, tag: &str, name: &str) -> (PathBuf, PathBuf) {
-        let cn = name.split_once(':').map_or(name, |(_, v)| v);
         let d = self.dir.path();
         fs::write(
             d.join("ca.cnf"),
@@ -1382,31 +1381,8 @@ impl TestCa {
         .expect("write ca.cnf");
         fs::write(d.join("index.txt"), "").expect("write index.txt");
         fs::write(d.join("serial"), "1000\n").expect("write serial");
-        let (key, csr, cert, ext) = (
-            format!("{tag}.key"),
-            format!("{tag}.csr"),
-            format!("{tag}.pem"),
-            format!("{tag}.ext"),
-        );
-        fs::write(
-            d.join(&ext),
-            format!("subjectAltName={name}\nextendedKeyUsage=serverAuth\n"),
-        )
-        .expect("write the extension file");
-        self.openssl(&[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            &key,
-            "-out",
-            &csr,
-            "-subj",
-            &format!("/CN={cn}"),
-        ]);
+        let (key, csr, cert, ext) = self.request(tag, name, "extendedKeyUsage=serverAuth");
+        // `openssl ca` is the one that takes a start date in the past.
         self.openssl(&[
             "ca",
             "-batch",
@@ -1432,32 +1408,11 @@ impl TestCa {
     }
 
     fn issue(&self, tag: &str, name: &str, usage: &str) -> (PathBuf, PathBuf) {
-        let cn = name.split_once(':').map_or(name, |(_, v)| v);
-        let (key, csr, cert, ext) = (
-            format!("{tag}.key"),
-            format!("{tag}.csr"),
-            format!("{tag}.pem"),
-            format!("{tag}.ext"),
+        let (key, csr, cert, ext) = self.request(
+            tag,
+            name,
+            &format!("basicConstraints=CA:FALSE\nextendedKeyUsage={usage}"),
         );
-        fs::write(
-            self.dir.path().join(&ext),
-            format!("subjectAltName={name}\nbasicConstraints=CA:FALSE\nextendedKeyUsage={usage}\n"),
-        )
-        .expect("write the extension file");
-        self.openssl(&[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            &key,
-            "-out",
-            &csr,
-            "-subj",
-            &format!("/CN={cn}"),
-        ]);
         self.openssl(&[
             "x509",
             "-req",
@@ -1476,6 +1431,39 @@ impl TestCa {
             &ext,
         ]);
         (self.dir.path().join(cert), self.dir.path().join(key))
+    }
+
+    /// A new key and a signing request for `name` (the CN is the name without its `IP:` or
+    /// `DNS:` prefix), and the extension file (subjectAltName=`name`, then `extensions`) for
+    /// the certificate. Returns the file names (key, request, certificate to be, extensions).
+    fn request(&self, tag: &str, name: &str, extensions: &str) -> (String, String, String, String) {
+        let cn = name.split_once(':').map_or(name, |(_, v)| v);
+        let (key, csr, cert, ext) = (
+            format!("{tag}.key"),
+            format!("{tag}.csr"),
+            format!("{tag}.pem"),
+            format!("{tag}.ext"),
+        );
+        fs::write(
+            self.dir.path().join(&ext),
+            format!("subjectAltName={name}\n{extensions}\n"),
+        )
+        .expect("write the extension file");
+        self.openssl(&[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            &key,
+            "-out",
+            &csr,
+            "-subj",
+            &format!("/CN={cn}"),
+        ]);
+        (key, csr, cert, ext)
     }
 
     fn openssl(&self, args: &[&str]) {
