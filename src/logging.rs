@@ -150,8 +150,10 @@ pub fn one_entry(text: &str, multi_line: bool) -> String {
 }
 
 /// One PJSIP log message as we log it: its level and its text without PJSIP's own time (ours,
-/// or the journal's, is there already), thread-switch mark and indentation dots. A failed
-/// bind of an RTP port while PJSUA tries the next one of the range is not an error: debug.
+/// or the journal's, is there already), thread-switch mark and indentation dots. A port that
+/// is taken ("Address already in use") is not an error: PJSUA tries the next RTP port of the
+/// range, the engine falls back to another SIP port (and says so), and when nothing is left
+/// the engine's own error says what failed. Those lines are debug.
 pub fn pjsip_record(pj_level: i32, text: &str) -> (Level, String) {
     let mut rest = text.trim_end();
     // "08:50:00.494 " (PJ_LOG_HAS_TIME | PJ_LOG_HAS_MICRO_SEC).
@@ -178,7 +180,7 @@ pub fn pjsip_record(pj_level: i32, text: &str) -> (Level, String) {
         }
         _ => rest.to_string(),
     };
-    let retry = text.contains("socket bind() at") && text.contains("Address already in use");
+    let retry = text.contains("Address already in use");
     let level = match pj_level {
         _ if retry => Level::Debug,
         0 | 1 => Level::Error,
@@ -218,6 +220,12 @@ mod tests {
             text,
             "pjsua_media.c RTP socket bind() at 127.0.0.1:14000 error: Address already in use"
         );
+        let (level, _) = pjsip_record(
+            1,
+            "10:37:07.003 pjsua_core.c Error creating SIP TCP listener: Address already in use \
+             [status=120098]",
+        );
+        assert_eq!(level, Level::Debug, "the engine falls back to another port");
         let (level, text) = pjsip_record(1, "12:00:01.002 sip_transport.c Bad thing");
         assert_eq!(level, Level::Error);
         assert_eq!(text, "sip_transport.c Bad thing");
