@@ -120,13 +120,20 @@ fn pjsua_optional_sdes_calls_our_default_in_plain_rtp() {
 
 #[test]
 fn dtls_srtp_calls_in() {
+    // pjsua multiplexes RTCP, as MicroSIP's DTLS modes do. (Without rtcp-mux, PJSIP 2.17 can
+    // fail a DTLS call when the RTCP channel's handshake ends before the RTP channel's:
+    // PJMEDIA_SRTP_DTLS_EPEERNOCERT; seen once in eight suite runs, see the README.)
     let (answer, media) = call_in(
         "dtls",
-        &["--use-srtp=2", "--srtp-secure=0", "--srtp-keying=1"],
+        &[
+            "--use-srtp=2",
+            "--srtp-secure=0",
+            "--srtp-keying=1",
+            "--rtcp-mux",
+        ],
     );
     assert!(answer.contains("UDP/TLS/RTP/SAVP 8"), "{answer}");
     assert!(answer.contains("a=fingerprint:"), "{answer}");
-    // (rtcp-mux in an answer only when the offer has it; our offers have it: see below.)
     assert!(!answer.contains("a=crypto:"), "{answer}");
     assert!(media.contains("keys by DTLS-SRTP"), "{media}");
 }
@@ -155,7 +162,12 @@ fn call_out(srtp: &str, args: &[&str]) -> (String, String) {
 fn dtls_srtp_calls_out() {
     let (offer, media) = call_out(
         "dtls",
-        &["--use-srtp=2", "--srtp-secure=0", "--srtp-keying=1"],
+        &[
+            "--use-srtp=2",
+            "--srtp-secure=0",
+            "--srtp-keying=1",
+            "--rtcp-mux",
+        ],
     );
     assert!(offer.contains("UDP/TLS/RTP/SAVP 8"), "{offer}");
     assert!(offer.contains("a=fingerprint:"), "{offer}");
