@@ -2,8 +2,8 @@
 //!
 //! The source is found, in order, at `$PJPROJECT_DIR`, in the `pjproject/` submodule, or in the
 //! cache that `scripts/fetch-pjproject.sh` fills (`target/pjproject-src/current`). It is copied
-//! into OUT_DIR once and configured there with our `config_site.h`; the source itself is never
-//! modified. A stamp over everything that shapes the C build lets later runs of this script (for
+//! into OUT_DIR once, corrected there (`FIXES`) and configured with our `config_site.h`; the
+//! source itself is never modified. A stamp over everything that shapes the C build lets later runs of this script (for
 //! example after a bindgen allowlist change) skip the C build.
 
 use std::collections::hash_map::DefaultHasher;
@@ -39,6 +39,19 @@ const CONFIGURE_ARGS: &[&str] = &[
     "--disable-pjsua2",
 ];
 
+/// Corrections made to the copy in OUT_DIR before configuring, each an exact text that must
+/// occur once: (file, text, replacement, why). Part of the stamp, so a change rebuilds.
+const FIXES: &[(&str, &str, &str, &str)] = &[(
+    "pjmedia/src/pjmedia/transport_srtp_dtls.c",
+    "        ds->got_keys = PJ_TRUE;\n",
+    "        if (idx == RTP_CHANNEL)\n            ds->got_keys = PJ_TRUE;\n",
+    "Without rtcp-mux, DTLS runs on the RTP and the RTCP channel. 2.17 marks the keys ready when \
+     either handshake ends; if the RTCP one ends first, media start takes the RTP keys and checks \
+     the RTP channel's certificate before that handshake is done, and the call fails with \
+     PJMEDIA_SRTP_DTLS_EPEERNOCERT (488). Only the RTP channel's keys make SRTP ready; the RTCP \
+     channel keeps starting SRTCP on its own when it completes.",
+)];
+
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=config_site.h");
@@ -62,6 +75,7 @@ fn main() {
         src.display().to_string(),
         &config_site,
         CONFIGURE_ARGS,
+        FIXES,
         &toolchain.cc,
         cflags,
     )
@@ -221,6 +235,20 @@ fn build_pjproject(src: &Path, build: &Path, install: &Path, config_site: &str, 
     );
     fs::write(build.join("pjlib/include/pj/config_site.h"), config_site)
         .unwrap_or_else(|e| fail(&format!("cannot write config_site.h: {e}")));
+
+    for (file, text, replacement, why) in FIXES {
+        let path = build.join(file);
+        let code = fs::read_to_string(&path)
+            .unwrap_or_else(|e| fail(&format!("cannot read {}: {e}", path.display())));
+        if code.matches(text).count() != 1 {
+            fail(&format!(
+                "{file} no longer holds the text our fix replaces once ({why}); \
+                 check whether this pjproject still needs it"
+            ));
+        }
+        fs::write(&path, code.replacen(text, replacement, 1))
+            .unwrap_or_else(|e| fail(&format!("cannot write {}: {e}", path.display())));
+    }
 
     // Debian's dfsg repack deletes bdimad_dev.c but the Makefile still lists its object.
     if !build
