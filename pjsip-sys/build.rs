@@ -41,16 +41,71 @@ const CONFIGURE_ARGS: &[&str] = &[
 
 /// Corrections made to the copy in OUT_DIR before configuring, each an exact text that must
 /// occur once: (file, text, replacement, why). Part of the stamp, so a change rebuilds.
-const FIXES: &[(&str, &str, &str, &str)] = &[(
-    "pjmedia/src/pjmedia/transport_srtp_dtls.c",
-    "        ds->got_keys = PJ_TRUE;\n",
-    "        if (idx == RTP_CHANNEL)\n            ds->got_keys = PJ_TRUE;\n",
-    "Without rtcp-mux, DTLS runs on the RTP and the RTCP channel. 2.17 marks the keys ready when \
-     either handshake ends; if the RTCP one ends first, media start takes the RTP keys and checks \
-     the RTP channel's certificate before that handshake is done, and the call fails with \
-     PJMEDIA_SRTP_DTLS_EPEERNOCERT (488). Only the RTP channel's keys make SRTP ready; the RTCP \
-     channel keeps starting SRTCP on its own when it completes.",
-)];
+const FIXES: &[(&str, &str, &str, &str)] = &[
+    (
+        DTLS,
+        "        ds->got_keys = PJ_TRUE;\n",
+        "        if (idx == RTP_CHANNEL)\n            ds->got_keys = PJ_TRUE;\n",
+        "Without rtcp-mux, DTLS runs on the RTP and the RTCP channel. 2.17 marks the keys ready \
+         when either handshake ends; if the RTCP one ends first, media start takes the RTP keys \
+         and checks the RTP channel's certificate before that handshake is done, and the call \
+         fails with PJMEDIA_SRTP_DTLS_EPEERNOCERT (488). Only the RTP channel's keys make SRTP \
+         ready; the RTCP channel keeps starting SRTCP on its own when it completes.",
+    ),
+    // The DTLS certificate (an RSA-2048 key, 50 to 400 ms of one core) is made when a call
+    // first needs it, not in pjsua_init: every start, and so the first REGISTER, waited for
+    // it, on phones that may never make a DTLS call.
+    (
+        DTLS,
+        "static pj_status_t ssl_generate_cert(X509 **p_cert, EVP_PKEY **p_priv_key);\n",
+        "static pj_status_t ssl_generate_cert(X509 **p_cert, EVP_PKEY **p_priv_key);\n\
+         #include <pthread.h>\n\
+         static pthread_mutex_t dtls_cert_lock = PTHREAD_MUTEX_INITIALIZER;\n\
+         /* microsip: the certificate, made on first use by whichever thread needs it. */\n\
+         static pj_status_t dtls_cert_ready(void)\n\
+         {\n\
+         \x20   pj_status_t status = PJ_SUCCESS;\n\
+         \x20   pthread_mutex_lock(&dtls_cert_lock);\n\
+         \x20   if (!dtls_cert)\n\
+         \x20       status = ssl_generate_cert(&dtls_cert, &dtls_priv_key);\n\
+         \x20   pthread_mutex_unlock(&dtls_cert_lock);\n\
+         \x20   return status;\n\
+         }\n",
+        "declares the certificate's lazy maker",
+    ),
+    (
+        DTLS,
+        "    /* Generate cert if not yet */\n    if (!dtls_cert) {\n",
+        "    /* microsip: the certificate is made on first use (dtls_cert_ready) */\n    if (0) {\n",
+        "no certificate at library start",
+    ),
+    (
+        DTLS,
+        "    rc = SSL_CTX_use_certificate(ctx, dtls_cert);\n",
+        "    if (dtls_cert_ready() != PJ_SUCCESS) {\n\
+         \x20       SSL_CTX_free(ctx);\n\
+         \x20       return PJ_EUNKNOWN;\n\
+         \x20   }\n\
+         \x20   rc = SSL_CTX_use_certificate(ctx, dtls_cert);\n",
+        "a handshake makes the certificate if the SDP did not",
+    ),
+    (
+        DTLS,
+        "        status = ssl_get_fingerprint(dtls_cert, PJ_TRUE, buf, &buf_len);\n",
+        "        status = dtls_cert_ready();\n\
+         \x20       if (status == PJ_SUCCESS)\n\
+         \x20           status = ssl_get_fingerprint(dtls_cert, PJ_TRUE, buf, &buf_len);\n",
+        "the SDP's a=fingerprint makes the certificate",
+    ),
+    (
+        DTLS,
+        "    PJ_ASSERT_RETURN(dtls_cert, PJ_EINVALIDOP);\n",
+        "    if (dtls_cert_ready() != PJ_SUCCESS)\n        return PJ_EINVALIDOP;\n",
+        "the fingerprint API makes the certificate",
+    ),
+];
+
+const DTLS: &str = "pjmedia/src/pjmedia/transport_srtp_dtls.c";
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");

@@ -6,6 +6,11 @@
 
 /* MicroSIP relies on PJSIP's default of 4 calls; an intercom or alerting box needs more. */
 #define PJSUA_MAX_CALLS 256
+/* PJSUA reserves every call slot at start, each with room for as many media as an SDP may
+ * hold (PJSUA_MAX_CALL_MEDIA is PJMEDIA_MAX_SDP_MEDIA, 16 by default: 21.8 kB a call, 5.6 MB
+ * for 256 calls, all of it touched). An audio phone uses one; 4 still answers offers that
+ * add video or other media (declined). SDP media lines past the 4th are left out. */
+#define PJMEDIA_MAX_SDP_MEDIA 4
 #define PJSUA_MAX_ACC 16
 #define PJ_IOQUEUE_MAX_HANDLES 1024
 #define PJSUA_MAX_CONF_PORTS 600

@@ -35,6 +35,11 @@ use crate::engine::{
 };
 use crate::policy::{self, Policy};
 
+/// How long after the last call ends the phone gives freed memory back to the system: by
+/// then PJSIP's transactions for those calls are over (Timer J, 32 s on UDP) and their pools
+/// are freed. Once per quiet spell, so an idle phone never wakes for it.
+const TRIM_AFTER_LAST_CALL: Duration = Duration::from_secs(35);
+
 /// Writes `text` to stdout; a reader that has gone (`microsip --check | head -1`) ends the
 /// output quietly instead of a panic. Returns whether all of it was written.
 pub fn print_out(text: &str) -> bool {
@@ -591,6 +596,7 @@ fn run_stack(
         None => false,
     };
     let (no_requests, mut requests_open) = (never(), true);
+    let mut trim_at: Option<Instant> = None;
     while !exit_requested {
         if let Some(code) = live.report_alerts() {
             alert_code = Some(code);
@@ -627,6 +633,10 @@ fn run_stack(
             Some(at) => after(at.saturating_duration_since(Instant::now())),
             None => never(),
         };
+        let trim_timer = match trim_at {
+            Some(at) => after(at.saturating_duration_since(Instant::now())),
+            None => never(),
+        };
         let requests = if requests_open {
             &control.requests
         } else {
@@ -642,8 +652,18 @@ fn run_stack(
                     live.commands.on_event(&engine, &ev);
                     sounds.on_event(&ev);
                     live.alerts_on_event(&ev);
+                    if matches!(&ev, Event::CallState { info } if info.state == CallState::Disconnected) {
+                        trim_at = Some(Instant::now() + TRIM_AFTER_LAST_CALL);
+                    }
                 }
                 Err(_) => break,
+            },
+            recv(trim_timer) -> _ => {
+                trim_at = None;
+                if engine.calls().is_empty() {
+                    engine.return_free_memory();
+                    log::debug!("memory: calls over, free memory returned to the system");
+                }
             },
             recv(alert_timer) -> _ => live.alerts_on_timer(),
             recv(alerting.requests) -> request => {
