@@ -183,7 +183,8 @@ class Microsip(Phone):
         with open(ini, "w") as f:
             f.write(f"[Settings]\naccountId=1\nsourcePort={self.port}\nautoAnswer=all\n"
                     "autoAnswerDelay=0\nsingleMode=0\nAC=1\ncallWaiting=1\nmaxConcurrentCalls=0\n"
-                    "localDTMF=0\nautoAnswerCalls=all\n"
+                    # inviteBurst=0: the call-rate steps come from one address (the registrar).
+                    "localDTMF=0\nautoAnswerCalls=all\ninviteBurst=0\n"
                     f"[Account1]\nserver=127.0.0.1:{self.kam.port}\ndomain=127.0.0.1\n"
                     "username=alice\npassword=alicepw\nregisterRefresh=3600\n")
         self.ini = ini

@@ -16,8 +16,9 @@ build_pkgs=(build-essential pkg-config clang libclang-dev xz-utils dpkg-dev ca-c
 # server).
 # man-db, systemd: tests/install.rs renders the man page and verifies the units
 # (systemd-analyze).
+# sipvicious: tests/hostile.rs scans the phone with svmap, svwar and svcrack.
 test_pkgs=(kamailio kamailio-tls-modules openssl iproute2 nftables coturn sip-tester procps python3 pulseaudio
-  pulseaudio-utils libasound2-plugins man-db systemd)
+  pulseaudio-utils libasound2-plugins man-db systemd sipvicious)
 
 # tcpdump, baresip-core: bench/run.sh times the phones on the wire, baresip among them.
 bench_pkgs=(tcpdump baresip-core)

@@ -153,7 +153,8 @@ pub fn one_entry(text: &str, multi_line: bool) -> String {
 /// or the journal's, is there already), thread-switch mark and indentation dots. A port that
 /// is taken ("Address already in use") is not an error: PJSUA tries the next RTP port of the
 /// range, the engine falls back to another SIP port (and says so), and when nothing is left
-/// the engine's own error says what failed. Those lines are debug.
+/// the engine's own error says what failed. Those lines are debug, and so are PJSIP's
+/// complaints about packets it could not parse (what a scanner or a fuzzer sends).
 pub fn pjsip_record(pj_level: i32, text: &str) -> (Level, String) {
     let mut rest = text.trim_end();
     // "08:50:00.494 " (PJ_LOG_HAS_TIME | PJ_LOG_HAS_MICRO_SEC).
@@ -181,8 +182,14 @@ pub fn pjsip_record(pj_level: i32, text: &str) -> (Level, String) {
         _ => rest.to_string(),
     };
     let retry = text.contains("Address already in use");
+    // A packet PJSIP could not parse or use is what someone else sent: news for debugging,
+    // not a problem of the phone's, and a flood of garbage must not flood the log (or make
+    // `--status` report it as the last problem).
+    let garbage = text.starts_with("sip_transport.c Dropping ")
+        || text.starts_with("sip_endpoint.c Error processing packet")
+        || text.starts_with("sip_parser.c Error parsing");
     let level = match pj_level {
-        _ if retry => Level::Debug,
+        _ if retry || garbage => Level::Debug,
         0 | 1 => Level::Error,
         2 => Level::Warn,
         3 => Level::Info,
@@ -230,6 +237,17 @@ mod tests {
         assert_eq!(level, Level::Error);
         assert_eq!(text, "sip_transport.c Bad thing");
         assert_eq!(pjsip_record(2, "plain").1, "plain");
+        for garbage in [
+            "10:37:07.003 sip_transport.c Dropping 225 bytes packet from UDP 127.0.0.1:5062 : \
+             PJSIP syntax error exception when parsing 'From' header on line 4 col 23",
+            "10:37:07.003 sip_endpoint.c Error processing packet from 127.0.0.1:40374: Missing \
+             required header(s) (PJSIP_EMISSINGHDR)  Via [code 171050]:",
+            "10:37:07.003 sip_parser.c Error parsing '36893488147419103232': String value was \
+             greater than the maximum allowed value.",
+        ] {
+            assert_eq!(pjsip_record(1, garbage).0, Level::Debug, "{garbage}");
+            assert_eq!(pjsip_record(2, garbage).0, Level::Debug, "{garbage}");
+        }
         assert_eq!(pjsip_record(2, "plain").0, Level::Warn);
     }
 

@@ -195,6 +195,7 @@ pub(crate) fn build(cfg: Config, opts: &Options, log_file: Option<PathBuf>) -> S
         opus_stereo: s.opus_stereo,
         echo_canceller: s.ec,
         max_calls: crate::ffi::PJSUA_MAX_CALLS,
+        invite_burst: s.invite_burst,
         pjsip_log_level: crate::logging::pjsip_level(
             opts.log_level.unwrap_or(log::LevelFilter::Info),
         ),

@@ -377,6 +377,9 @@ ini_struct! {
         auto_hang_up_time: u32 = "autoHangUpTime", seconds(0);
         /// `maxConcurrentCalls`: reject calls beyond this many, 0 for no limit.
         max_concurrent_calls: u32 = "maxConcurrentCalls", number(0);
+        /// `inviteBurst` (ours): new calls accepted from one address within 10 s; more are
+        /// answered 503 with Retry-After until it slows down (a scan or a flood); 0: no limit.
+        invite_burst: u32 = "inviteBurst", number(5);
         /// `noIgnoreCall`: closing the ringing window declines.
         no_ignore_call: bool = "noIgnoreCall", Exact1;
         /// `cmdOutgoingCall`: hook for outgoing calls.

@@ -6,7 +6,9 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::ffi::{c_char, c_int, CStr};
+use std::io::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use crossbeam_channel::Sender;
@@ -647,7 +649,23 @@ unsafe extern "C" fn on_mwi_info(acc_id: ffi::pjsua_acc_id, mwi_info: *mut ffi::
     });
 }
 
-/// PJSIP's log output, routed to the `log` facade under the target `pjsip`.
+/// MicroSIP's `enableLog=1` file, written here (not by PJSUA) so that what a caller sent is
+/// escaped in it as on stderr.
+static PJSIP_LOG_FILE: Mutex<Option<std::fs::File>> = Mutex::new(None);
+
+/// The PJSIP level up to which messages also go to the `log` facade (PJSUA's
+/// `console_level` is raised to the file's level when there is a file).
+static FACADE_LEVEL: AtomicI32 = AtomicI32::new(0);
+
+/// Where PJSIP's log goes: messages up to `facade_level` to the `log` facade, every message
+/// PJSUA passes on to `file` as well.
+pub(super) fn set_pjsip_log(file: Option<std::fs::File>, facade_level: i32) {
+    *PJSIP_LOG_FILE.lock().unwrap_or_else(|e| e.into_inner()) = file;
+    FACADE_LEVEL.store(facade_level, Ordering::Relaxed);
+}
+
+/// PJSIP's log output, routed to the `log` facade under the target `pjsip`, and to the
+/// `enableLog` file.
 pub(super) unsafe extern "C" fn on_log(level: c_int, data: *const c_char, len: c_int) {
     guarded("log", || {
         if data.is_null() || len <= 0 {
@@ -656,6 +674,20 @@ pub(super) unsafe extern "C" fn on_log(level: c_int, data: *const c_char, len: c
         // SAFETY: PJSIP passes a buffer of `len` bytes (NUL-terminated as well).
         let bytes = unsafe { CStr::from_ptr(data) }.to_bytes();
         let text = String::from_utf8_lossy(&bytes[..bytes.len().min(len as usize)]);
+        if let Some(file) = PJSIP_LOG_FILE
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_mut()
+        {
+            // PJSIP's own line (its time and sender kept), escaped like stderr's: the lines
+            // of a SIP message dump are indented, control characters spelled out.
+            let mut entry = crate::logging::one_entry(text.trim_end(), true);
+            entry.push('\n');
+            let _ = file.write_all(entry.as_bytes());
+        }
+        if level > FACADE_LEVEL.load(Ordering::Relaxed) {
+            return;
+        }
         let (lvl, text) = crate::logging::pjsip_record(level, &text);
         log::log!(target: "pjsip", lvl, "{text}");
     });

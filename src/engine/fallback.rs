@@ -101,7 +101,7 @@ unsafe fn answer_leftover(rdata: *mut ffi::pjsip_rx_data) -> bool {
     };
     // SAFETY: PJSUA runs (this is its endpoint's callback); rdata is live. The Allow header is
     // cloned into rdata's own pool and linked into a list head on our stack, which lives
-    // until pjsip_endpt_respond returns (it copies the headers into the response).
+    // until pjsip_endpt_respond_stateless returns (it copies the headers into the response).
     let status = unsafe {
         let endpt = ffi::pjsua_get_pjsip_endpt();
         let mut head = ffi::pjsip_hdr::default();
@@ -119,15 +119,16 @@ unsafe fn answer_leftover(rdata: *mut ffi::pjsip_rx_data) -> bool {
                 }
             }
         }
-        ffi::pjsip_endpt_respond(
+        // Stateless: a transaction would hold about 16 KiB for 32 s (Timer J) per request,
+        // a gigabyte for a minute of garbage at a few thousand a second. A retransmission of
+        // the request is simply answered again (RFC 3261 8.2.7).
+        ffi::pjsip_endpt_respond_stateless(
             endpt,
-            std::ptr::null_mut(),
             rdata,
             i32::from(code),
             std::ptr::null(),
             head_ptr,
             std::ptr::null(),
-            std::ptr::null_mut(),
         )
     };
     // The method is a SIP token; the logger escapes control characters anyway.

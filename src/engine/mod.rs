@@ -6,6 +6,8 @@
 //! contract with a sound device (the lock-free rings between our port and its callbacks).
 
 #[allow(unsafe_code)]
+mod admission;
+#[allow(unsafe_code)]
 mod callbacks;
 pub mod device;
 mod echo_delay;

@@ -400,6 +400,7 @@ pub struct Engine {
     taps: RefCell<super::prompt::Taps>,
     /// Answers requests no other module handles; kept until PJSUA is destroyed.
     fallback: Option<super::fallback::Fallback>,
+    admission: Option<super::admission::Admission>,
     /// Follows the machine's address changes (MicroSIP's `networkChanges`).
     netwatch: Option<super::netwatch::NetWatch>,
     /// The SIP account's `publicAddr`, checked again on network changes.
@@ -452,6 +453,7 @@ impl Engine {
             udp: -1,
             taps: Default::default(),
             fallback: None,
+            admission: None,
             netwatch: None,
             public_addr: Default::default(),
             settings: None,
@@ -465,10 +467,16 @@ impl Engine {
 
     fn init(&mut self, s: &EngineSettings, media_rx: Receiver<()>) -> Result<()> {
         let ua = cstring("user agent", &s.user_agent)?;
-        let log_file = match &s.log_file {
-            Some(p) => Some(cstring("log file path", &p.to_string_lossy())?),
-            None => None,
-        };
+        // MicroSIP's enableLog=1: the PJSIP log at level 5, in a file we write ourselves
+        // (escaped, see callbacks::on_log).
+        let log_file = s.log_file.as_ref().and_then(|p| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .map_err(|e| log::warn!("enableLog=1: cannot write {}: {e}", p.display()))
+                .ok()
+        });
 
         let mut cfg = ffi::pjsua_config::default();
         let mut log_cfg = ffi::pjsua_logging_config::default();
@@ -523,11 +531,13 @@ impl Engine {
         log_cfg.console_level = s.pjsip_log_level;
         log_cfg.msg_logging = ffi::PJ_TRUE as i32;
         log_cfg.level = s.pjsip_log_level;
-        if let Some(f) = &log_file {
-            // MicroSIP: enableLog=1 writes the PJSIP log at level 5 to <exe>_log.txt.
+        if log_file.is_some() {
+            // MicroSIP: enableLog=1 writes the PJSIP log at level 5 to <exe>_log.txt. PJSUA
+            // passes its callback only what is within console_level.
             log_cfg.level = log_cfg.level.max(5);
-            log_cfg.log_filename = pj_str_ref(f.to_str().unwrap_or_default());
+            log_cfg.console_level = log_cfg.level;
         }
+        callbacks::set_pjsip_log(log_file, s.pjsip_log_level as i32);
         log_cfg.decor |= ffi::PJ_LOG_HAS_CR;
 
         med.has_ioqueue = ffi::PJ_FALSE as i32; // media sockets share our polled ioqueue
@@ -555,6 +565,7 @@ impl Engine {
             ffi::pjsua_init(&cfg, &log_cfg, &med)
         })?;
         self.fallback = Some(super::fallback::Fallback::register()?);
+        self.admission = super::admission::Admission::register(s.invite_burst)?;
 
         // An unspecified --bind (0.0.0.0, ::) is every address: nothing to bind or advertise.
         let bind = bound_ip(s).map(|a| a.to_string()).unwrap_or_default();
@@ -1181,7 +1192,9 @@ impl Engine {
         unsafe { ffi::pjsua_destroy() };
         // The endpoint that linked our module is gone.
         self.fallback = None;
+        self.admission = None;
         callbacks::clear();
+        callbacks::set_pjsip_log(None, 0);
         RUNNING.store(false, Ordering::Release);
     }
 }

@@ -279,6 +279,9 @@ pub struct EngineSettings {
     pub echo_canceller: bool,
     /// How many calls PJSUA may hold at once.
     pub max_calls: u32,
+    /// New calls (INVITEs) admitted from one address within 10 s; more are answered 503 with
+    /// `Retry-After` before PJSUA creates a call (a scan or a flood); 0: no limit.
+    pub invite_burst: u32,
     /// PJSIP's own log level routed to the `log` facade (0..=6).
     pub pjsip_log_level: u32,
     /// MicroSIP's `enableLog=1`: PJSIP log at level 5 into this file.
@@ -319,6 +322,7 @@ impl EngineSettings {
             opus_stereo: false,
             echo_canceller: false,
             max_calls: 8,
+            invite_burst: 0,
             pjsip_log_level: 1,
             log_file: None,
             local_account: true,
@@ -343,6 +347,7 @@ impl fmt::Debug for EngineSettings {
             .field("nameservers", &self.nameservers)
             .field("rtp", &(self.rtp_port_min, self.rtp_port_max))
             .field("user_agent", &self.user_agent)
+            .field("invite_burst", &self.invite_burst)
             .field("codecs", &self.codecs)
             .field("local_account", &self.local_account)
             .field("account", &self.account.as_ref().map(|a| &a.id_uri))

@@ -660,6 +660,8 @@ pub struct Sipp {
     control_port: u16,
     calls: u32,
     extra: Vec<String>,
+    /// Trace every message (-trace_msg); off for floods, whose trace would be the bottleneck.
+    trace: bool,
     dir: TempDir,
     child: Option<Child>,
 }
@@ -724,6 +726,7 @@ impl Sipp {
             control_port: free_udp_port(),
             calls: 1,
             extra: Vec::new(),
+            trace: true,
             dir: TempDir::new("sipp"),
             child: None,
         }
@@ -806,6 +809,13 @@ impl Sipp {
         self.args(&["-rtp_echo"])
     }
 
+    /// No message trace (`messages` stays empty): for floods, where tracing tens of
+    /// thousands of messages would slow SIPp down more than the phone.
+    pub fn untraced(mut self) -> Sipp {
+        self.trace = false;
+        self
+    }
+
     /// Any other SIPp arguments, e.g. `&["-aa"]` or `&["-key", "k", "v"]`.
     pub fn args(mut self, args: &[&str]) -> Sipp {
         self.extra.extend(args.iter().map(|a| a.to_string()));
@@ -844,10 +854,13 @@ impl Sipp {
             .args(["-mp", &self.media_port.to_string()])
             .args(["-cp", &self.control_port.to_string()])
             .args(["-m", &self.calls.to_string()])
-            .args(["-nostdin", "-trace_msg", "-trace_err"])
-            .arg("-message_file")
-            .arg(self.messages_path())
-            .arg("-error_file")
+            .args(["-nostdin", "-trace_err"]);
+        if self.trace {
+            cmd.arg("-trace_msg")
+                .arg("-message_file")
+                .arg(self.messages_path());
+        }
+        cmd.arg("-error_file")
             .arg(self.errors_path())
             .args(&self.extra);
         let screen = File::create(self.screen_path()).expect("create SIPp output file");
