@@ -889,6 +889,52 @@ fn take_due(timers: &mut HashMap<CallId, Instant>, now: Instant) -> Vec<CallId> 
     due
 }
 
+/// The active account's `registerRetry` (0 when no account registers).
+fn register_retry(setup: &setup::Setup) -> u32 {
+    setup
+        .config
+        .active_account()
+        .map_or(0, |(_, a)| a.register_retry)
+}
+
+/// How often a connected call's incoming RTP is looked at (`rtpTimeout`); only while calls
+/// are connected, so an idle phone never wakes up for it.
+const RTP_CHECK: Duration = Duration::from_secs(1);
+
+/// One connected call's incoming RTP, as `rtpTimeout` watches it.
+struct RtpWatch {
+    /// When to look again.
+    next_check: Instant,
+    /// The packet count last seen; `None` while no RTP is expected (on hold, no audio).
+    count: Option<u64>,
+    /// Since when the count has not moved (or RTP was not expected).
+    since: Instant,
+}
+
+impl RtpWatch {
+    /// Watching starts when the call connects: a peer that never sends counts from then.
+    fn new(now: Instant) -> RtpWatch {
+        RtpWatch {
+            next_check: now + RTP_CHECK,
+            count: Some(0),
+            since: now,
+        }
+    }
+
+    /// Takes the call's packet count (`None`: no RTP expected now); true when it has not
+    /// moved for `timeout`.
+    fn observe(&mut self, count: Option<u64>, now: Instant, timeout: Duration) -> bool {
+        if count.is_none() || count != self.count {
+            self.count = count;
+            self.since = now;
+        } else if now.duration_since(self.since) >= timeout {
+            return true;
+        }
+        self.next_check = (now + RTP_CHECK).min(self.since + timeout).max(now + Duration::from_millis(10));
+        false
+    }
+}
+
 /// SIGINT, SIGTERM and SIGHUP as a channel, so the main loop can `select!` on them.
 fn signal_channel() -> std::io::Result<Receiver<i32>> {
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
@@ -921,6 +967,10 @@ struct Phone<'e> {
     max_duration: Option<Duration>,
     /// Connected calls and when `autoHangUpTime` ends them.
     hang_ups: HashMap<CallId, Instant>,
+    /// `rtpTimeout`: how long a connected call may receive no RTP.
+    rtp_timeout: Option<Duration>,
+    /// Connected calls whose incoming RTP is watched (`rtpTimeout`).
+    rtp_watch: HashMap<CallId, RtpWatch>,
     /// `singleMode` and `AC`.
     multi_call: policy::MultiCall,
     /// The calls in the local conference.
@@ -929,6 +979,8 @@ struct Phone<'e> {
     outbox: events::Outbox,
     /// Each account's last registration answer (for `--status`).
     registered: HashMap<AccountId, status::Registration>,
+    /// The active account's `registerRetry` (seconds), for the log.
+    register_retry: u32,
 }
 
 impl<'e> Phone<'e> {
@@ -953,6 +1005,11 @@ impl<'e> Phone<'e> {
                 secs => Some(Duration::from_secs(u64::from(secs))),
             },
             hang_ups: HashMap::new(),
+            rtp_timeout: match setup.config.settings.rtp_timeout {
+                0 => None,
+                secs => Some(Duration::from_secs(u64::from(secs))),
+            },
+            rtp_watch: HashMap::new(),
             multi_call: policy::MultiCall {
                 single_mode: setup.config.settings.single_mode,
                 auto_conference: setup.config.settings.ac,
@@ -960,6 +1017,7 @@ impl<'e> Phone<'e> {
             conference: Default::default(),
             outbox: Default::default(),
             registered: HashMap::new(),
+            register_retry: register_retry(setup),
         }
     }
 
@@ -977,6 +1035,7 @@ impl<'e> Phone<'e> {
             self.account_names.insert(id, setup.account_name.clone());
         }
         self.policy = Arc::new(setup.policy.clone());
+        self.register_retry = register_retry(setup);
     }
 
     /// A phone that only logs (after the engine is gone).
@@ -990,10 +1049,13 @@ impl<'e> Phone<'e> {
             forwards: HashMap::new(),
             max_duration: None,
             hang_ups: HashMap::new(),
+            rtp_timeout: None,
+            rtp_watch: HashMap::new(),
             multi_call: policy::MultiCall::default(),
             conference: Default::default(),
             outbox: Default::default(),
             registered: HashMap::new(),
+            register_retry: 0,
         }
     }
 
@@ -1059,12 +1121,18 @@ impl<'e> Phone<'e> {
                 self.arrange_calls(&info);
                 if ended {
                     self.hang_ups.remove(&info.call);
+                    self.rtp_watch.remove(&info.call);
                     self.conference.remove(&info.call);
                 } else if info.state == CallState::Confirmed {
                     if let Some(max) = self.max_duration {
                         self.hang_ups
                             .entry(info.call)
                             .or_insert_with(|| Instant::now() + max);
+                    }
+                    if self.rtp_timeout.is_some() {
+                        self.rtp_watch
+                            .entry(info.call)
+                            .or_insert_with(|| RtpWatch::new(Instant::now()));
                     }
                 }
             }
@@ -1135,6 +1203,7 @@ impl<'e> Phone<'e> {
             .into_iter()
             .chain(self.forwards.values().copied())
             .chain(self.hang_ups.values().copied())
+            .chain(self.rtp_watch.values().map(|w| w.next_check))
             .min()
     }
 
@@ -1173,6 +1242,35 @@ impl<'e> Phone<'e> {
                     after: self.max_duration.unwrap_or_default(),
                 }),
                 Err(e) => log::warn!("call {call}: autoHangUpTime: could not hang up: {e}"),
+            }
+        }
+        self.check_rtp(engine, now);
+    }
+
+    /// `rtpTimeout`: ends, with a BYE, each watched call that received no RTP for that long
+    /// while it should have (a peer that vanished sends no BYE).
+    fn check_rtp(&mut self, engine: &Engine, now: Instant) {
+        let Some(timeout) = self.rtp_timeout else {
+            return;
+        };
+        let mut silent = Vec::new();
+        for (call, watch) in self.rtp_watch.iter_mut() {
+            if watch.next_check > now {
+                continue;
+            }
+            if watch.observe(engine.rtp_received(*call), now, timeout) {
+                silent.push(*call);
+            }
+        }
+        for call in silent {
+            self.rtp_watch.remove(&call);
+            let warning = ("Warning", "399 localhost \"No RTP received\"".to_string());
+            match engine.hangup_with(call, 200, &[warning]) {
+                Ok(()) => self.outbox.push(events::AppEvent::RtpTimeout {
+                    call,
+                    after: timeout,
+                }),
+                Err(e) => log::warn!("call {call}: rtpTimeout: could not hang up: {e}"),
             }
         }
     }
@@ -1313,9 +1411,16 @@ impl<'e> Phone<'e> {
                         _ => "",
                     };
                     let lost = if was { ", registration lost" } else { "" };
-                    log::warn!(
-                        "registration failed: {name}: {code} {reason}{hint}{lost}; will retry"
-                    );
+                    // PJSUA tries again after these (a server that is down or overloaded);
+                    // after any other answer it waits for new settings.
+                    let retried = matches!(code, 408 | 480 | 500 | 502 | 503 | 504)
+                        || (600..700).contains(code);
+                    let next = match (retried, self.register_retry) {
+                        (true, 0) => "not retrying (registerRetry=0)".to_string(),
+                        (true, secs) => format!("will retry (registerRetry={secs} s)"),
+                        (false, _) => "not retrying until the settings change".to_string(),
+                    };
+                    log::warn!("registration failed: {name}: {code} {reason}{hint}{lost}; {next}");
                 }
             }
             Event::Dtmf {
