@@ -138,7 +138,10 @@ fn registrar_killed_over_tcp_the_phone_retries_every_register_retry_seconds() {
     let reregistered = back.elapsed();
     events.wait_after(ev_mark, "registration", T, registered);
     let contact = kam.wait_binding(ALICE, T);
-    assert!(contact.to_lowercase().contains("transport=tcp"), "{contact}");
+    assert!(
+        contact.to_lowercase().contains("transport=tcp"),
+        "{contact}"
+    );
     eprintln!(
         "[faults] tcp: failure noticed {noticed:?} after the kill; registered again \
          {reregistered:?} after the restart"
@@ -155,10 +158,7 @@ fn a_caller_that_vanishes_mid_call_is_hung_up_by_rtp_timeout() {
     let dir = support::TempDir::new("faults-rtp");
     let play = dir.path().join("tone.wav");
     audio::write_wav(&play, 8000, &audio::tone(8000, 440.0, 8000.0, 0, 8000));
-    let phone = Phone::start(
-        &support::settings(0, "autoAnswer=all\nrtpTimeout=3\n"),
-        &[],
-    );
+    let phone = Phone::start(&support::settings(0, "autoAnswer=all\nrtpTimeout=3\n"), &[]);
     let target = format!("sip:intercom@{}", phone.sip_addr());
     let events = Events::subscribe(&phone);
     let mut caller = PjsuaCaller::call(&target, &play, 120);
@@ -188,7 +188,9 @@ fn a_caller_that_vanishes_mid_call_is_hung_up_by_rtp_timeout() {
     );
     let ended_after = vanished.elapsed();
     assert!(
-        line.contains(&format!("call {call}: hung up: no RTP from the other side for 3 s")),
+        line.contains(&format!(
+            "call {call}: hung up: no RTP from the other side for 3 s"
+        )),
         "{line}"
     );
     assert!(
@@ -207,9 +209,8 @@ fn a_caller_that_vanishes_mid_call_is_hung_up_by_rtp_timeout() {
         }
     };
     assert!(bye.contains("No RTP received"), "{bye}");
-    let timeout_event = events.wait_after(ev_mark, "rtp_timeout", T, |v| {
-        v["type"] == "rtp_timeout"
-    });
+    let timeout_event =
+        events.wait_after(ev_mark, "rtp_timeout", T, |v| v["type"] == "rtp_timeout");
     assert_eq!(timeout_event["after_s"], 3, "{timeout_event}");
     assert_eq!(timeout_event["call"].to_string(), call, "{timeout_event}");
     let end = events.wait_after(ev_mark, "call end", T, |v| {

@@ -930,7 +930,9 @@ impl RtpWatch {
         } else if now.duration_since(self.since) >= timeout {
             return true;
         }
-        self.next_check = (now + RTP_CHECK).min(self.since + timeout).max(now + Duration::from_millis(10));
+        self.next_check = (now + RTP_CHECK)
+            .min(self.since + timeout)
+            .max(now + Duration::from_millis(10));
         false
     }
 }

@@ -1126,8 +1126,7 @@ impl Engine {
             }
             let mut stat = ffi::pjsua_stream_stat::default();
             // SAFETY: stat is ours and written by PJSUA on success; idx < media_cnt.
-            if unsafe { ffi::pjsua_call_get_stream_stat(call.0, idx as u32, &mut stat) } == PJ_OK
-            {
+            if unsafe { ffi::pjsua_call_get_stream_stat(call.0, idx as u32, &mut stat) } == PJ_OK {
                 *total.get_or_insert(0u64) += u64::from(stat.rtcp.rx.pkt);
             }
         }

@@ -64,13 +64,21 @@ impl Events {
         while !s.1.iter().any(|l| l.contains(needle)) {
             let left = deadline.saturating_duration_since(Instant::now());
             assert!(!left.is_zero(), "no {needle:?} from --events: {:?}", s.1);
-            s = cv.wait_timeout(s, left).unwrap_or_else(|e| e.into_inner()).0;
+            s = cv
+                .wait_timeout(s, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
         }
     }
 
     /// How many objects arrived so far: pass it to [`wait_after`](Self::wait_after).
     pub fn mark(&self) -> usize {
-        self.seen.0.lock().unwrap_or_else(|e| e.into_inner()).0.len()
+        self.seen
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .0
+            .len()
     }
 
     /// The first object from index `mark` on satisfying `pred`, waiting up to `timeout`.
@@ -98,13 +106,21 @@ impl Events {
                     .collect::<Vec<_>>()
                     .join("\n")
             );
-            s = cv.wait_timeout(s, left).unwrap_or_else(|e| e.into_inner()).0;
+            s = cv
+                .wait_timeout(s, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
         }
     }
 
     /// Every object so far.
     pub fn all(&self) -> Vec<Value> {
-        self.seen.0.lock().unwrap_or_else(|e| e.into_inner()).0.clone()
+        self.seen
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .0
+            .clone()
     }
 }
 
