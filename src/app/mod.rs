@@ -160,9 +160,15 @@ fn reload(
     for c in &changes {
         log::info!("changed {c}");
     }
+    // Every key is applied by a restart of the stack (as MicroSIP applies saved settings):
+    // the line names the keys that force it.
+    let keys: Vec<&str> = changes
+        .iter()
+        .map(|c| c.split_once(':').map_or(c.as_str(), |(k, _)| k))
+        .collect();
     log::info!(
-        "{} setting(s) changed; restarting the SIP stack (calls in progress end)",
-        changes.len()
+        "restarting the SIP stack for {} (calls in progress end)",
+        keys.join(", ")
     );
     Some(Box::new(new))
 }
