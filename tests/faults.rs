@@ -221,3 +221,33 @@ fn a_caller_that_vanishes_mid_call_is_hung_up_by_rtp_timeout() {
     phone.wait_line_after(mark, "DISCONNECTED", T);
     eprintln!("[faults] rtpTimeout=3: call ended {ended_after:?} after the caller vanished");
 }
+
+/// On hold nothing has to come (the held side may send nothing at all): `rtpTimeout` leaves
+/// a held call alone, and watches it again once it is taken off hold.
+#[test]
+fn a_call_on_hold_is_not_ended_by_rtp_timeout() {
+    const TIMEOUT: Duration = Duration::from_secs(2);
+    let dir = support::TempDir::new("faults-hold");
+    let play = dir.path().join("tone.wav");
+    audio::write_wav(&play, 8000, &audio::tone(8000, 440.0, 8000.0, 0, 8000));
+    let phone = Phone::start(&support::settings(0, "autoAnswer=all\nrtpTimeout=2\n"), &[]);
+    let target = format!("sip:intercom@{}", phone.sip_addr());
+    let mut caller = PjsuaCaller::call(&target, &play, 120);
+    phone.wait_line("audio active", T);
+    let mark = phone.mark();
+    phone.send("msip:hold");
+    phone.wait_line_after(mark, "on local hold", T);
+    // Held for twice the timeout: the call stays.
+    std::thread::sleep(TIMEOUT * 2 + Duration::from_secs(1));
+    phone.assert_no_line("rtpTimeout");
+    let mark = phone.mark();
+    phone.send("msip:hold");
+    phone.wait_line_after(mark, "audio active", T);
+    // Off hold, it is watched again: the caller vanishes, the call ends.
+    caller.kill();
+    phone.wait_line_after(
+        mark,
+        "no RTP from the other side for 2 s (rtpTimeout)",
+        TIMEOUT + Duration::from_secs(1) + SLACK,
+    );
+}

@@ -1533,3 +1533,52 @@ impl commands::AudioControl for LevelsControl {
         self.0.set_speaker_volume(state.speaker_level);
     }
 }
+
+#[cfg(test)]
+mod rtp_watch_tests {
+    use super::*;
+
+    const TIMEOUT: Duration = Duration::from_secs(3);
+
+    #[test]
+    fn packets_that_keep_coming_never_time_out() {
+        let t0 = Instant::now();
+        let mut w = RtpWatch::new(t0);
+        for i in 1..20u64 {
+            let now = t0 + Duration::from_secs(i);
+            assert!(!w.observe(Some(i * 50), now, TIMEOUT));
+            assert!(w.next_check > now && w.next_check <= now + RTP_CHECK);
+        }
+    }
+
+    #[test]
+    fn a_count_that_stops_times_out_after_the_timeout_not_before() {
+        let t0 = Instant::now();
+        let mut w = RtpWatch::new(t0);
+        assert!(!w.observe(Some(100), t0 + Duration::from_secs(1), TIMEOUT));
+        assert!(!w.observe(Some(100), t0 + Duration::from_secs(3), TIMEOUT));
+        assert!(w.observe(Some(100), t0 + Duration::from_secs(4), TIMEOUT));
+    }
+
+    #[test]
+    fn a_peer_that_never_sends_counts_from_the_answer() {
+        let t0 = Instant::now();
+        let mut w = RtpWatch::new(t0);
+        assert!(!w.observe(Some(0), t0 + Duration::from_secs(2), TIMEOUT));
+        assert!(w.observe(Some(0), t0 + Duration::from_secs(3), TIMEOUT));
+    }
+
+    #[test]
+    fn on_hold_nothing_is_expected_and_the_count_starts_again_after() {
+        let t0 = Instant::now();
+        let mut w = RtpWatch::new(t0);
+        assert!(!w.observe(Some(100), t0 + Duration::from_secs(1), TIMEOUT));
+        for s in 2..30 {
+            assert!(!w.observe(None, t0 + Duration::from_secs(s), TIMEOUT));
+        }
+        // Taken off hold: a new stream counts from 0, and the timeout counts from there.
+        assert!(!w.observe(Some(0), t0 + Duration::from_secs(30), TIMEOUT));
+        assert!(!w.observe(Some(0), t0 + Duration::from_secs(32), TIMEOUT));
+        assert!(w.observe(Some(0), t0 + Duration::from_secs(33), TIMEOUT));
+    }
+}
