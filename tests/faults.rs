@@ -28,6 +28,14 @@ fn account(server: &str, extra: &str) -> String {
     )
 }
 
+/// What `microsip --status` prints for the running phone.
+fn status(phone: &Phone) -> String {
+    let ini = phone.ini_path().to_str().unwrap().to_string();
+    let (code, out) = Phone::run_to_exit(&["--ini", &ini, "--status"], T);
+    assert!(code.success(), "--status: {out}");
+    out
+}
+
 fn registered(v: &serde_json::Value) -> bool {
     v["type"] == "registration" && v["registered"] == true
 }
@@ -67,6 +75,8 @@ fn registrar_killed_over_udp_the_phone_says_so_and_registers_again() {
     let event = events.wait_after(ev_mark, "failed registration", T, failed);
     assert_eq!(event["code"], 408, "{event}");
     assert_eq!(event["account"], "Account1", "{event}");
+    let down = status(&phone);
+    assert!(down.contains("Account1: failed (408 "), "{down}");
 
     // The registrar comes back on the same port, with an empty location table.
     kam.restart();
@@ -83,6 +93,8 @@ fn registrar_killed_over_udp_the_phone_says_so_and_registers_again() {
     assert_eq!(event["code"], 200, "{event}");
     let contact = kam.wait_binding(ALICE, T);
     assert_eq!(contact, first_contact, "the same phone registered again");
+    let up = status(&phone);
+    assert!(up.contains("Account1: registered (200 "), "{up}");
     assert_eq!(phone.pid(), pid);
     assert!(
         reregistered <= RETRY_SPREAD + SLACK,
@@ -126,12 +138,13 @@ fn registrar_killed_over_tcp_the_phone_retries_every_register_retry_seconds() {
     assert!(lost.contains("will retry (registerRetry=5 s)"), "{lost}");
     let event = events.wait_after(ev_mark, "failed registration", T, failed);
     assert_eq!(event["code"], 503, "{event}");
+    let down = status(&phone);
+    assert!(down.contains("Account1: failed (503 "), "{down}");
 
     kam.restart();
     let back = Instant::now();
-    let again_mark = phone.mark();
     phone.wait_line_after(
-        again_mark,
+        mark,
         "registered: Account1: 200",
         Duration::from_secs(5) + RETRY_SPREAD + SLACK,
     );
@@ -142,6 +155,8 @@ fn registrar_killed_over_tcp_the_phone_retries_every_register_retry_seconds() {
         contact.to_lowercase().contains("transport=tcp"),
         "{contact}"
     );
+    let up = status(&phone);
+    assert!(up.contains("Account1: registered (200 "), "{up}");
     eprintln!(
         "[faults] tcp: failure noticed {noticed:?} after the kill; registered again \
          {reregistered:?} after the restart"
