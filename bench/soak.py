@@ -46,14 +46,22 @@ def sample(pid):
     }
 
 
-def idle_sample(phone, timeout=30):
-    """The phone's sample once it reports no call."""
+def idle_sample(phone, settled=None, timeout=30, settle=10):
+    """The phone's sample once it reports no call and its fd and thread counts are back to
+    `settled`'s (the sound device and the media clock close after the last call's audio, on
+    threads of their own), or after `settle` seconds of idling: a leak never comes back."""
     def idle():
         out = subprocess.run([phone.binary, "--ini", phone.ini, "--status"],
                              capture_output=True, text=True).stdout
         return "calls: none" in out
     wait_for("the last call to end", idle, timeout=timeout, step=0.2)
-    return sample(phone.proc.pid)
+    deadline = time.monotonic() + settle
+    while True:
+        s = sample(phone.proc.pid)
+        back = settled is None or (s["fds"], s["threads"]) == (settled["fds"], settled["threads"])
+        if back or time.monotonic() >= deadline:
+            return s
+        time.sleep(0.2)
 
 
 def start_calls(phone, calls, hold_ms, work, tag):
@@ -118,7 +126,7 @@ def main():
 
         proc, stat = start_calls(phone, warm_calls, args.hold_ms, work, "warmup")
         result["warmup_calls"] = finish_calls(proc, stat, warm_calls * 3 + 60)
-        result["warmup"] = idle_sample(phone)
+        result["warmup"] = idle_sample(phone, result["start"])
         print(f"warm-up ({warm_calls} calls): {result['warmup']} {result['warmup_calls']}",
               file=sys.stderr, flush=True)
 
@@ -138,7 +146,7 @@ def main():
         if proc.poll() is None:
             proc.kill()
         result["soak_calls"] = finish_calls(proc, stat, 60)
-        result["end"] = idle_sample(phone)
+        result["end"] = idle_sample(phone, result["warmup"])
     finally:
         phone.stop()
         kam.stop()

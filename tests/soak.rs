@@ -51,8 +51,11 @@ fn sample(pid: u32) -> Sample {
     }
 }
 
-/// Waits until the phone reports no call (`--status`), then takes a sample.
-fn idle_sample(phone: &Phone) -> Sample {
+/// Waits until the phone reports no call (`--status`), then takes a sample once its fd and
+/// thread counts are back to `settled`'s (the sound device and the media clock close when the
+/// last call's audio ends, on threads of their own), or after 10 s of idling: a leak shows up
+/// as counts that never come back.
+fn idle_sample(phone: &Phone, settled: Option<Sample>) -> Sample {
     let deadline = Instant::now() + T;
     loop {
         let out = Command::new(Phone::binary())
@@ -63,9 +66,18 @@ fn idle_sample(phone: &Phone) -> Sample {
             .expect("run microsip --status");
         let text = String::from_utf8_lossy(&out.stdout);
         if text.contains("calls: none") {
-            return sample(phone.pid());
+            break;
         }
         assert!(Instant::now() < deadline, "calls left over: {text}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let idle_for = Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = sample(phone.pid());
+        let back = settled.is_none_or(|s| s.fds == now.fds && s.threads == now.threads);
+        if back || Instant::now() >= idle_for {
+            return now;
+        }
         std::thread::sleep(Duration::from_millis(200));
     }
 }
@@ -97,10 +109,10 @@ fn a_call_every_second_for_two_minutes_leaves_fds_threads_and_memory_flat() {
     let phone = Phone::start(&ini, &[]);
     let target = phone.sip_addr();
     phone.wait_line("registered: Account1: 200", T);
-    let start = idle_sample(&phone);
+    let start = idle_sample(&phone, None);
 
     calls(&target, WARM_UP_CALLS);
-    let warm = idle_sample(&phone);
+    let warm = idle_sample(&phone, Some(start));
 
     // During the soak, a sample every 5 s: the report shows the trend, not only the ends.
     let pid = phone.pid();
@@ -117,7 +129,7 @@ fn a_call_every_second_for_two_minutes_leaves_fds_threads_and_memory_flat() {
     calls(&target, SOAK_CALLS);
     drop(stop_tx);
     let during = sampler.join().expect("sampler thread");
-    let end = idle_sample(&phone);
+    let end = idle_sample(&phone, Some(warm));
 
     let peak = during.iter().map(|s| s.rss_kb).max().unwrap_or(0);
     eprintln!(
