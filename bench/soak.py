@@ -14,6 +14,9 @@ The run fails (exit 1) if any call failed, if the fd or thread count at the end 
 the warm-up's, or if the RSS at the end is more than --rss-slack-kb above the warm-up's. The
 summary also gives the RSS trend after the warm-up (least squares, kB per hour).
 
+A failed run keeps its work directory (the phone's log, SIPp's statistics), as BENCH_KEEP=1
+does for any run.
+
 Usage: bench/soak.py [--microsip BIN] [--minutes 60] [--interval 10] [--warmup 120]
        [--hold-ms 500] [--rss-slack-kb 1024] [--json FILE]
 Needs root (SIPp sends RTP through a raw socket), kamailio and sipp (scripts/setup.sh).
@@ -147,13 +150,12 @@ def main():
             proc.kill()
         result["soak_calls"] = finish_calls(proc, stat, 60)
         result["end"] = idle_sample(phone, result["warmup"])
+    except BaseException:
+        print(f"kept {work} (the phone's log is there)", file=sys.stderr)
+        raise
     finally:
         phone.stop()
         kam.stop()
-        if os.environ.get("BENCH_KEEP"):
-            print(f"kept {work}", file=sys.stderr)
-        else:
-            shutil.rmtree(work, ignore_errors=True)
 
     warm, end = result["warmup"], result["end"]
     samples = result["samples"]
@@ -184,6 +186,10 @@ RSS peak {result['rss_peak_kb']} kB; trend after the warm-up {result['rss_slope_
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=1)
+    if failures or os.environ.get("BENCH_KEEP"):
+        print(f"kept {work} (the phone's log is there)", file=sys.stderr)
+    else:
+        shutil.rmtree(work, ignore_errors=True)
     sys.exit(1 if failures else 0)
 
 
