@@ -170,6 +170,7 @@ fn check_schema(v: &Value) {
             ("elapsed_ms", "n"),
         ],
         "auto_hangup" => &[("after_s", "n")],
+        "rtp_timeout" => &[("after_s", "n")],
         "mwi" => &[
             ("account", "s"),
             ("waiting", "b"),

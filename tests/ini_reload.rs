@@ -79,3 +79,27 @@ fn sighup_with_nothing_changed_keeps_the_call_in_progress() {
     caller.wait(T).assert_success();
     phone.assert_no_line("settings reloaded");
 }
+
+#[test]
+fn sighup_with_a_change_restarts_the_stack_naming_the_key_and_the_call_ends() {
+    let port = support::free_udp_port();
+    let phone = Phone::start(&ini(port, "all"), &[]);
+    phone.wait_line("started: SIP on udp", T);
+    let mut caller = Sipp::uac("uac_wait_bye.xml", &format!("127.0.0.1:{port}"))
+        .service("door")
+        .spawn();
+    phone.wait_line(": CONFIRMED", T);
+    std::fs::write(phone.ini_path(), ini(port, "all") + "autoHangUpTime=600\n").unwrap();
+    let mark = phone.mark();
+    phone.signal(SIGHUP);
+    let line = phone.wait_line_after(mark, "restarting the SIP stack for", T);
+    assert!(
+        line.contains("for Settings.autoHangUpTime (calls in progress end)"),
+        "the log names the key that forced the restart, and only it: {line}"
+    );
+    // The call in progress ended with a BYE the caller expects, and the phone runs on the
+    // new settings.
+    caller.wait(T).assert_success();
+    phone.wait_line_after(mark, "settings reloaded", T);
+    phone.wait_line_after(mark, "started: SIP on udp", T);
+}

@@ -31,6 +31,8 @@ pub enum AppEvent {
     Forwarded { call: CallId, to: String },
     /// A connected call was ended by `autoHangUpTime`.
     AutoHungUp { call: CallId, after: Duration },
+    /// A connected call was ended because no RTP came for `rtpTimeout`.
+    RtpTimeout { call: CallId, after: Duration },
     /// A connected call was put on hold because another started or was answered.
     Held { call: CallId, because: CallId },
     /// A call was ended because another was answered (`singleMode`).
@@ -69,6 +71,10 @@ impl AppEvent {
                 "call {call}: hung up: autoHangUpTime ({} s) reached",
                 after.as_secs()
             ),
+            AppEvent::RtpTimeout { call, after } => format!(
+                "call {call}: hung up: no RTP from the other side for {} s (rtpTimeout)",
+                after.as_secs()
+            ),
             AppEvent::Held { call, because } => {
                 format!("call {call}: on hold: call {because} started")
             }
@@ -105,6 +111,7 @@ impl AppEvent {
     /// Whether it reports a failure (logged as a warning).
     pub fn is_failure(&self) -> bool {
         matches!(self, AppEvent::Hook(r) if !r.succeeded())
+            || matches!(self, AppEvent::RtpTimeout { .. })
     }
 }
 
@@ -360,6 +367,11 @@ fn app_json(event: &AppEvent) -> (&'static str, Option<CallId>, Value) {
         AppEvent::Forwarded { call, to } => ("forwarded", Some(*call), json!({ "to": to })),
         AppEvent::AutoHungUp { call, after } => (
             "auto_hangup",
+            Some(*call),
+            json!({ "after_s": after.as_secs() }),
+        ),
+        AppEvent::RtpTimeout { call, after } => (
+            "rtp_timeout",
             Some(*call),
             json!({ "after_s": after.as_secs() }),
         ),

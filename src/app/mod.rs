@@ -165,9 +165,15 @@ fn reload(
     for c in &changes {
         log::info!("changed {c}");
     }
+    // Every key is applied by a restart of the stack (as MicroSIP applies saved settings):
+    // the line names the keys that force it.
+    let keys: Vec<&str> = changes
+        .iter()
+        .map(|c| c.split_once(':').map_or(c.as_str(), |(k, _)| k))
+        .collect();
     log::info!(
-        "{} setting(s) changed; restarting the SIP stack (calls in progress end)",
-        changes.len()
+        "restarting the SIP stack for {} (calls in progress end)",
+        keys.join(", ")
     );
     Some(Box::new(new))
 }
@@ -909,6 +915,54 @@ fn take_due(timers: &mut HashMap<CallId, Instant>, now: Instant) -> Vec<CallId> 
     due
 }
 
+/// The active account's `registerRetry` (0 when no account registers).
+fn register_retry(setup: &setup::Setup) -> u32 {
+    setup
+        .config
+        .active_account()
+        .map_or(0, |(_, a)| a.register_retry)
+}
+
+/// How often a connected call's incoming RTP is looked at (`rtpTimeout`); only while calls
+/// are connected, so an idle phone never wakes up for it.
+const RTP_CHECK: Duration = Duration::from_secs(1);
+
+/// One connected call's incoming RTP, as `rtpTimeout` watches it.
+struct RtpWatch {
+    /// When to look again.
+    next_check: Instant,
+    /// The packet count last seen; `None` while no RTP is expected (on hold, no audio).
+    count: Option<u64>,
+    /// Since when the count has not moved (or RTP was not expected).
+    since: Instant,
+}
+
+impl RtpWatch {
+    /// Watching starts when the call connects: a peer that never sends counts from then.
+    fn new(now: Instant) -> RtpWatch {
+        RtpWatch {
+            next_check: now + RTP_CHECK,
+            count: Some(0),
+            since: now,
+        }
+    }
+
+    /// Takes the call's packet count (`None`: no RTP expected now); true when it has not
+    /// moved for `timeout`.
+    fn observe(&mut self, count: Option<u64>, now: Instant, timeout: Duration) -> bool {
+        if count.is_none() || count != self.count {
+            self.count = count;
+            self.since = now;
+        } else if now.duration_since(self.since) >= timeout {
+            return true;
+        }
+        self.next_check = (now + RTP_CHECK)
+            .min(self.since + timeout)
+            .max(now + Duration::from_millis(10));
+        false
+    }
+}
+
 /// SIGINT, SIGTERM and SIGHUP as a channel, so the main loop can `select!` on them.
 fn signal_channel() -> std::io::Result<Receiver<i32>> {
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
@@ -941,6 +995,10 @@ struct Phone<'e> {
     max_duration: Option<Duration>,
     /// Connected calls and when `autoHangUpTime` ends them.
     hang_ups: HashMap<CallId, Instant>,
+    /// `rtpTimeout`: how long a connected call may receive no RTP.
+    rtp_timeout: Option<Duration>,
+    /// Connected calls whose incoming RTP is watched (`rtpTimeout`).
+    rtp_watch: HashMap<CallId, RtpWatch>,
     /// `singleMode` and `AC`.
     multi_call: policy::MultiCall,
     /// The calls in the local conference.
@@ -949,6 +1007,8 @@ struct Phone<'e> {
     outbox: events::Outbox,
     /// Each account's last registration answer (for `--status`).
     registered: HashMap<AccountId, status::Registration>,
+    /// The active account's `registerRetry` (seconds), for the log.
+    register_retry: u32,
 }
 
 impl<'e> Phone<'e> {
@@ -973,6 +1033,11 @@ impl<'e> Phone<'e> {
                 secs => Some(Duration::from_secs(u64::from(secs))),
             },
             hang_ups: HashMap::new(),
+            rtp_timeout: match setup.config.settings.rtp_timeout {
+                0 => None,
+                secs => Some(Duration::from_secs(u64::from(secs))),
+            },
+            rtp_watch: HashMap::new(),
             multi_call: policy::MultiCall {
                 single_mode: setup.config.settings.single_mode,
                 auto_conference: setup.config.settings.ac,
@@ -980,6 +1045,7 @@ impl<'e> Phone<'e> {
             conference: Default::default(),
             outbox: Default::default(),
             registered: HashMap::new(),
+            register_retry: register_retry(setup),
         }
     }
 
@@ -997,6 +1063,7 @@ impl<'e> Phone<'e> {
             self.account_names.insert(id, setup.account_name.clone());
         }
         self.policy = Arc::new(setup.policy.clone());
+        self.register_retry = register_retry(setup);
     }
 
     /// A phone that only logs (after the engine is gone).
@@ -1010,10 +1077,13 @@ impl<'e> Phone<'e> {
             forwards: HashMap::new(),
             max_duration: None,
             hang_ups: HashMap::new(),
+            rtp_timeout: None,
+            rtp_watch: HashMap::new(),
             multi_call: policy::MultiCall::default(),
             conference: Default::default(),
             outbox: Default::default(),
             registered: HashMap::new(),
+            register_retry: 0,
         }
     }
 
@@ -1079,12 +1149,18 @@ impl<'e> Phone<'e> {
                 self.arrange_calls(&info);
                 if ended {
                     self.hang_ups.remove(&info.call);
+                    self.rtp_watch.remove(&info.call);
                     self.conference.remove(&info.call);
                 } else if info.state == CallState::Confirmed {
                     if let Some(max) = self.max_duration {
                         self.hang_ups
                             .entry(info.call)
                             .or_insert_with(|| Instant::now() + max);
+                    }
+                    if self.rtp_timeout.is_some() {
+                        self.rtp_watch
+                            .entry(info.call)
+                            .or_insert_with(|| RtpWatch::new(Instant::now()));
                     }
                 }
             }
@@ -1155,6 +1231,7 @@ impl<'e> Phone<'e> {
             .into_iter()
             .chain(self.forwards.values().copied())
             .chain(self.hang_ups.values().copied())
+            .chain(self.rtp_watch.values().map(|w| w.next_check))
             .min()
     }
 
@@ -1193,6 +1270,35 @@ impl<'e> Phone<'e> {
                     after: self.max_duration.unwrap_or_default(),
                 }),
                 Err(e) => log::warn!("call {call}: autoHangUpTime: could not hang up: {e}"),
+            }
+        }
+        self.check_rtp(engine, now);
+    }
+
+    /// `rtpTimeout`: ends, with a BYE, each watched call that received no RTP for that long
+    /// while it should have (a peer that vanished sends no BYE).
+    fn check_rtp(&mut self, engine: &Engine, now: Instant) {
+        let Some(timeout) = self.rtp_timeout else {
+            return;
+        };
+        let mut silent = Vec::new();
+        for (call, watch) in self.rtp_watch.iter_mut() {
+            if watch.next_check > now {
+                continue;
+            }
+            if watch.observe(engine.rtp_received(*call), now, timeout) {
+                silent.push(*call);
+            }
+        }
+        for call in silent {
+            self.rtp_watch.remove(&call);
+            let warning = ("Warning", "399 localhost \"No RTP received\"".to_string());
+            match engine.hangup_with(call, 200, &[warning]) {
+                Ok(()) => self.outbox.push(events::AppEvent::RtpTimeout {
+                    call,
+                    after: timeout,
+                }),
+                Err(e) => log::warn!("call {call}: rtpTimeout: could not hang up: {e}"),
             }
         }
     }
@@ -1333,9 +1439,16 @@ impl<'e> Phone<'e> {
                         _ => "",
                     };
                     let lost = if was { ", registration lost" } else { "" };
-                    log::warn!(
-                        "registration failed: {name}: {code} {reason}{hint}{lost}; will retry"
-                    );
+                    // PJSUA tries again after these (a server that is down or overloaded);
+                    // after any other answer it waits for new settings.
+                    let retried = matches!(code, 408 | 480 | 500 | 502 | 503 | 504)
+                        || (600..700).contains(code);
+                    let next = match (retried, self.register_retry) {
+                        (true, 0) => "not retrying (registerRetry=0)".to_string(),
+                        (true, secs) => format!("will retry (registerRetry={secs} s)"),
+                        (false, _) => "not retrying until the settings change".to_string(),
+                    };
+                    log::warn!("registration failed: {name}: {code} {reason}{hint}{lost}; {next}");
                 }
             }
             Event::Dtmf {
@@ -1438,5 +1551,54 @@ impl commands::AudioControl for LevelsControl {
         self.0.set_speaker_mute(state.speaker_muted);
         self.0.set_mic_volume(state.mic_level);
         self.0.set_speaker_volume(state.speaker_level);
+    }
+}
+
+#[cfg(test)]
+mod rtp_watch_tests {
+    use super::*;
+
+    const TIMEOUT: Duration = Duration::from_secs(3);
+
+    #[test]
+    fn packets_that_keep_coming_never_time_out() {
+        let t0 = Instant::now();
+        let mut w = RtpWatch::new(t0);
+        for i in 1..20u64 {
+            let now = t0 + Duration::from_secs(i);
+            assert!(!w.observe(Some(i * 50), now, TIMEOUT));
+            assert!(w.next_check > now && w.next_check <= now + RTP_CHECK);
+        }
+    }
+
+    #[test]
+    fn a_count_that_stops_times_out_after_the_timeout_not_before() {
+        let t0 = Instant::now();
+        let mut w = RtpWatch::new(t0);
+        assert!(!w.observe(Some(100), t0 + Duration::from_secs(1), TIMEOUT));
+        assert!(!w.observe(Some(100), t0 + Duration::from_secs(3), TIMEOUT));
+        assert!(w.observe(Some(100), t0 + Duration::from_secs(4), TIMEOUT));
+    }
+
+    #[test]
+    fn a_peer_that_never_sends_counts_from_the_answer() {
+        let t0 = Instant::now();
+        let mut w = RtpWatch::new(t0);
+        assert!(!w.observe(Some(0), t0 + Duration::from_secs(2), TIMEOUT));
+        assert!(w.observe(Some(0), t0 + Duration::from_secs(3), TIMEOUT));
+    }
+
+    #[test]
+    fn on_hold_nothing_is_expected_and_the_count_starts_again_after() {
+        let t0 = Instant::now();
+        let mut w = RtpWatch::new(t0);
+        assert!(!w.observe(Some(100), t0 + Duration::from_secs(1), TIMEOUT));
+        for s in 2..30 {
+            assert!(!w.observe(None, t0 + Duration::from_secs(s), TIMEOUT));
+        }
+        // Taken off hold: a new stream counts from 0, and the timeout counts from there.
+        assert!(!w.observe(Some(0), t0 + Duration::from_secs(30), TIMEOUT));
+        assert!(!w.observe(Some(0), t0 + Duration::from_secs(32), TIMEOUT));
+        assert!(w.observe(Some(0), t0 + Duration::from_secs(33), TIMEOUT));
     }
 }

@@ -428,6 +428,7 @@ fn account_settings(n: u32, a: &Account, stun: bool) -> Option<AccountSettings> 
         transport,
         register_refresh: a.register_refresh,
         keep_alive: a.keep_alive,
+        register_retry: a.register_retry,
         // MicroSIP 3.22.16's hideCID: `soft` shows the display name "Anonymous", `hard` (and
         // 3.22.3's `1`) also MicroSIP's anonymous URI; both send `Privacy: id`.
         outgoing_from: match a.hide_cid {

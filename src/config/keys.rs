@@ -375,6 +375,10 @@ ini_struct! {
         user_agent: String = "userAgent", text("");
         /// `autoHangUpTime`: hang up this many seconds after connecting, 0 for never.
         auto_hang_up_time: u32 = "autoHangUpTime", seconds(0);
+        /// `rtpTimeout` (ours, not MicroSIP's): end a connected call with BYE when no RTP came
+        /// from the other side for this many seconds while it should send (not on hold); 0
+        /// never does.
+        rtp_timeout: u32 = "rtpTimeout", seconds(60);
         /// `maxConcurrentCalls`: reject calls beyond this many, 0 for no limit.
         max_concurrent_calls: u32 = "maxConcurrentCalls", number(0);
         /// `inviteBurst` (ours): new calls accepted from one address within 10 s; more are
@@ -521,6 +525,10 @@ ini_struct! {
         register_refresh: u32 = "registerRefresh", RegisterRefresh;
         /// `keepAlive`: keep-alive interval in seconds (at least 2).
         keep_alive: u32 = "keepAlive", KeepAlive;
+        /// `registerRetry` (ours, not MicroSIP's): seconds between attempts to register again
+        /// after the registrar failed or could not be reached (PJSUA's `reg_retry_interval`;
+        /// MicroSIP leaves it at PJSUA's 300); 0 stops retrying.
+        register_retry: u32 = "registerRetry", seconds(300);
         /// `publish`: PUBLISH presence.
         publish: bool = "publish", Exact1;
         /// `ICE`.

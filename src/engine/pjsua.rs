@@ -644,6 +644,7 @@ impl Engine {
                 transport: TransportKind::Udp,
                 register_refresh: 300,
                 keep_alive: 15,
+                register_retry: 300,
                 ..AccountSettings::default()
             };
             let id = add_account(&local, tp, s, -1, s.account.is_none(), false)?;
@@ -758,6 +759,7 @@ impl Engine {
                 transport: TransportKind::Udp,
                 register_refresh: 300,
                 keep_alive: 15,
+                register_retry: 300,
                 ..AccountSettings::default()
             };
             if let Some(s) = self.settings.as_ref() {
@@ -1126,6 +1128,35 @@ impl Engine {
         call_info(call.0).ok_or(Error::NoSuchCall(call))
     }
 
+    /// How many RTP packets the call's audio has received so far, or `None` when none is
+    /// expected now: no audio stream, on hold either way, or not receiving (the count starts
+    /// again when a re-INVITE replaces the stream). For `rtpTimeout`.
+    pub fn rtp_received(&self, call: CallId) -> Option<u64> {
+        let mut ci = ffi::pjsua_call_info::default();
+        // SAFETY: ci is ours and fully written by PJSUA on success.
+        if call.0 < 0 || unsafe { ffi::pjsua_call_get_info(call.0, &mut ci) } != PJ_OK {
+            return None;
+        }
+        if ci.state != ffi::PJSIP_INV_STATE_CONFIRMED {
+            return None;
+        }
+        let mut total = None;
+        for (idx, m) in ci.media.iter().enumerate().take(ci.media_cnt as usize) {
+            let receiving = m.type_ == ffi::PJMEDIA_TYPE_AUDIO
+                && m.status == ffi::PJSUA_CALL_MEDIA_ACTIVE
+                && m.dir & ffi::PJMEDIA_DIR_DECODING != 0;
+            if !receiving {
+                continue;
+            }
+            let mut stat = ffi::pjsua_stream_stat::default();
+            // SAFETY: stat is ours and written by PJSUA on success; idx < media_cnt.
+            if unsafe { ffi::pjsua_call_get_stream_stat(call.0, idx as u32, &mut stat) } == PJ_OK {
+                *total.get_or_insert(0u64) += u64::from(stat.rtcp.rx.pkt);
+            }
+        }
+        total
+    }
+
     fn require(&self, call: CallId) -> Result<()> {
         // SAFETY: a pure query of PJSUA's call table.
         if call.0 < 0 || unsafe { ffi::pjsua_call_is_active(call.0) } == 0 {
@@ -1475,6 +1506,9 @@ fn add_account(
     cfg.proxy_cnt = proxies.len().min(cfg.proxy.len()) as u32;
     cfg.reg_timeout = a.register_refresh;
     cfg.ka_interval = a.keep_alive;
+    // The first attempt after a failure comes at once (PJSUA spreads it over 0-10 s), the
+    // next ones every `register_retry` seconds (PJSUA's own ±10 s spread).
+    cfg.reg_retry_interval = a.register_retry;
     cfg.priority = priority;
     cfg.cred_count = u32::from(!a.auth_user.is_empty());
     cfg.cred_info[0].realm = pj_str_ref("*");

@@ -154,6 +154,9 @@ pub struct AccountSettings {
     pub register_refresh: u32,
     /// UDP keep-alive interval in seconds.
     pub keep_alive: u32,
+    /// Seconds between attempts to register again after a failure (PJSUA's
+    /// `reg_retry_interval`; 300 is PJSUA's and MicroSIP's); 0 never retries.
+    pub register_retry: u32,
     /// The From of outgoing calls and messages when it is not `id_uri` (MicroSIP's
     /// `hideCID`: `"Anonymous" <...>`).
     pub outgoing_from: Option<String>,

@@ -712,6 +712,20 @@ impl PjsuaCaller {
         }
     }
 
+    /// Kills pjsua with SIGKILL: it vanishes mid-call, sending nothing more (no BYE, no
+    /// RTP), as a peer that crashed or lost power.
+    pub fn kill(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .status();
+        let _ = self.child.wait();
+    }
+
+    /// Its SIP port on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     /// Quits pjsua (menu command `q`, so its recording is finished) and returns what it
     /// recorded: (rate, samples).
     pub fn quit_and_recording(&mut self) -> (u32, Vec<i16>) {

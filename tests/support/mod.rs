@@ -20,6 +20,7 @@
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
 pub mod audio;
+pub mod events;
 
 use std::collections::BTreeSet;
 use std::fs::{self, File};
@@ -314,6 +315,8 @@ fn tail(text: &str, n: usize) -> String {
 /// Dropping it stops it.
 pub struct Kamailio {
     child: Child,
+    cfg_path: PathBuf,
+    defines: Vec<&'static str>,
     ip: String,
     port: u16,
     tcp_port: Option<u16>,
@@ -410,27 +413,12 @@ impl Kamailio {
             }
 
             let log = File::create(&log_path).expect("create kamailio.log");
-            let child = Command::new(&kamailio)
-                .arg("-f")
-                .arg(&cfg_path)
-                // Foreground (don't daemonize), log to stderr, private
-                // runtime dir and pid file, small memory pools.
-                .args(["-DD", "-E", "-m", "32", "-M", "8"])
-                .args(&defines)
-                .arg("-Y")
-                .arg(dir.path())
-                .arg("-P")
-                .arg(dir.path().join("kamailio.pid"))
-                .current_dir(dir.path())
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().expect("dup log file"))
-                .stderr(log)
-                .process_group(0)
-                .spawn()
-                .unwrap_or_else(|e| panic!("spawn {}: {e}", kamailio.display()));
+            let child = spawn_kamailio(&kamailio, &cfg_path, &defines, dir.path(), log);
 
             let mut k = Kamailio {
                 child,
+                cfg_path,
+                defines,
                 ip,
                 port,
                 tcp_port,
@@ -450,6 +438,32 @@ impl Kamailio {
             }
         }
         panic!("kamailio could not bind a port in 3 tries\n--- kamailio log ---\n{last_log}");
+    }
+
+    /// Kills Kamailio with SIGKILL (no goodbye to anyone, its registrations are lost: the
+    /// location table is in memory) and reaps it.
+    pub fn kill(&mut self) {
+        send_signal(self.child.id(), "KILL", true);
+        let _ = self.child.wait();
+    }
+
+    /// Starts Kamailio again after [`kill`](Self::kill), on the same ports with the same
+    /// configuration (its log goes on in the same file), and waits until it answers. Panics
+    /// if it does not come up in 10 s.
+    pub fn restart(&mut self) {
+        let log = fs::OpenOptions::new()
+            .append(true)
+            .open(&self.log_path)
+            .expect("open kamailio.log");
+        let kamailio = find_program("kamailio", "kamailio");
+        let dir = self.dir.path().to_path_buf();
+        self.child = spawn_kamailio(&kamailio, &self.cfg_path, &self.defines, &dir, log);
+        if let Err(why) = self.wait_ready(Duration::from_secs(10)) {
+            panic!(
+                "kamailio did not start again: {why}\n--- kamailio log ---\n{}",
+                tail(&self.log(), 40)
+            );
+        }
     }
 
     fn wait_ready(&mut self, timeout: Duration) -> Result<(), String> {
@@ -626,6 +640,33 @@ impl Drop for Kamailio {
             );
         }
     }
+}
+
+/// Runs Kamailio in the foreground (no daemon), logging to `log`, with its runtime dir and pid
+/// file in `dir` and small memory pools, in a process group of its own.
+fn spawn_kamailio(
+    kamailio: &Path,
+    cfg_path: &Path,
+    defines: &[&str],
+    dir: &Path,
+    log: File,
+) -> Child {
+    Command::new(kamailio)
+        .arg("-f")
+        .arg(cfg_path)
+        .args(["-DD", "-E", "-m", "32", "-M", "8"])
+        .args(defines)
+        .arg("-Y")
+        .arg(dir)
+        .arg("-P")
+        .arg(dir.join("kamailio.pid"))
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("dup log file"))
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {}: {e}", kamailio.display()))
 }
 
 fn options_request(port: u16, local_port: u16, seq: u32) -> String {
