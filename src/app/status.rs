@@ -173,8 +173,9 @@ pub fn render(v: &Value) -> String {
             ),
             Some("not_registering") => "not registering (no registrar)".to_string(),
             Some("pending") => "registering (no answer yet)".to_string(),
-            Some(state) => format!(
-                "{state} ({} {}, since {})",
+            Some(_) => format!(
+                "{} ({} {}, since {})",
+                text(&a["state"]),
                 a["code"],
                 text(&a["reason"]),
                 text(&a["since"])
@@ -281,5 +282,14 @@ mod tests {
         let text = render(&v);
         assert!(text.contains("\\x1b[2J"), "{text}");
         assert!(!text.contains('\u{1b}'));
+    }
+
+    #[test]
+    fn an_unknown_registration_state_is_escaped_too() {
+        // Found by the json_inputs fuzz target: the state was printed as it came.
+        let v = json!({"accounts": [{"account": "a", "state": "\u{1b}[2J"}]});
+        let text = render(&v);
+        assert!(text.contains("a: \\x1b[2J (null ?, since ?)"), "{text}");
+        assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text}");
     }
 }
