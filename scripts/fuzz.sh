@@ -30,9 +30,6 @@ if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
     "cargo-fuzz (cargo install cargo-fuzz)" >&2
   exit 2
 fi
-if [ -z "${PJPROJECT_DIR:-}" ] && [ -d "$repo/target/pjproject-src/current" ]; then
-  export PJPROJECT_DIR="$repo/target/pjproject-src/current"
-fi
 
 cd "$repo/fuzz"
 known=$(cargo +nightly fuzz list)
@@ -48,7 +45,7 @@ done
 
 # One build for all (AddressSanitizer, debug assertions on); the runs then start the
 # binaries directly so that they do not contend for cargo's lock.
-nice -n 19 cargo +nightly fuzz build "${targets[@]}"
+nice -n 19 cargo +nightly fuzz build
 bin_dir="$repo/fuzz/target/x86_64-unknown-linux-gnu/release"
 mkdir -p target/logs
 seconds=$((minutes * 60))

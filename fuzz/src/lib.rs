@@ -129,12 +129,14 @@ fn check_command(command: &Command) {
     }
 }
 
+/// What the grammar dials, through the pipeline. Without a dial plan: compiling one costs
+/// more than the grammar itself, and `dial_pipeline` covers plans.
 fn grammar_targets(target: &str) {
-    for plan in ["", "<0:+49>xx.|x.", "(<:9>xxx)"] {
+    for no_transform in [false, true] {
         let main = MainAccount {
             domain: "pbx.example",
             dialing_prefix: "0",
-            dial_plan: plan,
+            dial_plan: "",
             transport: "tcp",
         };
         let local = LocalAccount {
@@ -147,7 +149,7 @@ fn grammar_targets(target: &str) {
             local: Some(local),
             tcp_transport: true,
             tls_transport: false,
-            no_transform: false,
+            no_transform,
         });
     }
 }
@@ -265,10 +267,7 @@ pub fn dial_pipeline(data: &[u8]) {
     }
     let _ = dial::uri_domain(target);
     let (_, host) = dial::uri_user_host(target);
-    assert!(
-        !host.contains([';', '?', '>']),
-        "a host ends before parameters"
-    );
+    assert!(!host.contains([';', '?']), "a host ends before parameters");
     let _ = dial::display_name(target);
     let _ = dial::wild_match(main.domain, target);
     let _ = dial::add_transport(target, Some("tls"));

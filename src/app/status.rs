@@ -198,14 +198,16 @@ pub fn render(v: &Value) -> String {
             text(&c["media"]),
         ));
     }
-    match v["last_problem"].as_object() {
-        Some(p) => out.push_str(&format!(
+    let p = &v["last_problem"];
+    if p.is_object() {
+        out.push_str(&format!(
             "last problem: {} {}: {}\n",
             text(&p["at"]),
             text(&p["level"]),
             text(&p["message"])
-        )),
-        None => out.push_str("last problem: none\n"),
+        ));
+    } else {
+        out.push_str("last problem: none\n");
     }
     out
 }
@@ -282,6 +284,15 @@ mod tests {
         let text = render(&v);
         assert!(text.contains("\\x1b[2J"), "{text}");
         assert!(!text.contains('\u{1b}'));
+    }
+
+    #[test]
+    fn a_last_problem_without_its_fields_does_not_panic() {
+        // Found by the json_inputs fuzz target: indexing the object (not the value) panicked
+        // on a missing key, so `microsip --status` crashed on such a reply.
+        let v = json!({"last_problem": {"level": "warn", "m)ssage": "x"}});
+        let text = render(&v);
+        assert!(text.contains("last problem: ? warn: ?"), "{text}");
     }
 
     #[test]
