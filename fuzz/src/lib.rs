@@ -25,9 +25,12 @@ use microsip::logging;
 use microsip::policy::{self, AccountIdentity, AutoAnswerMode, Forwarding, Policy};
 use serde_json::Value;
 
+/// A target's check: it panics on a finding.
+pub type Check = fn(&[u8]);
+
 /// Every target: its name (the `[[bin]]` in fuzz/Cargo.toml and the corpus directory) and
 /// its check.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Check)] = &[
     ("ini_parse", ini_parse),
     ("grammar_parse", grammar_parse),
     ("wire_decode", wire_decode),
