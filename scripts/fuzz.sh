@@ -49,43 +49,42 @@ nice -n 19 cargo +nightly fuzz build
 bin_dir="$repo/fuzz/target/x86_64-unknown-linux-gnu/release"
 mkdir -p target/logs
 seconds=$((minutes * 60))
-touch target/logs/.start
-declare -A pids started
+declare -A started
 for t in "${targets[@]}"; do
   mkdir -p "target/corpus/$t" "artifacts/$t"
   args=(-max_total_time="$seconds" -timeout=60 -rss_limit_mb=2048 -print_final_stats=1
     -artifact_prefix="artifacts/$t/")
   [ -f "dict/$t.dict" ] && args+=(-dict="dict/$t.dict")
   echo "fuzz.sh: $t for $minutes min (log: fuzz/target/logs/$t.log)" >&2
-  nice -n 19 "$bin_dir/$t" "${args[@]}" "target/corpus/$t" "corpus/$t" \
-    >"target/logs/$t.log" 2>&1 &
-  pids[$t]=$!
+  touch "target/logs/$t.start"
+  rm -f "target/logs/$t.rc" "target/logs/$t.end"
   started[$t]=$(date +%s)
+  (
+    rc=0
+    nice -n 19 "$bin_dir/$t" "${args[@]}" "target/corpus/$t" "corpus/$t" \
+      >"target/logs/$t.log" 2>&1 || rc=$?
+    date +%s >"target/logs/$t.end"
+    echo "$rc" >"target/logs/$t.rc"
+  ) &
 done
+wait
 
 failed=()
-declare -A status elapsed
-for t in "${targets[@]}"; do
-  rc=0
-  wait "${pids[$t]}" || rc=$?
-  status[$t]=$rc
-  elapsed[$t]=$(($(date +%s) - ${started[$t]}))
-done
-
 printf '%-14s %14s %8s %8s %9s %8s\n' target executions cov ft "run (s)" crashes
 for t in "${targets[@]}"; do
   log="target/logs/$t.log"
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
   ft=$(grep -o 'ft: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
-  crashes=$(find "artifacts/$t" -newer target/logs/.start -type f \
+  crashes=$(find "artifacts/$t" -newer "target/logs/$t.start" -type f \
     \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' -o -name 'oom-*' \) | wc -l)
-  if [ "${status[$t]}" -ne 0 ] || [ "$crashes" -ne 0 ]; then
+  rc=$(cat "target/logs/$t.rc")
+  if [ "$rc" -ne 0 ] || [ "$crashes" -ne 0 ]; then
     failed+=("$t")
     crashes=$((crashes > 0 ? crashes : 1))
   fi
   printf '%-14s %14s %8s %8s %9s %8s\n' "$t" "${execs:-?}" "${cov:-?}" "${ft:-?}" \
-    "${elapsed[$t]}" "$crashes"
+    "$(($(cat "target/logs/$t.end") - ${started[$t]}))" "$crashes"
 done
 if [ ${#failed[@]} -gt 0 ]; then
   echo "fuzz.sh: FAILED: ${failed[*]} (inputs in fuzz/artifacts/, logs in fuzz/target/logs/)" >&2
