@@ -364,7 +364,9 @@ pub fn json_inputs(data: &[u8]) {
     }
     let shown = status::render(&value);
     assert!(
-        !shown.chars().any(|c| c.is_control() && c != '\n' && c != '\t'),
+        !shown
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t'),
         "--status prints a control character: {shown:?}"
     );
 }
