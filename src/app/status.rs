@@ -148,10 +148,13 @@ fn duration_text(d: Duration) -> String {
 /// remote party, a reason phrase) is escaped.
 pub fn render(v: &Value) -> String {
     let text = |v: &Value| one_entry(v.as_str().unwrap_or("?"), false);
+    // A number as JSON writes it; anything else escaped too (JSON leaves DEL and the C1
+    // controls in its strings as they are).
+    let raw = |v: &Value| one_entry(&v.to_string(), false);
     let mut out = format!(
         "microsip {} (pid {}), up {}, settings {}, SIP {}\n",
         text(&v["version"]),
-        v["pid"],
+        raw(&v["pid"]),
         duration_text(Duration::from_secs(
             v["uptime_seconds"].as_u64().unwrap_or(0)
         )),
@@ -166,16 +169,17 @@ pub fn render(v: &Value) -> String {
         let detail = match a["state"].as_str() {
             Some("registered") => format!(
                 "registered ({} {}, expires in {} s, since {})",
-                a["code"],
+                raw(&a["code"]),
                 text(&a["reason"]),
-                a["expires"],
+                raw(&a["expires"]),
                 text(&a["since"])
             ),
             Some("not_registering") => "not registering (no registrar)".to_string(),
             Some("pending") => "registering (no answer yet)".to_string(),
-            Some(state) => format!(
-                "{state} ({} {}, since {})",
-                a["code"],
+            Some(_) => format!(
+                "{} ({} {}, since {})",
+                text(&a["state"]),
+                raw(&a["code"]),
                 text(&a["reason"]),
                 text(&a["since"])
             ),
@@ -190,21 +194,23 @@ pub fn render(v: &Value) -> String {
     for c in &calls {
         out.push_str(&format!(
             "call {} {} {}: {}, audio {}\n",
-            c["call"],
+            raw(&c["call"]),
             text(&c["direction"]),
             text(&c["remote"]),
             text(&c["state"]),
             text(&c["media"]),
         ));
     }
-    match v["last_problem"].as_object() {
-        Some(p) => out.push_str(&format!(
+    let p = &v["last_problem"];
+    if p.is_object() {
+        out.push_str(&format!(
             "last problem: {} {}: {}\n",
             text(&p["at"]),
             text(&p["level"]),
             text(&p["message"])
-        )),
-        None => out.push_str("last problem: none\n"),
+        ));
+    } else {
+        out.push_str("last problem: none\n");
     }
     out
 }
@@ -281,5 +287,33 @@ mod tests {
         let text = render(&v);
         assert!(text.contains("\\x1b[2J"), "{text}");
         assert!(!text.contains('\u{1b}'));
+    }
+
+    #[test]
+    fn numbers_that_are_not_numbers_are_escaped() {
+        // Found by the json_inputs fuzz target: a value printed as JSON kept a DEL (and would
+        // keep C1 controls such as U+009B, a terminal's CSI) from the reply.
+        let v = json!({"pid": ["\u{7f}\u{9b}2J"], "calls": [{"call": {"x": "\u{9b}"}}]});
+        let text = render(&v);
+        assert!(text.contains("(pid [\"\\x7f\\x9b2J\"])"), "{text}");
+        assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text}");
+    }
+
+    #[test]
+    fn a_last_problem_without_its_fields_does_not_panic() {
+        // Found by the json_inputs fuzz target: indexing the object (not the value) panicked
+        // on a missing key, so `microsip --status` crashed on such a reply.
+        let v = json!({"last_problem": {"level": "warn", "m)ssage": "x"}});
+        let text = render(&v);
+        assert!(text.contains("last problem: ? warn: ?"), "{text}");
+    }
+
+    #[test]
+    fn an_unknown_registration_state_is_escaped_too() {
+        // Found by the json_inputs fuzz target: the state was printed as it came.
+        let v = json!({"accounts": [{"account": "a", "state": "\u{1b}[2J"}]});
+        let text = render(&v);
+        assert!(text.contains("a: \\x1b[2J (null ?, since ?)"), "{text}");
+        assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text}");
     }
 }

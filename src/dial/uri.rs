@@ -205,9 +205,9 @@ fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> &'a str {
 }
 
 /// Step 6: MicroSIP refuses a URI whose UTF-8 form is longer than [`MAX_URI_BYTES`]. Then a
-/// cheap syntax check (the engine still calls `pjsua_verify_sip_url`): balanced `<…>`, no
-/// white space or control characters, a `sip:`/`sips:` scheme, a non-empty user when there is
-/// an `@`, and a non-empty host.
+/// cheap syntax check (the engine still calls `pjsua_verify_sip_url`): no control character
+/// anywhere (a display name included), balanced `<…>`, no white space inside them, a
+/// `sip:`/`sips:` scheme, a non-empty user when there is an `@`, and a non-empty host.
 pub fn validate_uri(uri: &str) -> Result<(), DialError> {
     if uri.len() > MAX_URI_BYTES {
         return Err(DialError::UriTooLong { bytes: uri.len() });
@@ -216,6 +216,12 @@ pub fn validate_uri(uri: &str) -> Result<(), DialError> {
         uri: uri.to_string(),
         reason: reason.to_string(),
     };
+    // A display name before the `<` too: SIP's quoted strings hold no control characters.
+    if uri.chars().any(char::is_control) {
+        return Err(invalid(
+            "it contains control characters (a display name included); remove them",
+        ));
+    }
     let addr = match uri.find('<') {
         Some(lt) => uri[lt + 1..]
             .strip_suffix('>')
@@ -441,6 +447,23 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn control_characters_in_a_display_name_are_refused() {
+        // Found while writing the dial_pipeline fuzz target: only the part inside `<…>` was
+        // checked, so `"\x01" <sip:a@b>` went to PJSIP as it was.
+        for bad in [
+            "\"\u{1}\" <sip:a@b>",
+            "\u{1b}[2J <sip:a@b>",
+            "\"a\tb\" <sip:a@b>",
+        ] {
+            assert!(
+                matches!(validate_uri(bad), Err(DialError::InvalidUri { .. })),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(validate_uri("\"B\u{f6}b B\" <sip:a@b>"), Ok(()));
     }
 
     #[test]

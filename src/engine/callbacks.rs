@@ -587,7 +587,7 @@ unsafe extern "C" fn on_pager2(
 
 /// What an `application/simple-message-summary` body (RFC 3842) says: messages waiting, and
 /// the new and old voice messages (`Voice-Message: 2/8 (0/2)`, 0 when absent).
-fn parse_message_summary(body: &str) -> (bool, u32, u32) {
+pub fn parse_message_summary(body: &str) -> (bool, u32, u32) {
     let mut waiting = false;
     let (mut new, mut old) = (0, 0);
     for line in body.lines() {

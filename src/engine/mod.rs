@@ -31,6 +31,9 @@ pub mod speech;
 mod transport;
 pub mod types;
 
+// For the fuzz targets (fuzz/): text from the network that the engine parses itself.
+#[doc(hidden)]
+pub use callbacks::parse_message_summary;
 pub use device::{ActiveAudio, AudioDevice, AudioStats, BridgeFormat, DeviceEnds, RecorderId};
 pub use pjsua::{media_clock_rate, pjproject_version, Engine, EngineInfo};
 pub use prompt::MediaTap;
