@@ -23,11 +23,12 @@ fn serial() -> MutexGuard<'static, ()> {
 }
 
 /// [Account1] `intercom` with no registrar (calls by address), `SRTP=srtp`, answering every
-/// call at once, PCMA only.
+/// call at once, PCMA only; SIPp's offers come one after another from one address, more than
+/// the admission guard lets through (`inviteBurst=0`).
 fn ini(srtp: &str) -> String {
     support::settings(
         1,
-        "autoAnswer=all\nautoAnswerDelay=0\naudioCodecs=PCMA/8000/1\n",
+        "autoAnswer=all\nautoAnswerDelay=0\naudioCodecs=PCMA/8000/1\ninviteBurst=0\n",
     ) + &format!("[Account1]\ndomain=127.0.0.1\nusername=intercom\ntransport=udp\nSRTP={srtp}\n")
 }
 
