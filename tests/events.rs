@@ -3,111 +3,14 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::Value;
+use support::events::Events;
 use support::{Kamailio, Phone, Sipp, ALICE, ALICE_PASSWORD, DOMAIN};
 
 const T: Duration = Duration::from_secs(20);
-
-/// What `--events` printed: the objects (stdout) and its other lines (stderr).
-type Seen = Arc<(Mutex<(Vec<Value>, Vec<String>)>, Condvar)>;
-
-/// A `microsip --events` process and the objects it printed.
-struct Events {
-    child: Child,
-    seen: Seen,
-}
-
-impl Events {
-    /// Subscribes to `phone`'s events; returns once the subscription is confirmed.
-    fn subscribe(phone: &Phone) -> Events {
-        let mut child = Command::new(Phone::binary())
-            .arg("--ini")
-            .arg(phone.ini_path())
-            .arg("--events")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn microsip --events");
-        let seen: Seen = Arc::new((Mutex::new((Vec::new(), Vec::new())), Condvar::new()));
-        let (out, err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
-        for (pipe, is_out) in [
-            (Box::new(out) as Box<dyn std::io::Read + Send>, true),
-            (Box::new(err), false),
-        ] {
-            let seen = Arc::clone(&seen);
-            std::thread::spawn(move || {
-                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                    let (lock, cv) = &*seen;
-                    let mut s = lock.lock().unwrap();
-                    if is_out {
-                        let v: Value = serde_json::from_str(&line)
-                            .unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
-                        s.0.push(v);
-                    } else {
-                        s.1.push(line);
-                    }
-                    cv.notify_all();
-                }
-            });
-        }
-        let events = Events { child, seen };
-        events.wait_stderr("subscribed to events");
-        events
-    }
-
-    fn wait_stderr(&self, needle: &str) {
-        let (lock, cv) = &*self.seen;
-        let deadline = Instant::now() + T;
-        let mut s = lock.lock().unwrap();
-        while !s.1.iter().any(|l| l.contains(needle)) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            assert!(!left.is_zero(), "no {needle:?} from --events: {:?}", s.1);
-            s = cv.wait_timeout(s, left).unwrap().0;
-        }
-    }
-
-    /// The first object satisfying `pred`, waiting for it.
-    fn wait(&self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-        let (lock, cv) = &*self.seen;
-        let deadline = Instant::now() + T;
-        let mut s = lock.lock().unwrap();
-        loop {
-            if let Some(v) = s.0.iter().find(|v| pred(v)) {
-                return v.clone();
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            assert!(
-                !left.is_zero(),
-                "no {what} event; got:\n{}",
-                s.0.iter()
-                    .map(|v| v.to_string())
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            );
-            s = cv.wait_timeout(s, left).unwrap().0;
-        }
-    }
-
-    fn of_type(&self, kind: &str) -> Value {
-        self.wait(kind, |v| v["type"] == kind)
-    }
-
-    fn all(&self) -> Vec<Value> {
-        self.seen.0.lock().unwrap().0.clone()
-    }
-}
-
-impl Drop for Events {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// The README's schema: the common fields, then per type the fields and their JSON kinds
 /// ("s" string, "n" number, "b" bool, "o" object, "a" array; a trailing "?" allows null).
@@ -284,7 +187,7 @@ fn registration_events_and_the_stream_ends_with_the_phone() {
     assert_eq!(unregistered["account"], "Account1");
     assert!(phone.wait_exit(T).success());
     // The phone is gone: --events ends, with 0.
-    let status = events.child.wait().unwrap();
+    let status = events.wait_exit();
     assert!(status.success(), "{status:?}");
 }
 

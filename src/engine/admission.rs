@@ -18,9 +18,7 @@
 //! checks it itself) that requires an extension the phone does not support (RFC 3261
 //! 8.2.2.3): PJSUA would answer an OPTIONS or a MESSAGE as if `Require` were not there.
 
-use std::cell::UnsafeCell;
 use std::collections::{HashMap, VecDeque};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -115,10 +113,10 @@ impl Guard {
 /// The guard of the running engine (PJSIP calls the module without a context).
 static GUARD: Mutex<Option<Guard>> = Mutex::new(None);
 
-/// Our `pjsip_module`, registered with PJSIP's endpoint while the engine runs; kept, like the
-/// fallback module, until after `pjsua_destroy`.
+/// The guard's module, registered with PJSIP's endpoint while the engine runs; kept, like
+/// the fallback module, until after `pjsua_destroy`.
 pub(super) struct Admission {
-    _module: Box<UnsafeCell<ffi::pjsip_module>>,
+    _module: super::module::RequestModule,
 }
 
 impl Admission {
@@ -126,40 +124,21 @@ impl Admission {
     /// every INVITE (the Require check stays).
     pub(super) fn register(limit: u32) -> super::types::Result<Option<Admission>> {
         *GUARD.lock().unwrap_or_else(|e| e.into_inner()) = Some(Guard::new(limit));
-        let name = c"mod-microsip-admission";
-        let module = Box::new(UnsafeCell::new(ffi::pjsip_module {
-            name: ffi::pj_str_t {
-                ptr: name.as_ptr().cast_mut(),
-                slen: name.to_bytes().len() as ffi::pj_ssize_t,
-            },
-            id: -1,
-            priority: PRIORITY,
-            on_rx_request: Some(on_rx_request),
-            ..Default::default()
-        }));
-        // SAFETY: PJSUA is initialised (its endpoint exists); the module lives in a box that
-        // the engine keeps until PJSUA is destroyed, and its name is a static string.
-        let status =
-            unsafe { ffi::pjsip_endpt_register_module(ffi::pjsua_get_pjsip_endpt(), module.get()) };
-        super::pjsua::check("pjsip_endpt_register_module", status)?;
+        let module = super::module::RequestModule::register(
+            c"mod-microsip-admission",
+            PRIORITY,
+            on_rx_request,
+        )?;
         Ok(Some(Admission { _module: module }))
     }
 }
 
 /// PJSIP's `on_rx_request` of the module: returns true when the INVITE was refused here.
 unsafe extern "C" fn on_rx_request(rdata: *mut ffi::pjsip_rx_data) -> ffi::pj_bool_t {
-    let refused = catch_unwind(AssertUnwindSafe(|| {
+    super::module::taken("admission guard", || {
         // SAFETY: PJSIP passes a live rdata of a parsed request for the length of the call.
         unsafe { admit(rdata) }
-    }));
-    match refused {
-        Ok(true) => ffi::PJ_TRUE as ffi::pj_bool_t,
-        Ok(false) => ffi::PJ_FALSE as ffi::pj_bool_t,
-        Err(_) => {
-            log::error!("internal error: a panic in the admission guard was caught");
-            ffi::PJ_FALSE as ffi::pj_bool_t
-        }
-    }
+    })
 }
 
 /// # Safety

@@ -7,9 +7,6 @@
 //! have (§12.2.2, §9.2). An ACK is never answered (§17.2.1). This module sits below every
 //! other one (PJSUA's modules, presence, MESSAGE, the dialogs), so it only sees leftovers.
 
-use std::cell::UnsafeCell;
-use std::panic::{catch_unwind, AssertUnwindSafe};
-
 use super::pjsua::pj_to_string;
 use crate::ffi;
 
@@ -28,50 +25,29 @@ pub(crate) fn leftover_response(method: &str, in_dialog: bool) -> Option<u16> {
     }
 }
 
-/// Our `pjsip_module`, registered with PJSIP's endpoint while the engine runs. PJSIP links it
-/// into its module list and writes its id, so it must stay where it is: the engine keeps the
-/// box until after `pjsua_destroy` (which unregisters every module).
+/// The fallback module, registered with PJSIP's endpoint while the engine runs.
 pub(super) struct Fallback {
-    _module: Box<UnsafeCell<ffi::pjsip_module>>,
+    _module: super::module::RequestModule,
 }
 
 impl Fallback {
     /// Registers the module with PJSUA's endpoint (after `pjsua_init`).
     pub(super) fn register() -> super::types::Result<Fallback> {
-        let name = c"mod-microsip-fallback";
-        let module = Box::new(UnsafeCell::new(ffi::pjsip_module {
-            name: ffi::pj_str_t {
-                ptr: name.as_ptr().cast_mut(),
-                slen: name.to_bytes().len() as ffi::pj_ssize_t,
-            },
-            id: -1,
-            priority: PRIORITY,
-            on_rx_request: Some(on_rx_request),
-            ..Default::default()
-        }));
-        // SAFETY: PJSUA is initialised (its endpoint exists); the module lives in a box that
-        // the engine keeps until PJSUA is destroyed, and its name is a static string.
-        let status =
-            unsafe { ffi::pjsip_endpt_register_module(ffi::pjsua_get_pjsip_endpt(), module.get()) };
-        super::pjsua::check("pjsip_endpt_register_module", status)?;
+        let module = super::module::RequestModule::register(
+            c"mod-microsip-fallback",
+            PRIORITY,
+            on_rx_request,
+        )?;
         Ok(Fallback { _module: module })
     }
 }
 
 /// PJSIP's `on_rx_request` of the module: answers the leftover, returns whether it was taken.
 unsafe extern "C" fn on_rx_request(rdata: *mut ffi::pjsip_rx_data) -> ffi::pj_bool_t {
-    let handled = catch_unwind(AssertUnwindSafe(|| {
+    super::module::taken("request fallback", || {
         // SAFETY: PJSIP passes a live rdata of a parsed request for the length of the call.
         unsafe { answer_leftover(rdata) }
-    }));
-    match handled {
-        Ok(true) => ffi::PJ_TRUE as ffi::pj_bool_t,
-        Ok(false) => ffi::PJ_FALSE as ffi::pj_bool_t,
-        Err(_) => {
-            log::error!("internal error: a panic in the request fallback was caught");
-            ffi::PJ_FALSE as ffi::pj_bool_t
-        }
-    }
+    })
 }
 
 /// # Safety

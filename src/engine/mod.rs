@@ -16,6 +16,8 @@ mod fallback;
 #[allow(unsafe_code)]
 mod media;
 #[allow(unsafe_code)]
+mod module;
+#[allow(unsafe_code)]
 mod netwatch;
 #[allow(unsafe_code)]
 mod pjsua;

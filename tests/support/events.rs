@@ -113,6 +113,21 @@ impl Events {
         }
     }
 
+    /// The first object satisfying `pred` (from the start), waiting up to 20 s.
+    pub fn wait(&self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        self.wait_after(0, what, Duration::from_secs(20), pred)
+    }
+
+    /// The first object of type `kind`, waiting up to 20 s.
+    pub fn of_type(&self, kind: &str) -> Value {
+        self.wait(kind, |v| v["type"] == kind)
+    }
+
+    /// Waits for `--events` to end by itself (its phone gone); its exit status.
+    pub fn wait_exit(&mut self) -> std::process::ExitStatus {
+        self.child.wait().expect("wait for microsip --events")
+    }
+
     /// Every object so far.
     pub fn all(&self) -> Vec<Value> {
         self.seen
