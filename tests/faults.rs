@@ -163,6 +163,21 @@ fn registrar_killed_over_tcp_the_phone_retries_every_register_retry_seconds() {
     );
 }
 
+/// An auto-answering phone with `rtpTimeout`, the URI to call it, and a tone for the caller
+/// to play (in the returned directory).
+fn phone_with_rtp_timeout(
+    tag: &str,
+    timeout: Duration,
+) -> (support::TempDir, std::path::PathBuf, Phone, String) {
+    let dir = support::TempDir::new(tag);
+    let play = dir.path().join("tone.wav");
+    audio::write_wav(&play, 8000, &audio::tone(8000, 440.0, 8000.0, 0, 8000));
+    let settings = format!("autoAnswer=all\nrtpTimeout={}\n", timeout.as_secs());
+    let phone = Phone::start(&support::settings(0, &settings), &[]);
+    let target = format!("sip:intercom@{}", phone.sip_addr());
+    (dir, play, phone, target)
+}
+
 /// The caller (pjsua, sending RTP all along) is killed in the middle of the call: no BYE
 /// comes. With `rtpTimeout=3` the phone ends the call 3 s after the last packet, sends a
 /// BYE to where the caller was, and says why in the log and the event stream. While RTP
@@ -170,11 +185,7 @@ fn registrar_killed_over_tcp_the_phone_retries_every_register_retry_seconds() {
 #[test]
 fn a_caller_that_vanishes_mid_call_is_hung_up_by_rtp_timeout() {
     const TIMEOUT: Duration = Duration::from_secs(3);
-    let dir = support::TempDir::new("faults-rtp");
-    let play = dir.path().join("tone.wav");
-    audio::write_wav(&play, 8000, &audio::tone(8000, 440.0, 8000.0, 0, 8000));
-    let phone = Phone::start(&support::settings(0, "autoAnswer=all\nrtpTimeout=3\n"), &[]);
-    let target = format!("sip:intercom@{}", phone.sip_addr());
+    let (_dir, play, phone, target) = phone_with_rtp_timeout("faults-rtp", TIMEOUT);
     let events = Events::subscribe(&phone);
     let mut caller = PjsuaCaller::call(&target, &play, 120);
     phone.wait_line(": CONFIRMED", T);
@@ -248,11 +259,7 @@ fn a_caller_that_vanishes_mid_call_is_hung_up_by_rtp_timeout() {
 #[test]
 fn a_call_on_hold_is_not_ended_by_rtp_timeout() {
     const TIMEOUT: Duration = Duration::from_secs(2);
-    let dir = support::TempDir::new("faults-hold");
-    let play = dir.path().join("tone.wav");
-    audio::write_wav(&play, 8000, &audio::tone(8000, 440.0, 8000.0, 0, 8000));
-    let phone = Phone::start(&support::settings(0, "autoAnswer=all\nrtpTimeout=2\n"), &[]);
-    let target = format!("sip:intercom@{}", phone.sip_addr());
+    let (_dir, play, phone, target) = phone_with_rtp_timeout("faults-hold", TIMEOUT);
     let mut caller = PjsuaCaller::call(&target, &play, 120);
     phone.wait_line("audio active", T);
     let mark = phone.mark();

@@ -61,15 +61,22 @@ fn a_broken_edit_is_refused_and_the_phone_keeps_its_settings() {
         .assert_success();
 }
 
-#[test]
-fn sighup_with_nothing_changed_keeps_the_call_in_progress() {
+/// A phone answering everything on a port of its own, with SIPp's call (waiting for our BYE)
+/// connected.
+fn phone_in_a_call() -> (u16, Phone, Sipp) {
     let port = support::free_udp_port();
     let phone = Phone::start(&ini(port, "all"), &[]);
     phone.wait_line("started: SIP on udp", T);
-    let mut caller = Sipp::uac("uac_wait_bye.xml", &format!("127.0.0.1:{port}"))
+    let caller = Sipp::uac("uac_wait_bye.xml", &format!("127.0.0.1:{port}"))
         .service("door")
         .spawn();
     phone.wait_line(": CONFIRMED", T);
+    (port, phone, caller)
+}
+
+#[test]
+fn sighup_with_nothing_changed_keeps_the_call_in_progress() {
+    let (_, phone, mut caller) = phone_in_a_call();
     let mark = phone.mark();
     phone.signal(SIGHUP);
     phone.wait_line_after(mark, "no setting of", T);
@@ -82,13 +89,7 @@ fn sighup_with_nothing_changed_keeps_the_call_in_progress() {
 
 #[test]
 fn sighup_with_a_change_restarts_the_stack_naming_the_key_and_the_call_ends() {
-    let port = support::free_udp_port();
-    let phone = Phone::start(&ini(port, "all"), &[]);
-    phone.wait_line("started: SIP on udp", T);
-    let mut caller = Sipp::uac("uac_wait_bye.xml", &format!("127.0.0.1:{port}"))
-        .service("door")
-        .spawn();
-    phone.wait_line(": CONFIRMED", T);
+    let (port, phone, mut caller) = phone_in_a_call();
     std::fs::write(phone.ini_path(), ini(port, "all") + "autoHangUpTime=600\n").unwrap();
     let mark = phone.mark();
     phone.signal(SIGHUP);
