@@ -52,42 +52,53 @@ const FIXES: &[(&str, &str, &str, &str)] = &[
          fails with PJMEDIA_SRTP_DTLS_EPEERNOCERT (488). Only the RTP channel's keys make SRTP \
          ready; the RTCP channel keeps starting SRTCP on its own when it completes.",
     ),
-    // The DTLS certificate (an RSA-2048 key, 50 to 400 ms of one core) is made when a call
-    // first needs it, not in pjsua_init: every start, and so the first REGISTER, waited for
-    // it, on phones that may never make a DTLS call.
+    // DTLS-SRTP starts when a call first needs it, not in pjsua_init: its start made the
+    // certificate (an RSA-2048 key, 50 to 400 ms of one core) and initialised OpenSSL (tens
+    // of ms and MBs of tables), and every start, so the first REGISTER, waited for it, on
+    // phones that may never make a DTLS call.
+    // libsrtp starts with the first SRTP transport (pjmedia_transport_srtp_create starts it
+    // under PJSUA's lock), not in pjsua_init: Debian's libsrtp2 uses NSS, whose start loads
+    // its soft token, freebl and sqlite (measured: two thirds of the CPU from exec to the
+    // first REGISTER, and their memory for the phone's lifetime).
+    (
+        "pjsip/src/pjsua-lib/pjsua_media.c",
+        "    /* Initialize SRTP library (ticket #788). */\n    status = pjmedia_srtp_init_lib(pjsua_var.med_endpt);\n",
+        "    /* microsip: libsrtp starts with the first SRTP transport */\n    status = PJ_SUCCESS;\n",
+        "no libsrtp (NSS) start in pjsua_init",
+    ),
+    (
+        SRTP,
+        "    dtls_init();\n",
+        "    /* microsip: DTLS-SRTP starts on first use (dtls_cert_ready) */\n",
+        "no DTLS start (OpenSSL, certificate) in pjmedia_srtp_init_lib",
+    ),
     (
         DTLS,
         "static pj_status_t ssl_generate_cert(X509 **p_cert, EVP_PKEY **p_priv_key);\n",
         "static pj_status_t ssl_generate_cert(X509 **p_cert, EVP_PKEY **p_priv_key);\n\
          #include <pthread.h>\n\
-         static pthread_mutex_t dtls_cert_lock = PTHREAD_MUTEX_INITIALIZER;\n\
-         /* microsip: the certificate, made on first use by whichever thread needs it. */\n\
+         static pj_status_t dtls_init();\n\
+         static pthread_mutex_t dtls_start_lock = PTHREAD_MUTEX_INITIALIZER;\n\
+         /* microsip: DTLS-SRTP's start (OpenSSL, profiles, certificate), by whichever thread\n\
+         \x20  first needs it; again after pjmedia_srtp_deinit_lib. */\n\
          static pj_status_t dtls_cert_ready(void)\n\
          {\n\
          \x20   pj_status_t status = PJ_SUCCESS;\n\
-         \x20   pthread_mutex_lock(&dtls_cert_lock);\n\
-         \x20   if (!dtls_cert)\n\
-         \x20       status = ssl_generate_cert(&dtls_cert, &dtls_priv_key);\n\
-         \x20   pthread_mutex_unlock(&dtls_cert_lock);\n\
+         \x20   pthread_mutex_lock(&dtls_start_lock);\n\
+         \x20   if (!dtls_cert || valid_profiles_cnt == 0)\n\
+         \x20       status = dtls_init();\n\
+         \x20   pthread_mutex_unlock(&dtls_start_lock);\n\
          \x20   return status;\n\
          }\n",
-        "declares the certificate's lazy maker",
+        "declares DTLS-SRTP's lazy start",
     ),
     (
         DTLS,
-        "    /* Generate cert if not yet */\n    if (!dtls_cert) {\n",
-        "    /* microsip: the certificate is made on first use (dtls_cert_ready) */\n    if (0) {\n",
-        "no certificate at library start",
-    ),
-    (
-        DTLS,
-        "    rc = SSL_CTX_use_certificate(ctx, dtls_cert);\n",
-        "    if (dtls_cert_ready() != PJ_SUCCESS) {\n\
-         \x20       SSL_CTX_free(ctx);\n\
-         \x20       return PJ_EUNKNOWN;\n\
-         \x20   }\n\
-         \x20   rc = SSL_CTX_use_certificate(ctx, dtls_cert);\n",
-        "a handshake makes the certificate if the SDP did not",
+        "    /* Create DTLS context */\n    ctx = SSL_CTX_new(DTLS_method());\n",
+        "    if (dtls_cert_ready() != PJ_SUCCESS)\n\
+         \x20       return PJMEDIA_SRTP_DTLS_ENOPROFILE;\n\
+         \x20   /* Create DTLS context */\n    ctx = SSL_CTX_new(DTLS_method());\n",
+        "a handshake starts DTLS-SRTP if the SDP did not",
     ),
     (
         DTLS,
@@ -95,17 +106,18 @@ const FIXES: &[(&str, &str, &str, &str)] = &[
         "        status = dtls_cert_ready();\n\
          \x20       if (status == PJ_SUCCESS)\n\
          \x20           status = ssl_get_fingerprint(dtls_cert, PJ_TRUE, buf, &buf_len);\n",
-        "the SDP's a=fingerprint makes the certificate",
+        "the SDP's a=fingerprint starts DTLS-SRTP",
     ),
     (
         DTLS,
         "    PJ_ASSERT_RETURN(dtls_cert, PJ_EINVALIDOP);\n",
         "    if (dtls_cert_ready() != PJ_SUCCESS)\n        return PJ_EINVALIDOP;\n",
-        "the fingerprint API makes the certificate",
+        "the fingerprint API starts DTLS-SRTP",
     ),
 ];
 
 const DTLS: &str = "pjmedia/src/pjmedia/transport_srtp_dtls.c";
+const SRTP: &str = "pjmedia/src/pjmedia/transport_srtp.c";
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");

@@ -153,7 +153,7 @@ fn call_out(srtp: &str, args: &[&str]) -> (String, String) {
     phone_uri(&phone);
     let play = tone_wav(dir.path());
     let mut callee = PjsuaCaller::answer_with(args, &play, 3);
-    callee.wait_log("SIP UDP", T);
+    callee.wait_listening(T);
     phone.send(&callee.uri());
     let media = phone.wait_line(": audio active, ", T);
     phone.wait_line(": DISCONNECTED", T);
@@ -197,7 +197,7 @@ fn dtls_srtp_without_rtcp_mux_connects_every_time() {
         &play,
         1,
     );
-    callee.wait_log("SIP UDP", T);
+    callee.wait_listening(T);
     for n in 1..=CALLS {
         let mark = phone.mark();
         phone.send(&callee.uri());

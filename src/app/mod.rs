@@ -1212,10 +1212,11 @@ impl<'e> Phone<'e> {
                 }
                 policy::Arrange::Conference(calls) => {
                     let names: Vec<String> = calls.iter().map(|c| c.to_string()).collect();
-                    match engine.conference(&calls) {
-                        Ok(()) => {
+                    let joined = |c: CallId| self.conference.contains(&c);
+                    match engine.conference(&calls, &joined) {
+                        Ok(members) => {
                             log::info!("conference (AC=1): calls {}", names.join(", "));
-                            self.conference.extend(calls);
+                            self.conference.extend(members);
                         }
                         Err(e) => log::warn!("conference of calls {}: {e}", names.join(", ")),
                     }

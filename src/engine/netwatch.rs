@@ -247,8 +247,13 @@ fn pipe() -> Result<(OwnedFd, OwnedFd)> {
 
 impl NetWatch {
     /// Starts watching; `knock` is done before each `pjsua_handle_ip_change`, and
-    /// `public` checked again.
-    pub(super) fn start(knock: Option<PortKnock>, public: PublicAddrSlot) -> Result<NetWatch> {
+    /// `public` checked again. `waker` wakes the SIP poll after a change, so that the timers
+    /// PJSUA scheduled from this thread are seen at once.
+    pub(super) fn start(
+        knock: Option<PortKnock>,
+        public: PublicAddrSlot,
+        waker: Option<super::pjsua::Waker>,
+    ) -> Result<NetWatch> {
         let nl = netlink()?;
         let (stop_r, stop_w) = pipe()?;
         let knock = Arc::new(knock);
@@ -262,7 +267,7 @@ impl NetWatch {
                         return;
                     }
                 };
-                watch(&nl, &stop_r, &knock, &public);
+                watch(&nl, &stop_r, &knock, &public, waker.as_ref());
             })
             .map_err(|e| Error::Pj {
                 op: "spawn the network watcher",
@@ -286,7 +291,13 @@ impl Drop for NetWatch {
     }
 }
 
-fn watch(nl: &OwnedFd, stop: &OwnedFd, knocking: &Option<PortKnock>, public: &PublicAddrSlot) {
+fn watch(
+    nl: &OwnedFd,
+    stop: &OwnedFd,
+    knocking: &Option<PortKnock>,
+    public: &PublicAddrSlot,
+    waker: Option<&super::pjsua::Waker>,
+) {
     let mut due: Option<Instant> = None;
     let mut buf = vec![0u8; 16384];
     loop {
@@ -350,6 +361,9 @@ fn watch(nl: &OwnedFd, stop: &OwnedFd, knocking: &Option<PortKnock>, public: &Pu
             recheck_public_addr(public);
             allow_rewrite_for_the_change();
             handle_ip_change();
+            if let Some(w) = waker {
+                w.wake();
+            }
         }
     }
 }

@@ -25,8 +25,12 @@ use crate::ffi;
 /// Set while a PJSUA instance exists in this process.
 static RUNNING: AtomicBool = AtomicBool::new(false);
 
-/// Longest time the poll thread sleeps when nothing happens (PJSIP's timers shorten it).
-const MAX_POLL_MS: u32 = 1000;
+/// Longest time the poll thread sleeps when nothing happens (PJSIP's timers shorten it). A
+/// timer scheduled from another thread (the engine's owner, the network watcher) does not
+/// shorten a sleep already begun: those threads wake the poll with a [`Waker`] after calls
+/// that may schedule one. This bound only limits the harm of a wake-up forgotten somewhere,
+/// and keeps an idle phone at one wake-up in 10 s.
+const MAX_POLL_MS: u32 = 10_000;
 
 const PJ_OK: ffi::pj_status_t = ffi::PJ_SUCCESS as ffi::pj_status_t;
 
@@ -298,14 +302,38 @@ impl Drop for PjThread {
     }
 }
 
+/// Wakes the poll thread so that it recomputes its sleep: a CRLF keep-alive sent to the SIP
+/// UDP transport (PJSIP ignores such datagrams).
+pub(super) struct Waker {
+    sock: UdpSocket,
+    to: SocketAddr,
+}
+
+impl Waker {
+    fn new(to: SocketAddr) -> Option<Waker> {
+        let sock = UdpSocket::bind(SocketAddr::new(to.ip(), 0)).ok()?;
+        Some(Waker { sock, to })
+    }
+
+    /// Lets the poll thread see a timer scheduled from this thread.
+    pub(super) fn wake(&self) {
+        let _ = self.sock.send_to(b"\r\n\r\n", self.to);
+    }
+
+    /// Another waker to the same poll, for another thread.
+    pub(super) fn try_clone(&self) -> Option<Waker> {
+        Some(Waker {
+            sock: self.sock.try_clone().ok()?,
+            to: self.to,
+        })
+    }
+}
+
 /// The thread that polls PJSIP's ioqueue and timers.
 struct Poller {
     stop: Arc<AtomicBool>,
     handle: JoinHandle<()>,
-    /// Where a CRLF keep-alive wakes the poll (PJSIP ignores such datagrams).
-    wake: SocketAddr,
-    /// The socket the keep-alive is sent from.
-    waker: Option<UdpSocket>,
+    waker: Option<Waker>,
 }
 
 impl Poller {
@@ -338,15 +366,11 @@ impl Poller {
                 message: e.to_string(),
             })?;
         match ready_rx.recv() {
-            Ok(None) => {
-                let waker = UdpSocket::bind(SocketAddr::new(wake.ip(), 0)).ok();
-                Ok(Poller {
-                    stop,
-                    handle,
-                    wake,
-                    waker,
-                })
-            }
+            Ok(None) => Ok(Poller {
+                stop,
+                handle,
+                waker: Waker::new(wake),
+            }),
             Ok(Some(e)) => Err(e),
             Err(_) => Err(Error::Pj {
                 op: "start the SIP poll thread",
@@ -358,8 +382,8 @@ impl Poller {
 
     /// Lets the poll thread recompute its sleep (after a timer was scheduled from elsewhere).
     fn kick(&self) {
-        if let Some(sock) = &self.waker {
-            let _ = sock.send_to(b"\r\n\r\n", self.wake);
+        if let Some(w) = &self.waker {
+            w.wake();
         }
     }
 
@@ -604,21 +628,30 @@ impl Engine {
             "TCP",
             None,
         );
-        let tls = open_with_fallback(
-            if v6 {
-                ffi::PJSIP_TRANSPORT_TLS6
-            } else {
-                ffi::PJSIP_TRANSPORT_TLS
-            },
-            (&bind, advertise),
-            s.tls_port,
-            "TLS",
-            Some(&s.tls),
-        );
-        self.update_info(|i| {
-            i.tcp_addr = tcp.map(|(_, a)| a);
-            i.tls_addr = tls.map(|(_, a)| a);
-        });
+        self.update_info(|i| i.tcp_addr = tcp.map(|(_, a)| a));
+        let open_tls = |engine: &Engine| {
+            let tls = open_with_fallback(
+                if v6 {
+                    ffi::PJSIP_TRANSPORT_TLS6
+                } else {
+                    ffi::PJSIP_TRANSPORT_TLS
+                },
+                (&bind, advertise),
+                s.tls_port,
+                "TLS",
+                Some(&s.tls),
+            );
+            engine.update_info(|i| i.tls_addr = tls.map(|(_, a)| a));
+        };
+        // The TLS listener starts OpenSSL (tens of ms): an account that does not need it
+        // sends its REGISTER first, and the listener opens while the answer comes.
+        let tls_later = s
+            .account
+            .as_ref()
+            .is_none_or(|a| matches!(a.transport, TransportKind::Udp | TransportKind::Tcp));
+        if !tls_later {
+            open_tls(self);
+        }
 
         set_codec_priorities(&s.codecs)?;
         if s.opus_stereo {
@@ -664,8 +697,17 @@ impl Engine {
             bound_port(udp).unwrap_or(sip_addr.port()),
         );
         self.poller = Some(Poller::start(wake)?);
+        if tls_later {
+            open_tls(self);
+        }
         if s.network_changes {
-            match super::netwatch::NetWatch::start(s.port_knock.clone(), self.public_addr.clone()) {
+            match super::netwatch::NetWatch::start(
+                s.port_knock.clone(),
+                self.public_addr.clone(),
+                self.poller
+                    .as_ref()
+                    .and_then(|p| p.waker.as_ref()?.try_clone()),
+            ) {
                 Ok(w) => self.netwatch = Some(w),
                 Err(e) => log::warn!("networkChanges: address changes are not followed: {e}"),
             }
@@ -982,21 +1024,36 @@ impl Engine {
     }
 
     /// Merges `calls` into the local conference: every call hears every other (and the sound
-    /// device, as before). Calls without audio are left out (logged).
-    pub fn conference(&self, calls: &[CallId]) -> Result<()> {
+    /// device, as before). Calls without audio are left out (logged), calls that ended are
+    /// skipped. `joined` says which calls an earlier merge already connected to each other:
+    /// those pairs are not connected again, so a call joining a conference of N costs 2N
+    /// connections, not N². Returns the calls that are in the conference now.
+    pub fn conference(
+        &self,
+        calls: &[CallId],
+        joined: &dyn Fn(CallId) -> bool,
+    ) -> Result<Vec<CallId>> {
         let mut slots = Vec::new();
+        let mut members = Vec::new();
         for call in calls {
-            self.require(*call)?;
+            if self.require(*call).is_err() {
+                // It ended while its events were on their way: its DISCONNECTED follows.
+                continue;
+            }
             // SAFETY: the call exists; PJSUA returns PJSUA_INVALID_ID when it has no audio.
             let slot = unsafe { ffi::pjsua_call_get_conf_port(call.0) };
             if slot < 0 {
                 log::warn!("call {call}: no audio yet; not joined to the conference");
             } else {
-                slots.push(slot);
+                slots.push((slot, joined(*call)));
+                members.push(*call);
             }
         }
-        for (i, a) in slots.iter().enumerate() {
-            for b in &slots[i + 1..] {
+        for (i, (a, a_joined)) in slots.iter().enumerate() {
+            for (b, b_joined) in &slots[i + 1..] {
+                if *a_joined && *b_joined {
+                    continue;
+                }
                 // SAFETY: both slots are live call ports; connecting twice is harmless.
                 let status = unsafe {
                     ffi::pjsua_conf_connect(*a, *b);
@@ -1005,7 +1062,7 @@ impl Engine {
                 check("pjsua_conf_connect", status)?;
             }
         }
-        Ok(())
+        Ok(members)
     }
 
     /// Sends `text` as a SIP MESSAGE (`text/plain`) to `to`, a SIP URI, from `account`

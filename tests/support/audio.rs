@@ -654,7 +654,12 @@ impl PjsuaCaller {
         let sip = super::free_udp_port();
         let rtp = super::free_udp_port_block(4);
         let log = File::create(dir.path().join("pjsua.out")).expect("create pjsua output");
-        let mut child = real_time_command(&pjsua_binary())
+        // Its console line-buffered (stdbuf), with the log file's level: the console is what
+        // wait_log reads, as pjsua writes it. The log file goes through stdio's buffer in 4 kB
+        // blocks, so a line can sit there unseen for as long as pjsua stays quiet.
+        let mut child = real_time_command(Path::new("stdbuf"))
+            .arg("-oL")
+            .arg(pjsua_binary())
             .args(["--null-audio", "--no-tcp", "--no-vad", "--max-calls=1"])
             .arg(format!("--ip-addr={LOCALHOST}"))
             .arg(format!("--bound-addr={LOCALHOST}"))
@@ -668,7 +673,7 @@ impl PjsuaCaller {
             ))
             .arg(format!("--duration={seconds}"))
             .args(user.map(|u| format!("--id=sip:{u}@{LOCALHOST}")))
-            .args(["--log-level=4", "--app-log-level=3"])
+            .args(["--log-level=4", "--app-log-level=4"])
             .arg(format!(
                 "--log-file={}",
                 dir.path().join("pjsua.log").display()
@@ -699,14 +704,19 @@ impl PjsuaCaller {
         self.dir.path()
     }
 
-    /// Waits until pjsua's log contains `needle`.
+    /// What pjsua printed so far (its log at level 4, line by line).
+    pub fn console(&self) -> String {
+        fs::read_to_string(self.dir.path().join("pjsua.out")).unwrap_or_default()
+    }
+
+    /// Waits until pjsua has printed `needle`.
     pub fn wait_log(&self, needle: &str, timeout: Duration) {
         let deadline = Instant::now() + timeout;
-        while !self.log().contains(needle) {
+        while !self.console().contains(needle) {
             assert!(
                 Instant::now() < deadline,
-                "pjsua logged no {needle:?} within {timeout:?}\n--- pjsua log ---\n{}",
-                self.log()
+                "pjsua printed no {needle:?} within {timeout:?}\n--- pjsua console ---\n{}",
+                self.console()
             );
             thread::sleep(Duration::from_millis(50));
         }
@@ -724,6 +734,27 @@ impl PjsuaCaller {
     /// Its SIP port on 127.0.0.1.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Waits until pjsua has opened its SIP UDP port (read from /proc/net/udp, so nothing
+    /// races pjsua for the port). Its log file is no sign: pjsua writes it through stdio's
+    /// buffer, in 4 kB blocks.
+    pub fn wait_listening(&self, timeout: Duration) {
+        let local = format!("0100007F:{:04X}", self.port);
+        let deadline = Instant::now() + timeout;
+        while !fs::read_to_string("/proc/net/udp")
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l.split_whitespace().nth(1) == Some(local.as_str()))
+        {
+            assert!(
+                Instant::now() < deadline,
+                "pjsua did not open UDP port {} within {timeout:?}\n--- pjsua log ---\n{}",
+                self.port,
+                self.log()
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Quits pjsua (menu command `q`, so its recording is finished) and returns what it
