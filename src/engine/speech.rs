@@ -16,6 +16,8 @@ const LIBRARY: &str = "libespeak-ng.so.1";
 // The few declarations of espeak-ng's speak_lib.h (API revision 12) that we use.
 /// `espeak_AUDIO_OUTPUT`: AUDIO_OUTPUT_SYNCHRONOUS, samples to the callback, no audio device.
 const AUDIO_OUTPUT_SYNCHRONOUS: c_int = 2;
+/// espeakINITIALIZE_DONT_EXIT: without it, missing data makes the library call exit(1).
+const INITIALIZE_DONT_EXIT: c_int = 0x8000;
 /// `espeak_ERROR`: EE_OK.
 const EE_OK: c_int = 0;
 /// `espeak_POSITION_TYPE`: POS_CHARACTER.
@@ -33,8 +35,15 @@ struct Event {
     audio_position: c_int,
     sample: c_int,
     user_data: *mut c_void,
-    /// A union of an int, a pointer and 8 chars.
-    id: *const c_char,
+    id: EventId,
+}
+
+/// The `id` union of `espeak_EVENT`.
+#[repr(C)]
+union EventId {
+    number: c_int,
+    name: *const c_char,
+    string: [c_char; 8],
 }
 
 /// `t_espeak_callback`.
@@ -45,7 +54,6 @@ struct Espeak {
     initialize: unsafe extern "C" fn(c_int, c_int, *const c_char, c_int) -> c_int,
     set_synth_callback: unsafe extern "C" fn(Option<SynthCallback>),
     set_voice_by_name: unsafe extern "C" fn(*const c_char) -> c_int,
-    #[allow(clippy::type_complexity)]
     synth: unsafe extern "C" fn(
         *const c_void,
         usize,
@@ -68,8 +76,9 @@ static SPEECH: Mutex<Option<Result<(Espeak, u32), String>>> = Mutex::new(None);
 impl Espeak {
     /// Loads `file` and resolves the functions.
     fn load(file: &str) -> Result<Espeak, String> {
-        // SAFETY: libespeak-ng's initialisers only set up its own state (no audio device is
-        // opened before espeak_Initialize asks for one, and we ask for none).
+        // SAFETY: loading runs the initialisers of libespeak-ng and of the libraries it needs,
+        // which set up their own state only (no audio device is opened until espeak_Initialize
+        // asks for one, and we ask for none).
         let library = unsafe { Library::new(file) }.map_err(|e| {
             format!("espeak-ng cannot be loaded ({e}; is libespeak-ng1 installed?)")
         })?;
@@ -91,7 +100,7 @@ impl Espeak {
     /// Loads the library and starts it: synchronous output, English voice; its sample rate.
     fn start() -> Result<(Espeak, u32), String> {
         let espeak = Espeak::load(LIBRARY)?;
-        match espeak.initialize() {
+        match espeak.set_up() {
             Ok(rate) => Ok((espeak, rate)),
             Err(e) => {
                 // It stays loaded all the same: espeak_Initialize may have left state in it.
@@ -102,9 +111,16 @@ impl Espeak {
     }
 
     /// Synchronous output, the English voice; the sample rate.
-    fn initialize(&self) -> Result<u32, String> {
+    fn set_up(&self) -> Result<u32, String> {
         // SAFETY: synchronous output (no audio device), the default data path.
-        let rate = unsafe { (self.initialize)(AUDIO_OUTPUT_SYNCHRONOUS, 0, std::ptr::null(), 0) };
+        let rate = unsafe {
+            (self.initialize)(
+                AUDIO_OUTPUT_SYNCHRONOUS,
+                0,
+                std::ptr::null(),
+                INITIALIZE_DONT_EXIT,
+            )
+        };
         if rate <= 0 {
             return Err("espeak-ng cannot start (is espeak-ng-data installed?)".into());
         }
