@@ -6,10 +6,11 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 
-# libespeak-ng-dev, espeak-ng-data: the speech of alert calls (--alert --say).
+# libespeak-ng1, espeak-ng-data: the speech of alert calls (--alert --say); the phone loads the
+# library when it first speaks (it is not linked, so no -dev package).
 build_pkgs=(build-essential pkg-config clang libclang-dev xz-utils dpkg-dev ca-certificates
   libsrtp2-dev libspeex-dev libspeexdsp-dev libgsm1-dev libopus-dev libssl-dev uuid-dev libasound2-dev
-  libespeak-ng-dev espeak-ng-data)
+  libespeak-ng1 espeak-ng-data)
 # pulseaudio*, libasound2-plugins: the real-time audio tests (tests/audio_pulse.rs).
 # kamailio-tls-modules, openssl: the TLS tests (a Kamailio with TLS, certificates made by the test).
 # iproute2, nftables, coturn: the NAT tests (network namespaces, a NAT made with nftables, a STUN

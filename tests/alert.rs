@@ -378,7 +378,15 @@ fn say_speaks_the_text_into_the_call() {
     assert_eq!(code, 2, "{out}");
     assert_eq!(json[0]["prompt_plays"], 1);
     let (rate, heard) = callee.recording();
-    // Speech: 50 ms blocks well above silence, for about as long as the sentence takes.
+    let spoken = spoken_seconds(rate, &heard);
+    assert!(
+        (1.5..8.0).contains(&spoken),
+        "{spoken:.2} s of speech in what the callee heard"
+    );
+}
+
+/// Speech in a recording: its 50 ms blocks well above silence, in seconds.
+fn spoken_seconds(rate: u32, heard: &[i16]) -> f64 {
     let block = rate as usize / 20;
     let loud = heard
         .chunks(block)
@@ -388,10 +396,104 @@ fn say_speaks_the_text_into_the_call() {
             rms > 300.0
         })
         .count();
-    let spoken = loud as f64 * 0.05;
+    loud as f64 * 0.05
+}
+
+/// The file names of the shared libraries mapped into process `pid`.
+fn mapped_libraries(pid: u32) -> Vec<String> {
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).expect("the phone's maps");
+    let mut libs: Vec<String> = maps
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(5))
+        .filter(|path| path.contains(".so"))
+        .filter_map(|path| Path::new(path).file_name())
+        .map(|name| name.to_string_lossy().into_owned())
+        .collect();
+    libs.sort();
+    libs.dedup();
+    libs
+}
+
+#[test]
+fn speech_is_loaded_only_when_an_alert_says_something() {
+    // No sound card (ALSA's PulseAudio plugin, when installed, would map libpulse itself).
+    let phone = Phone::start(
+        &support::settings(
+            0,
+            "audioOutputDevice=null\naudioInputDevice=null\naudioRingDevice=null\n",
+        ),
+        &[],
+    );
+    phone.sip_addr();
+    let idle = mapped_libraries(phone.pid());
+    assert!(
+        idle.iter().any(|l| l.starts_with("libssl.so")),
+        "the phone's linked libraries are listed: {idle:?}"
+    );
+    for lib in [
+        "libespeak-ng.so",
+        "libpulse.so",
+        "libX11.so",
+        "libsndfile.so",
+    ] {
+        assert!(
+            !idle.iter().any(|l| l.starts_with(lib)),
+            "an idle phone maps {lib}: {idle:?}"
+        );
+    }
+    // An alert with --say through the running phone: it speaks.
+    let mut callee = Callee::start(None);
+    let ini = phone.ini_path().to_str().unwrap().to_string();
+    let target = callee.uri("oncall");
+    let args = [
+        "--ini",
+        &ini,
+        "--alert",
+        &target,
+        "--say",
+        "The temperature in the server room is above forty degrees.",
+        "--repeat",
+        "1",
+        "--json",
+    ];
+    let (status, out) = Phone::run_to_exit(&args, T);
+    assert_eq!(status.code(), Some(2), "{out}");
+    let (rate, heard) = callee.recording();
+    let spoken = spoken_seconds(rate, &heard);
     assert!(
         (1.5..8.0).contains(&spoken),
         "{spoken:.2} s of speech in what the callee heard"
+    );
+    let after = mapped_libraries(phone.pid());
+    assert!(
+        after.iter().any(|l| l.starts_with("libespeak-ng.so")),
+        "the phone that spoke maps espeak-ng: {after:?}"
+    );
+}
+
+#[test]
+fn missing_speech_data_is_a_usage_error_not_an_exit_from_the_library() {
+    // espeak-ng's own exit(1) (when its data is missing) would look like "not answered".
+    let dir = TempDir::new("alert");
+    let ini = ini(dir.path());
+    let empty = dir.path().join("no-espeak-data");
+    std::fs::create_dir(&empty).unwrap();
+    let args = [
+        "--ini",
+        ini.to_str().unwrap(),
+        "--bind",
+        LOCALHOST,
+        "--alert",
+        "sip:oncall@127.0.0.1:9",
+        "--say",
+        "hello",
+    ];
+    let (status, out) =
+        Phone::run_to_exit_with_env(&args, &[("ESPEAK_DATA_PATH", empty.to_str().unwrap())], T);
+    assert_eq!(status.code(), Some(3), "{out}");
+    assert!(
+        out.contains("--say: espeak-ng cannot start (is espeak-ng-data installed?)"),
+        "{out}"
     );
 }
 
