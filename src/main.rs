@@ -49,6 +49,7 @@ fn main() -> ExitCode {
             app::print_out(&microsip::audio::device_report(all));
             ExitCode::SUCCESS
         }
+        cli::Mode::CheckAudioDevices { json } => check_audio_devices(&opts, json),
         cli::Mode::RegisterUriHandler => {
             match microsip::desktop::register_uri_handler(opts.ini.as_deref()) {
                 Ok(report) => {
@@ -219,3 +220,30 @@ fn phone(opts: cli::Options) -> ExitCode {
         },
     )
 }
+
+/// `--check-audio-devices [--json]`: the settings' sound devices, checked as a call and the
+/// sounds open them (the phone runs this at start, in a child process, with `--json`).
+fn check_audio_devices(opts: &cli::Options, json: bool) -> ExitCode {
+    let cfg = match app::setup::read(opts) {
+        Ok((cfg, _)) => cfg,
+        Err(msg) => {
+            eprintln!("microsip: {msg}");
+            return ExitCode::from(app::EXIT_BAD_INPUT);
+        }
+    };
+    let check =
+        microsip::audio::check_devices(&microsip::audio::DeviceNames::from_settings(&cfg.settings));
+    if json {
+        app::print_out(&format!("{}\n", check.to_json()));
+    } else {
+        app::print_out(&check.report());
+    }
+    if check.all_usable() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_DEVICES_UNUSABLE)
+    }
+}
+
+/// `--check-audio-devices`: a device the settings name cannot be used.
+const EXIT_DEVICES_UNUSABLE: u8 = 1;

@@ -142,3 +142,47 @@ fn the_null_device_costs_what_a_silent_call_costs() {
     let log = phone.log();
     assert!(!log.contains(" WARN "), "no warning for a choice:\n{log}");
 }
+
+#[test]
+fn sound_devices_are_checked_at_start_without_loading_alsa_plugins_into_the_phone() {
+    let dir = TempDir::new("alsa-apart");
+    // ALSA's PulseAudio hook, as Debian's libasound2-plugins installs it: whoever reads the
+    // configuration loads it, and with it libpulse, which stays mapped.
+    let alsa = alsa_config(
+        &dir,
+        "hook_func.pulse_load_if_running {\n\
+         \x20 lib \"libasound_module_conf_pulse.so\"\n\
+         \x20 func \"conf_pulse_hook_load_if_running\"\n}\n\
+         @hooks [ { func pulse_load_if_running files [ \"/nonexistent/pulse-alsa.conf\" ] \
+         errors false } ]\n",
+    );
+    let phone = Phone::start_with_env(
+        &support::settings(0, ""),
+        &[],
+        &[
+            ("ALSA_CONFIG_PATH", &alsa),
+            ("PULSE_SERVER", "unix:/nonexistent/pulse"),
+        ],
+    );
+    phone.wait_line("started: SIP on udp", T);
+    // The check ran and said what it found, at start...
+    phone.wait_line("no usable sound output", T);
+    phone.wait_line("sounds: cannot play", T);
+    // ...in a process of its own: the phone did not load ALSA's plugins.
+    let maps = std::fs::read_to_string(format!("/proc/{}/maps", phone.pid())).unwrap();
+    for lib in ["libasound_module_", "libpulse"] {
+        assert!(!maps.contains(lib), "an idle phone maps {lib}:\n{maps}");
+    }
+    // The same check, asked for: exit 1, each problem said.
+    let ini = phone.ini_path().to_str().unwrap().to_string();
+    let (status, out) = Phone::run_to_exit_with_env(
+        &["--ini", &ini, "--check-audio-devices"],
+        &[
+            ("ALSA_CONFIG_PATH", &alsa),
+            ("PULSE_SERVER", "unix:/nonexistent/pulse"),
+        ],
+        T,
+    );
+    assert_eq!(status.code(), Some(1), "{out}");
+    assert!(out.contains("no usable sound output"), "{out}");
+}

@@ -23,6 +23,8 @@ pub struct Options {
     pub list_audio_devices: bool,
     /// `--all`: with `--list-audio-devices`, ALSA's plugins (rate converters...) too.
     pub all: bool,
+    /// `--check-audio-devices`: check the sound devices the settings name, and exit.
+    pub check_audio_devices: bool,
     /// `--send TEXT`: send TEXT to the running phone and exit (issue 5).
     pub send: Option<String>,
     /// `--async`: with `--send`, queue the command (`dwData=2`) instead of waiting for it.
@@ -136,6 +138,12 @@ pub const OPTIONS: &[OptionSpec] = &[
         "--all",
         "with --list-audio-devices: ALSA's converter plugins (lavrate, upmix...) too",
     ),
+    flag(
+        "--check-audio-devices",
+        "check that the sound devices the settings name (audioOutputDevice, audioInputDevice, \
+         audioRingDevice) can be opened as a call would, print what is wrong, and exit (0: all \
+         usable, 1: not); with --json, one JSON object",
+    ),
     valued(
         "--send",
         "COMMAND",
@@ -150,7 +158,10 @@ pub const OPTIONS: &[OptionSpec] = &[
         "--status",
         "print the running phone's registrations, calls, uptime and last problem",
     ),
-    flag("--json", "with --status: one JSON object"),
+    flag(
+        "--json",
+        "with --status or --check-audio-devices: one JSON object",
+    ),
     flag(
         "--events",
         "print the running phone's events, one JSON object per line, until it stops",
@@ -202,6 +213,8 @@ pub enum Mode {
     Check,
     /// `--list-audio-devices [--all]`.
     ListAudioDevices { all: bool },
+    /// `--check-audio-devices [--json]`.
+    CheckAudioDevices { json: bool },
     /// `--register-uri-handler`.
     RegisterUriHandler,
     /// `--socket-path`.
@@ -240,6 +253,12 @@ impl Options {
             modes.push((
                 "--list-audio-devices",
                 Mode::ListAudioDevices { all: self.all },
+            ));
+        }
+        if self.check_audio_devices {
+            modes.push((
+                "--check-audio-devices",
+                Mode::CheckAudioDevices { json: self.json },
             ));
         }
         if self.register_uri_handler {
@@ -372,8 +391,12 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Options, String
     if opts.all && !opts.list_audio_devices {
         return Err("--all goes with --list-audio-devices; see microsip --help".into());
     }
-    if opts.json && !opts.status {
-        return Err("--json goes with --status (or after --alert); see microsip --help".into());
+    if opts.json && !opts.status && !opts.check_audio_devices {
+        return Err(
+            "--json goes with --status or --check-audio-devices (or after --alert); see \
+             microsip --help"
+                .into(),
+        );
     }
     if opts.send_async && opts.send.is_none() {
         return Err("--async only goes with --send COMMAND; see microsip --help".into());
@@ -399,6 +422,7 @@ fn set(opts: &mut Options, long: &str, value: String) -> Result<(), String> {
         "--version" => opts.version = true,
         "--check" => opts.check = true,
         "--list-audio-devices" => opts.list_audio_devices = true,
+        "--check-audio-devices" => opts.check_audio_devices = true,
         "--all" => opts.all = true,
         "--send" => opts.send = Some(value),
         "--async" => opts.send_async = true,

@@ -1533,14 +1533,38 @@ fn audio_device(engine: &Engine, setup: &setup::Setup) -> Arc<crate::audio::Leve
         levels.clone(),
     )));
     // A missing sound device is said at start (once), not at every call; off the main
-    // thread, so that a slow sound system does not hold the registration up.
+    // thread, so that a slow sound system does not hold the registration up, and in a child
+    // process, so that ALSA and its plugins load only when a call needs them.
+    let ini = setup.config.path.clone();
     let probe = std::thread::Builder::new()
         .name("audio-check".into())
-        .spawn(move || crate::audio::check_devices(&names));
+        .spawn(move || match check_devices_apart(&ini) {
+            Ok(check) => check.apply(),
+            Err(e) => {
+                log::debug!("sound devices checked in this process: {e}");
+                crate::audio::check_devices(&names).apply();
+            }
+        });
     if let Err(e) = probe {
         log::debug!("no sound device check at start: {e}");
     }
     levels
+}
+
+/// Runs `microsip --ini INI --check-audio-devices --json` and reads its answer.
+fn check_devices_apart(ini: &std::path::Path) -> Result<crate::audio::DeviceCheck, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("no path to this program: {e}"))?;
+    let out = std::process::Command::new(exe)
+        .arg("--ini")
+        .arg(ini)
+        .args(["--check-audio-devices", "--json"])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run the check: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    crate::audio::DeviceCheck::from_json(&text)
+        .map_err(|e| format!("the check answered {:?} ({e})", out.status))
 }
 
 /// Issue 6: `msip:micmute`, `speakmute`, `micup`... reach the sound device's streams.

@@ -332,12 +332,17 @@ impl AlsaMessages {
     }
 
     fn log(&self) {
+        for line in self.lines() {
+            log::debug!(target: "alsa", "{line}");
+        }
+    }
+
+    fn lines(&self) -> Vec<String> {
         #[cfg(target_os = "linux")]
         if let Some(b) = &self.buffer {
-            for line in b.borrow().to_string().lines() {
-                log::debug!(target: "alsa", "{line}");
-            }
+            return b.borrow().to_string().lines().map(String::from).collect();
         }
+        Vec::new()
     }
 }
 
@@ -371,11 +376,101 @@ fn mic_warning(e: &str) -> String {
     format!("audio: {e}; the caller hears silence")
 }
 
-/// Checks at start, without opening a stream (nothing plays, nothing is recorded), that the
-/// devices `names` gives can be used as a call and the sounds will ask for them, and reports
-/// each problem as they would, once (see [`crate::logging::condition`]): a box without a
-/// sound card hears about it at start, and not again at every call.
-pub fn check_devices(names: &DeviceNames) {
+/// What the start-up check of the sound devices found: each condition (its key, and its
+/// problem or `None` when the device is usable), the notes to log, and ALSA's own messages.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeviceCheck {
+    pub conditions: Vec<(String, Option<String>)>,
+    pub notes: Vec<String>,
+    pub alsa: Vec<String>,
+}
+
+impl DeviceCheck {
+    /// Whether every device checked is usable.
+    pub fn all_usable(&self) -> bool {
+        self.conditions.iter().all(|(_, p)| p.is_none())
+    }
+
+    /// The check as one JSON object (`--check-audio-devices --json`): `conditions`, a list of
+    /// `[key, problem or null]`; `notes` and `alsa`, lists of lines.
+    pub fn to_json(&self) -> String {
+        serde_json::json!({
+            "conditions": self.conditions,
+            "notes": self.notes,
+            "alsa": self.alsa,
+        })
+        .to_string()
+    }
+
+    /// Reads [`DeviceCheck::to_json`]'s object back.
+    pub fn from_json(text: &str) -> Result<DeviceCheck, String> {
+        let v: serde_json::Value =
+            serde_json::from_str(text.trim()).map_err(|e| format!("not JSON: {e}"))?;
+        let lines = |key: &str| -> Vec<String> {
+            v[key]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|l| l.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let conditions = v["conditions"]
+            .as_array()
+            .ok_or("no \"conditions\" list")?
+            .iter()
+            .map(|c| match (c[0].as_str(), &c[1]) {
+                (Some(key), serde_json::Value::Null) => Ok((key.to_string(), None)),
+                (Some(key), serde_json::Value::String(p)) => Ok((key.to_string(), Some(p.clone()))),
+                _ => Err(format!("a condition is not [key, problem or null]: {c}")),
+            })
+            .collect::<Result<_, String>>()?;
+        Ok(DeviceCheck {
+            conditions,
+            notes: lines("notes"),
+            alsa: lines("alsa"),
+        })
+    }
+
+    /// What a person reads (`--check-audio-devices`): each problem, or that all is usable.
+    pub fn report(&self) -> String {
+        let mut out = String::new();
+        for note in &self.notes {
+            let _ = writeln!(out, "{note}");
+        }
+        for (key, problem) in &self.conditions {
+            match problem {
+                Some(p) => {
+                    let _ = writeln!(out, "{p}");
+                }
+                None => {
+                    let _ = writeln!(out, "{key}: usable");
+                }
+            }
+        }
+        out
+    }
+
+    /// Logs the notes and sets the conditions (a problem is warned once, as at every call).
+    pub fn apply(&self) {
+        for note in &self.notes {
+            log::info!("{note}");
+        }
+        for line in &self.alsa {
+            log::debug!(target: "alsa", "{line}");
+        }
+        for (key, problem) in &self.conditions {
+            crate::logging::condition(key, problem.as_deref());
+        }
+    }
+}
+
+/// Checks the devices `names` give as a call and the sounds would open them. It loads ALSA
+/// and its plugins (PulseAudio's, PipeWire's...) into the process: the phone runs it in a
+/// child process (`--check-audio-devices --json`), so that they load only when a call needs
+/// them.
+pub fn check_devices(names: &DeviceNames) -> DeviceCheck {
     let quiet = AlsaMessages::capture();
     let host = cpal::default_host();
     let usable = |name: &str, dir: Direction, rate: u32| -> Result<(), (String, String)> {
@@ -385,18 +480,26 @@ pub fn check_devices(names: &DeviceNames) {
             .map(|_| ())
             .map_err(|e| (label, e))
     };
+    let mut check = DeviceCheck::default();
     if is_null_device(&names.output) {
-        log::info!("audio: audioOutputDevice=null: calls have no local audio, on purpose");
+        check
+            .notes
+            .push("audio: audioOutputDevice=null: calls have no local audio, on purpose".into());
     } else {
         let speaker = usable(&names.output, Direction::Output, 16000)
             .err()
             .map(|(label, e)| output_problem(&label, &e));
-        crate::engine::device::report_call_audio(speaker.as_deref());
+        check.conditions.push((
+            crate::engine::device::CALL_AUDIO.into(),
+            speaker
+                .as_deref()
+                .map(crate::engine::device::call_audio_problem),
+        ));
         if !is_null_device(&names.input) {
             let mic = usable(&names.input, Direction::Input, 16000)
                 .err()
                 .map(|(label, e)| mic_warning(&input_problem(&label, &e)));
-            crate::logging::condition(MICROPHONE, mic.as_deref());
+            check.conditions.push((MICROPHONE.into(), mic));
         }
     }
     let mut sound_devices = vec![&names.ring, &names.output];
@@ -406,9 +509,10 @@ pub fn check_devices(names: &DeviceNames) {
         let problem = usable(device, Direction::Output, 8000)
             .err()
             .map(|(label, e)| sounds::sounds_problem(&format!("cannot play on {label}: {e}")));
-        crate::logging::condition(&sounds::sounds_key(device), problem.as_deref());
+        check.conditions.push((sounds::sounds_key(device), problem));
     }
-    quiet.log();
+    check.alsa = quiet.lines();
+    check
 }
 
 /// "'default' (Default Audio Device)": how logs name a device.
@@ -820,6 +924,33 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_device_check_crosses_the_process_boundary_whole() {
+        let check = DeviceCheck {
+            conditions: vec![
+                ("call audio".into(), None),
+                (
+                    "microphone".into(),
+                    Some("no \"usable\"\nmic\u{1b}[31m".into()),
+                ),
+            ],
+            notes: vec!["a note".into()],
+            alsa: vec!["parse_card: cannot find card '0'".into()],
+        };
+        assert_eq!(DeviceCheck::from_json(&check.to_json()), Ok(check.clone()));
+        assert!(!check.all_usable());
+        assert!(check.report().contains("call audio: usable"));
+        for bad in [
+            "",
+            "garbage",
+            "{}",
+            r#"{"conditions":[[1,2]]}"#,
+            r#"{"conditions":[["k",3]]}"#,
+        ] {
+            assert!(DeviceCheck::from_json(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
 
     fn range(ch: u16, min: u32, max: u32, f: SampleFormat) -> SupportedStreamConfigRange {
         SupportedStreamConfigRange::new(

@@ -226,9 +226,16 @@ pub trait AudioDevice: Send {
 /// Reports whether a call's sound device opened (`None`) or why not, once per change (not
 /// at every call: see [`crate::logging::condition`]).
 pub fn report_call_audio(problem: Option<&str>) {
-    let text =
-        problem.map(|msg| format!("audio: {msg}; calls go on without local audio (null device)"));
-    crate::logging::condition("call audio", text.as_deref());
+    let text = problem.map(call_audio_problem);
+    crate::logging::condition(CALL_AUDIO, text.as_deref());
+}
+
+/// The condition key of the call's sound output.
+pub const CALL_AUDIO: &str = "call audio";
+
+/// The condition text of a call's unusable sound output `msg`.
+pub fn call_audio_problem(msg: &str) -> String {
+    format!("audio: {msg}; calls go on without local audio (null device)")
 }
 
 /// Creates the two rings for one run of the media clock: the port's ends and the device's.
