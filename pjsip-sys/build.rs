@@ -56,6 +56,63 @@ const FIXES: &[(&str, &str, &str, &str)] = &[
     // certificate (an RSA-2048 key, 50 to 400 ms of one core) and initialised OpenSSL (tens
     // of ms and MBs of tables), and every start, so the first REGISTER, waited for it, on
     // phones that may never make a DTLS call.
+    // The ioqueue (SIP and media sockets share it) made a key, with its mutex, for every
+    // socket it could ever hold, at start: 2048 of them, ~0.7 MB of an idle phone's memory.
+    // Keys are made as sockets need them, from a pool of the ioqueue's own (the caller's
+    // pool is the endpoint's, used elsewhere), up to the same limit, and reused as before.
+    (
+        IOQUEUE,
+        "    pj_ioqueue_key_t    free_list;\n#endif\n};\n",
+        "    pj_ioqueue_key_t    free_list;\n\
+         \x20   pj_pool_t          *key_pool;   /* microsip: keys made on demand */\n\
+         \x20   pj_size_t           key_cnt;\n\
+         #endif\n};\n",
+        "the ioqueue's pool of keys, and their count",
+    ),
+    (
+        IOQUEUE,
+        "    /* Pre-create all keys according to max_fd */\n    for ( i=0; i<max_fd; ++i) {\n",
+        "    /* microsip: no keys made ahead; pj_ioqueue_register_sock2 makes them */\n\
+         \x20   ioqueue->key_pool = pj_pool_create(pool->factory, \"ioqkeys\", 4096, 4096, NULL);\n\
+         \x20   if (!ioqueue->key_pool) {\n\
+         \x20       pj_mutex_destroy(ioqueue->ref_cnt_mutex);\n\
+         \x20       return PJ_ENOMEM;\n\
+         \x20   }\n\
+         \x20   ioqueue->key_cnt = 0;\n\
+         \x20   for ( i=0; i<0; ++i) {\n",
+        "no keys made at creation",
+    ),
+    (
+        IOQUEUE,
+        "    pj_assert(!pj_list_empty(&ioqueue->free_list));\n\
+         \x20   if (pj_list_empty(&ioqueue->free_list)) {\n\
+         \x20       status = PJ_ETOOMANY;\n\
+         \x20       goto on_return;\n\
+         \x20   }\n",
+        "    if (pj_list_empty(&ioqueue->free_list)) {\n\
+         \x20       /* microsip: a new key, while under the limit (ioqueue lock held) */\n\
+         \x20       pj_ioqueue_key_t *made;\n\
+         \x20       if (ioqueue->key_cnt >= ioqueue->max) {\n\
+         \x20           status = PJ_ETOOMANY;\n\
+         \x20           goto on_return;\n\
+         \x20       }\n\
+         \x20       made = PJ_POOL_ZALLOC_T(ioqueue->key_pool, pj_ioqueue_key_t);\n\
+         \x20       status = pj_lock_create_recursive_mutex(ioqueue->key_pool, NULL, &made->lock);\n\
+         \x20       if (status != PJ_SUCCESS)\n\
+         \x20           goto on_return;\n\
+         \x20       ++ioqueue->key_cnt;\n\
+         \x20       pj_list_push_back(&ioqueue->free_list, made);\n\
+         \x20   }\n",
+        "a socket with no free key gets a new one (PJ_ETOOMANY only at the limit, no assert)",
+    ),
+    (
+        IOQUEUE,
+        "    pj_mutex_destroy(ioqueue->ref_cnt_mutex);\n#endif\n    return ioqueue_destroy(ioqueue);\n",
+        "    pj_mutex_destroy(ioqueue->ref_cnt_mutex);\n\
+         \x20   pj_pool_release(ioqueue->key_pool);\n\
+         #endif\n    return ioqueue_destroy(ioqueue);\n",
+        "the keys' pool goes with the ioqueue (their mutexes were destroyed just before)",
+    ),
     // libsrtp starts with the first SRTP transport (pjmedia_transport_srtp_create starts it
     // under PJSUA's lock), not in pjsua_init: Debian's libsrtp2 uses NSS, whose start loads
     // its soft token, freebl and sqlite (measured: two thirds of the CPU from exec to the
@@ -118,6 +175,7 @@ const FIXES: &[(&str, &str, &str, &str)] = &[
 
 const DTLS: &str = "pjmedia/src/pjmedia/transport_srtp_dtls.c";
 const SRTP: &str = "pjmedia/src/pjmedia/transport_srtp.c";
+const IOQUEUE: &str = "pjlib/src/pj/ioqueue_epoll.c";
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");

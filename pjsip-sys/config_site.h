@@ -12,11 +12,12 @@
  * add video or other media (declined). SDP media lines past the 4th are left out. */
 #define PJMEDIA_MAX_SDP_MEDIA 4
 #define PJSUA_MAX_ACC 16
-/* SIP and media sockets share one ioqueue, whose keys are made at start. A call holds two
- * (RTP, RTCP), and a closed socket's key waits PJ_IOQUEUE_KEY_FREE_DELAY (500 ms) before it
- * can be reused: 1,000 calls a second keep about 1,000 keys waiting. With 1024, calls at that
- * rate failed (PJ_ETOOMANY); 2048 holds up to about 2,000 calls a second, for ~0.5 MB. */
-#define PJ_IOQUEUE_MAX_HANDLES 2048
+/* SIP and media sockets share one ioqueue. A call holds two sockets (RTP, RTCP), and a
+ * closed socket's key waits PJ_IOQUEUE_KEY_FREE_DELAY (500 ms) before it is reused: 1,000
+ * calls a second keep about 1,000 keys waiting (with 1024, calls at that rate failed with
+ * PJ_ETOOMANY). pjsip-sys's FIXES make keys as sockets need them, so the limit costs
+ * nothing until it is used. */
+#define PJ_IOQUEUE_MAX_HANDLES 4096
 #define PJSUA_MAX_CONF_PORTS 600
 #define PJSUA_MAX_PLAYERS 64
 #define PJSUA_MAX_RECORDERS 64
