@@ -1146,7 +1146,7 @@ impl<'e> Phone<'e> {
                     }
                     self.forwards.remove(&info.call);
                 }
-                self.arrange_calls(&info);
+                self.arrange_calls(&info, false);
                 if ended {
                     self.hang_ups.remove(&info.call);
                     self.rtp_watch.remove(&info.call);
@@ -1164,6 +1164,23 @@ impl<'e> Phone<'e> {
                     }
                 }
             }
+            // A connected call's audio (re)started: PJSUA made it a new conference port (its
+            // CONFIRMED may have come first, or a re-INVITE changed the codec), so with AC=1 it
+            // joins the conference again from that port.
+            Event::Media {
+                call,
+                state: MediaState::Active,
+                ..
+            } if self.multi_call.auto_conference && !self.multi_call.single_mode => {
+                let info = self.engine.and_then(|e| {
+                    e.calls()
+                        .into_iter()
+                        .find(|c| c.call == call && c.state == CallState::Confirmed)
+                });
+                if let Some(info) = info {
+                    self.arrange_calls(&info, true);
+                }
+            }
             // MicroSIP: the transfer target answered (a 2xx), our leg is hung up.
             Event::TransferStatus { call, code, .. } if code / 100 == 2 => {
                 if let Some(engine) = self.engine {
@@ -1178,7 +1195,9 @@ impl<'e> Phone<'e> {
 
     /// Holds, ends or merges the other calls as `singleMode` and `AC` say when `info`'s call
     /// starts, is answered or connects (MicroSIP's `msip_call_unhold`, `OnMergeAll`).
-    fn arrange_calls(&mut self, info: &crate::engine::CallInfo) {
+    /// `new_port`: the call's audio has just (re)started on a new conference port, so its
+    /// earlier connections are gone.
+    fn arrange_calls(&mut self, info: &crate::engine::CallInfo, new_port: bool) {
         let Some(engine) = self.engine else { return };
         let snapshot = |c: &crate::engine::CallInfo| policy::CallSnapshot {
             call: c.call,
@@ -1212,11 +1231,15 @@ impl<'e> Phone<'e> {
                 }
                 policy::Arrange::Conference(calls) => {
                     let names: Vec<String> = calls.iter().map(|c| c.to_string()).collect();
-                    let joined = |c: CallId| self.conference.contains(&c);
+                    let renewed = |c: CallId| new_port && c == info.call;
+                    let joined = |c: CallId| self.conference.contains(&c) && !renewed(c);
                     match engine.conference(&calls, &joined) {
                         Ok(members) => {
-                            log::info!("conference (AC=1): calls {}", names.join(", "));
+                            let before = self.conference.len();
                             self.conference.extend(members);
+                            if self.conference.len() != before {
+                                log::info!("conference (AC=1): calls {}", names.join(", "));
+                            }
                         }
                         Err(e) => log::warn!("conference of calls {}: {e}", names.join(", ")),
                     }

@@ -1024,8 +1024,8 @@ impl Engine {
     }
 
     /// Merges `calls` into the local conference: every call hears every other (and the sound
-    /// device, as before). Calls without audio are left out (logged), calls that ended are
-    /// skipped. `joined` says which calls an earlier merge already connected to each other:
+    /// device, as before). Calls without audio are left out (logged; the caller merges them
+    /// when their audio starts), calls that ended are skipped. `joined` says which calls an earlier merge already connected to each other:
     /// those pairs are not connected again, so a call joining a conference of N costs 2N
     /// connections, not N². Returns the calls that are in the conference now.
     pub fn conference(
@@ -1043,7 +1043,7 @@ impl Engine {
             // SAFETY: the call exists; PJSUA returns PJSUA_INVALID_ID when it has no audio.
             let slot = unsafe { ffi::pjsua_call_get_conf_port(call.0) };
             if slot < 0 {
-                log::warn!("call {call}: no audio yet; not joined to the conference");
+                log::info!("call {call}: no audio yet; joins the conference when it starts");
             } else {
                 slots.push((slot, joined(*call)));
                 members.push(*call);
