@@ -14,7 +14,9 @@ each peer (below 1: microsip is smaller or faster). Measures:
   invite_to_200_ms                    median over --calls calls from SIPp, one at a time, on
                                       the wire
   max_call_rate                       the highest SIPp call rate (steps of 5 s) with 0 failed
-                                      calls; cpu_percent_at_max and rss_kb_after_rate with it
+                                      calls; cpu_percent_at_max and rss_kb_after_rate with it;
+                                      rss_kb_settled_after_rate --settle seconds (60) after
+                                      the last step, rss_settled_to_idle its ratio to idle RSS
   max_concurrent_rtp                  the most concurrent calls with RTP both ways (SIPp plays
                                       G.711 into each, the phone sends its own) with 0 failed
                                       calls; cpu_ms_per_call_per_s at that step
@@ -24,7 +26,7 @@ each peer (below 1: microsip is smaller or faster). Measures:
   binary_kb                           the executable (stripped copies for microsip)
 
 Usage: bench/sidebyside.py --microsip BIN --pjsua BIN [--baresip BIN] [--runs 3] [--idle 60]
-       [--calls 30] [--out bench/results] [--skip MEASURE,...]
+       [--calls 30] [--settle 60] [--out bench/results] [--skip MEASURE,...]
 Writes OUT.md (the table) and OUT.json (every run's figures).
 """
 import argparse
@@ -374,6 +376,13 @@ def measure(phone, args, work):
                 cpu_at = round((proc_stat(pid)[0] - c0) / CLK_TCK / wall * 100, 1)
                 rss_after = proc_stat(pid)[3]
             r.update(max_call_rate=best, cpu_percent_at_max=cpu_at, rss_kb_after_rate=rss_after)
+            # Memory a while after the load stops, against the idle figure (issue 15: within
+            # 10 % a minute later).
+            time.sleep(args.settle)
+            settled = proc_stat(pid)[3]
+            r["rss_kb_settled_after_rate"] = settled
+            if r.get("idle_rss_kb"):
+                r["rss_settled_to_idle"] = round(settled / r["idle_rss_kb"], 3)
             time.sleep(2)
         if "media" not in skip and os.path.exists(G711_PCAP):
             best, per_call = 0, None
@@ -457,6 +466,8 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--idle", type=float, default=60)
     ap.add_argument("--calls", type=int, default=30)
+    ap.add_argument("--settle", type=float, default=60,
+                    help="seconds after the last call-rate step before the settled RSS")
     ap.add_argument("--rates", default="100,200,400,800,1000,1200,1600")
     ap.add_argument("--concurrency", default="32,64,128,256,384,512")
     ap.add_argument("--skip", default="")

@@ -73,7 +73,7 @@ const FIXES: &[(&str, &str, &str, &str)] = &[
         IOQUEUE,
         "    /* Pre-create all keys according to max_fd */\n    for ( i=0; i<max_fd; ++i) {\n",
         "    /* microsip: no keys made ahead; pj_ioqueue_register_sock2 makes them */\n\
-         \x20   ioqueue->key_pool = pj_pool_create(pool->factory, \"ioqkeys\", 4096, 4096, NULL);\n\
+         \x20   ioqueue->key_pool = pj_pool_create(pool->factory, \"ioqkeys\", 4096, 65536, NULL);\n\
          \x20   if (!ioqueue->key_pool) {\n\
          \x20       pj_mutex_destroy(ioqueue->ref_cnt_mutex);\n\
          \x20       return PJ_ENOMEM;\n\
@@ -171,11 +171,27 @@ const FIXES: &[(&str, &str, &str, &str)] = &[
         "    if (dtls_cert_ready() != PJ_SUCCESS)\n        return PJ_EINVALIDOP;\n",
         "the fingerprint API starts DTLS-SRTP",
     ),
+    // PJSUA put an SRTP adapter on every call's media, even with the account's SRTP off, where
+    // the adapter only passes RTP through: it cost an eighth of the work on an incoming INVITE,
+    // and libsrtp's start (NSS, 27 ms and 1.2 MB) on the first call. With SRTP off the call's
+    // media transport is used as is, as in a build without SRTP; an offer of RTP/SAVP still
+    // gets 488 (the negotiator rejects the transport, as the adapter did).
+    (
+        PJSUA_MEDIA,
+        "    if (!call_med->tp_orig) {\n        pjmedia_srtp_setting srtp_opt;\n",
+        "    if (!call_med->tp_orig && acc->cfg.use_srtp == PJMEDIA_SRTP_DISABLED) {\n\
+         \x20       /* microsip: SRTP off, no adapter */\n\
+         \x20       call_med->tp_orig = call_med->tp;\n\
+         \x20   } else if (!call_med->tp_orig) {\n\
+         \x20       pjmedia_srtp_setting srtp_opt;\n",
+        "no SRTP adapter on a call whose account has SRTP off",
+    ),
 ];
 
 const DTLS: &str = "pjmedia/src/pjmedia/transport_srtp_dtls.c";
 const SRTP: &str = "pjmedia/src/pjmedia/transport_srtp.c";
 const IOQUEUE: &str = "pjlib/src/pj/ioqueue_epoll.c";
+const PJSUA_MEDIA: &str = "pjsip/src/pjsua-lib/pjsua_media.c";
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");

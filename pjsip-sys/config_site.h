@@ -18,6 +18,12 @@
  * PJ_ETOOMANY). pjsip-sys's FIXES make keys as sockets need them, so the limit costs
  * nothing until it is used. */
 #define PJ_IOQUEUE_MAX_HANDLES 4096
+/* Long-lived pools that grow under load (the user agent's dialog-set nodes, a transport's
+ * state listeners) grew 512 bytes at a time: each block, made amid a burst of calls' short
+ * blocks, stayed in the middle of freed memory and kept its pages (and its neighbours') from
+ * going back to the system. They grow in 16 kB steps. */
+#define PJSIP_POOL_INC_UA 16384
+#define PJSIP_POOL_INC_TRANSPORT 16384
 #define PJSUA_MAX_CONF_PORTS 600
 #define PJSUA_MAX_PLAYERS 64
 #define PJSUA_MAX_RECORDERS 64
