@@ -186,12 +186,32 @@ const FIXES: &[(&str, &str, &str, &str)] = &[
          \x20       pjmedia_srtp_setting srtp_opt;\n",
         "no SRTP adapter on a call whose account has SRTP off",
     ),
+    // An MD5 digest (the REGISTER's answer to the registrar's challenge) went through
+    // OpenSSL's EVP: its first use starts OpenSSL (its digests, providers and tables), 1.9 MB
+    // of a registered phone's idle memory and time before the first REGISTER's retry.
+    // PJSIP's own MD5 (its fallback where OpenSSL lacks MD5) computes it; OpenSSL starts for
+    // SHA-256 digests, TLS and DTLS only.
+    (
+        AUTH_CLIENT,
+        "    md = EVP_get_digestbyname(algorithm->openssl_name);\n    /* For MD5, if OpenSSL",
+        "    /* microsip: MD5 by pjlib's MD5; OpenSSL starts for the other digests */\n\
+         \x20   md = (algorithm->algorithm_type == PJSIP_AUTH_ALGORITHM_MD5) ? NULL :\n\
+         \x20        EVP_get_digestbyname(algorithm->openssl_name);\n    /* For MD5, if OpenSSL",
+        "MD5 digests without OpenSSL's EVP",
+    ),
+    (
+        AUTH_CLIENT,
+        "    if (algorithm->algorithm_type == PJSIP_AUTH_ALGORITHM_MD5 && !md5_evp_is_supported()) {\n",
+        "    if (algorithm->algorithm_type == PJSIP_AUTH_ALGORITHM_MD5) {\n",
+        "MD5 digests always by pjlib's MD5",
+    ),
 ];
 
 const DTLS: &str = "pjmedia/src/pjmedia/transport_srtp_dtls.c";
 const SRTP: &str = "pjmedia/src/pjmedia/transport_srtp.c";
 const IOQUEUE: &str = "pjlib/src/pj/ioqueue_epoll.c";
 const PJSUA_MEDIA: &str = "pjsip/src/pjsua-lib/pjsua_media.c";
+const AUTH_CLIENT: &str = "pjsip/src/pjsip/sip_auth_client.c";
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
