@@ -13,15 +13,40 @@ use std::time::{Duration, Instant};
 use crate::audio::sounds::{sounds_key, sounds_problem, Kind, Player, Sound};
 use crate::engine::{CallId, CallState, Event, IncomingAction, MediaState, Role};
 
+/// One of the sounds, read from its file (or the built-in one) when it first plays: an
+/// intercom that answers at once never decodes a ringtone, and starts sooner for it.
+struct LazySound {
+    kind: Kind,
+    setting: String,
+    dir: Option<PathBuf>,
+    sound: std::cell::OnceCell<Sound>,
+}
+
+impl LazySound {
+    fn new(kind: Kind, setting: &str, dir: Option<&std::path::Path>) -> LazySound {
+        LazySound {
+            kind,
+            setting: setting.to_string(),
+            dir: dir.map(PathBuf::from),
+            sound: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn get(&self) -> &Sound {
+        self.sound
+            .get_or_init(|| Sound::load(self.kind, &self.setting, self.dir.as_deref()))
+    }
+}
+
 pub struct CallSounds {
     ring_device: String,
     output_device: String,
     volume: u32,
     local_dtmf: bool,
-    ringtone: Sound,
-    ringback: Sound,
-    beep: Sound,
-    hangup: Sound,
+    ringtone: LazySound,
+    ringback: LazySound,
+    beep: LazySound,
+    hangup: LazySound,
     ringing_in: BTreeSet<CallId>,
     ringing_out: BTreeSet<CallId>,
     confirmed: BTreeSet<CallId>,
@@ -44,10 +69,10 @@ impl CallSounds {
             output_device: s.audio_output_device.clone(),
             volume: s.volume_ring.min(100),
             local_dtmf: s.local_dtmf,
-            ringtone: Sound::load(Kind::Ringtone, &s.ringing_sound, dir),
-            ringback: Sound::load(Kind::Ringback, "", dir),
-            beep: Sound::load(Kind::Beep, "", dir),
-            hangup: Sound::load(Kind::Hangup, "", dir),
+            ringtone: LazySound::new(Kind::Ringtone, &s.ringing_sound, dir),
+            ringback: LazySound::new(Kind::Ringback, "", dir),
+            beep: LazySound::new(Kind::Beep, "", dir),
+            hangup: LazySound::new(Kind::Hangup, "", dir),
             ringing_in: BTreeSet::new(),
             ringing_out: BTreeSet::new(),
             confirmed: BTreeSet::new(),
@@ -66,11 +91,12 @@ impl CallSounds {
             return false;
         }
         // Not cut short by the ringtone's update: it has a player of its own.
-        let end = Instant::now() + Duration::from_secs_f64(self.beep.seconds() + 2.0);
+        let beep = self.beep.get();
+        let end = Instant::now() + Duration::from_secs_f64(beep.seconds() + 2.0);
         self.beep_player = start(
             "auto-answer beep",
             &self.output_device,
-            &self.beep,
+            beep,
             self.volume,
             false,
         )
@@ -170,7 +196,7 @@ impl CallSounds {
                 start(
                     "ringtone",
                     &self.ring_device,
-                    &self.ringtone,
+                    self.ringtone.get(),
                     self.volume,
                     true,
                 )
@@ -185,7 +211,7 @@ impl CallSounds {
                 start(
                     "ringback",
                     &self.output_device,
-                    &self.ringback,
+                    self.ringback.get(),
                     self.volume,
                     true,
                 )
@@ -197,8 +223,8 @@ impl CallSounds {
 
     fn play_once(&mut self, kind: Kind) {
         let (what, sound) = match kind {
-            Kind::Hangup => ("hang-up sound", &self.hangup),
-            Kind::Beep => ("call-waiting beep", &self.beep),
+            Kind::Hangup => ("hang-up sound", self.hangup.get()),
+            Kind::Beep => ("call-waiting beep", self.beep.get()),
             _ => return,
         };
         let end = Instant::now() + Duration::from_secs_f64(sound.seconds() + 0.3);
