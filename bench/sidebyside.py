@@ -15,8 +15,10 @@ each peer (below 1: microsip is smaller or faster). Measures:
                                       the wire
   max_call_rate                       the highest SIPp call rate (steps of 5 s) with 0 failed
                                       calls; cpu_percent_at_max and rss_kb_after_rate with it;
-                                      rss_kb_settled_after_rate --settle seconds (60) after
-                                      the last step, rss_settled_to_idle its ratio to idle RSS
+                                      then 5 s more at that rate, and --settle seconds (60)
+                                      after it rss_kb_settled_after_rate, rss_settled_to_idle
+                                      its ratio to idle RSS (settle_load_failed: that load's
+                                      failed calls)
   max_concurrent_rtp                  the most concurrent calls with RTP both ways (SIPp plays
                                       G.711 into each, the phone sends its own) with 0 failed
                                       calls; cpu_ms_per_call_per_s at that step
@@ -377,7 +379,18 @@ def measure(phone, args, work):
                 rss_after = proc_stat(pid)[3]
             r.update(max_call_rate=best, cpu_percent_at_max=cpu_at, rss_kb_after_rate=rss_after)
             # Memory a while after the load stops, against the idle figure (issue 15: within
-            # 10 % a minute later).
+            # 10 % a minute later). The step that stopped the stepping may have left calls the
+            # caller gave up on, so the load measured is one more step at the best rate.
+            if best:
+                stat = os.path.join(work, f"settle_{phone.name}.csv")
+                sipp(["-sf", scenario(work, 0, False), "-s", "alice", target,
+                      "-p", str(free_port()), "-r", str(best), "-m", str(best * 5),
+                      "-l", str(best * 4), "-trace_stat", "-stf", stat, "-fd", "1",
+                      "-timeout", "30s", "-recv_timeout", "5000"], timeout=90)
+                try:
+                    r["settle_load_failed"] = sipp_counts(stat)[1]
+                except (OSError, IndexError, ValueError):
+                    r["settle_load_failed"] = None
             time.sleep(args.settle)
             settled = proc_stat(pid)[3]
             r["rss_kb_settled_after_rate"] = settled

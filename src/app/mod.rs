@@ -35,9 +35,9 @@ use crate::engine::{
 };
 use crate::policy::{self, Policy};
 
-/// How long after the last call ends the phone gives freed memory back to the system: by
-/// then PJSIP's transactions for those calls are over (Timer J, 32 s on UDP) and their pools
-/// are freed. Once per quiet spell, so an idle phone never wakes for it.
+/// How long after the last call ended the phone gives freed memory back to the system: by
+/// then PJSIP's transactions for the calls that ended are over (Timer J, 32 s on UDP) and
+/// their pools are freed. Once per quiet spell, so an idle phone never wakes for it.
 const TRIM_AFTER_LAST_CALL: Duration = Duration::from_secs(35);
 
 /// Writes `text` to stdout; a reader that has gone (`microsip --check | head -1`) ends the
@@ -666,10 +666,10 @@ fn run_stack(
             },
             recv(trim_timer) -> _ => {
                 trim_at = None;
-                if engine.calls().is_empty() {
-                    engine.return_free_memory();
-                    log::debug!("memory: calls over, free memory returned to the system");
-                }
+                // Also with calls still up: after a burst, a few calls a caller abandoned
+                // may last until rtpTimeout, and the burst's memory should not wait for them.
+                engine.return_free_memory();
+                log::debug!("memory: no call ended for a while, free memory returned to the system");
             },
             recv(alert_timer) -> _ => live.alerts_on_timer(),
             recv(alerting.requests) -> request => {
