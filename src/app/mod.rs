@@ -1172,11 +1172,10 @@ impl<'e> Phone<'e> {
                 state: MediaState::Active,
                 ..
             } if self.multi_call.auto_conference && !self.multi_call.single_mode => {
-                let info = self.engine.and_then(|e| {
-                    e.calls()
-                        .into_iter()
-                        .find(|c| c.call == call && c.state == CallState::Confirmed)
-                });
+                let info = self
+                    .engine
+                    .and_then(|e| e.call(call).ok())
+                    .filter(|c| c.state == CallState::Confirmed);
                 if let Some(info) = info {
                     self.arrange_calls(&info, true);
                 }
