@@ -205,8 +205,53 @@ const FIXES: &[(&str, &str, &str, &str)] = &[
         "    if (algorithm->algorithm_type == PJSIP_AUTH_ALGORITHM_MD5) {\n",
         "MD5 digests always by pjlib's MD5",
     ),
+    // PJSUA made every call slot at start (256 of 6 kB, 1.5 MB) and wrote each one, so an
+    // idle phone kept them all in memory. The slots are zeroed memory from calloc (pages the
+    // kernel gives on first write) and a slot is written when a call takes it: both callers
+    // of alloc_call_id reset the slot they get. A slot never taken reads as zero, which the
+    // loops over all slots read as "no call" (inv and async_call.dlg NULL), as before.
+    (
+        PJSUA_CALL,
+        "#include <pjsua-lib/pjsua_internal.h>\n",
+        "#include <pjsua-lib/pjsua_internal.h>\n#include <stdlib.h>\n",
+        "calloc for the call slots",
+    ),
+    (
+        PJSUA_CALL,
+        "    pjsua_var.calls = (pjsua_call *)pj_pool_zalloc(pjsua_var.pool,\n\
+         \x20                                                  sizeof(pjsua_call) *\n\
+         \x20                                                  pjsua_var.ua_cfg.max_calls);\n\
+         \x20   if (!pjsua_var.calls)\n\
+         \x20       return PJ_ENOMEM;\n\
+         \n\
+         \x20   /* Init calls array. */\n\
+         \x20   for (i = 0U; i < pjsua_var.ua_cfg.max_calls; ++i)\n\
+         \x20       reset_call(i);\n",
+        "    /* microsip: zeroed slots, each reset when a call takes it */\n\
+         \x20   pjsua_var.calls = (pjsua_call *)calloc(pjsua_var.ua_cfg.max_calls,\n\
+         \x20                                          sizeof(pjsua_call));\n\
+         \x20   if (!pjsua_var.calls)\n\
+         \x20       return PJ_ENOMEM;\n",
+        "call slots made untouched, not all reset at start",
+    ),
+    (
+        PJSUA_CORE,
+        "#include <pjsua-lib/pjsua_internal.h>\n",
+        "#include <pjsua-lib/pjsua_internal.h>\n#include <stdlib.h>\n",
+        "free for the call slots",
+    ),
+    (
+        PJSUA_CORE,
+        "    /* Clear pjsua_var */\n    pj_bzero(&pjsua_var, sizeof(pjsua_var));\n",
+        "    /* microsip: the call slots are calloc'd (pjsua_call_subsys_init) */\n\
+         \x20   free(pjsua_var.calls);\n\
+         \x20   /* Clear pjsua_var */\n    pj_bzero(&pjsua_var, sizeof(pjsua_var));\n",
+        "the call slots go with pjsua",
+    ),
 ];
 
+const PJSUA_CALL: &str = "pjsip/src/pjsua-lib/pjsua_call.c";
+const PJSUA_CORE: &str = "pjsip/src/pjsua-lib/pjsua_core.c";
 const DTLS: &str = "pjmedia/src/pjmedia/transport_srtp_dtls.c";
 const SRTP: &str = "pjmedia/src/pjmedia/transport_srtp.c";
 const IOQUEUE: &str = "pjlib/src/pj/ioqueue_epoll.c";

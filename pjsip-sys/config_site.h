@@ -12,6 +12,9 @@
  * add video or other media (declined). SDP media lines past the 4th are left out. */
 #define PJMEDIA_MAX_SDP_MEDIA 4
 #define PJSUA_MAX_ACC 16
+/* PJSUA reserves and writes a presence record for every buddy it may hold (256 by default,
+ * 300 kB of an idle phone); microsip subscribes to no buddy. */
+#define PJSUA_MAX_BUDDIES 1
 /* SIP and media sockets share one ioqueue. A call holds two sockets (RTP, RTCP), and a
  * closed socket's key waits PJ_IOQUEUE_KEY_FREE_DELAY (500 ms) before it is reused: 1,000
  * calls a second keep about 1,000 keys waiting (with 1024, calls at that rate failed with

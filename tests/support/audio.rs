@@ -575,8 +575,9 @@ pub fn pjsua_binary() -> PathBuf {
             })
         })
     };
-    if find().is_none() {
-        // Another test binary may be building it too: take a lock on the tree.
+    {
+        // Another test binary may be building it too: look only under the lock on the tree,
+        // as a binary that make is still linking exists before it can run.
         let lock = File::create(tree.join(".pjsua-build.lock")).expect("create lock file");
         lock.lock().expect("lock the pjproject tree");
         if find().is_none() {
