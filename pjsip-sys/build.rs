@@ -13,6 +13,9 @@ use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+#[path = "lazy.rs"]
+mod lazy;
+
 const PIN: &str = "2.17";
 
 /// Options for pjproject's `aconfigure`; see ../shared/pjproject.md in the project docs.
@@ -262,6 +265,7 @@ fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=config_site.h");
     println!("cargo:rerun-if-changed=wrapper.h");
+    println!("cargo:rerun-if-changed=lazy.rs");
     println!("cargo:rerun-if-env-changed=PJPROJECT_DIR");
     println!("cargo:rerun-if-env-changed=PJPROJECT_CACHE");
 
@@ -295,7 +299,7 @@ fn main() {
     }
 
     let pkg = read_pc(&pc);
-    link(&pkg, &install);
+    link(&pkg, &install, &toolchain.cc, &out);
     bindings(&manifest, &install, &pkg, &out);
     println!("cargo:include={}", install.join("include").display());
     println!("cargo:root={}", install.display());
@@ -542,9 +546,10 @@ fn read_pc(pc: &Path) -> PkgConfig {
     PkgConfig { libs, cflags }
 }
 
-fn link(pkg: &PkgConfig, install: &Path) {
+fn link(pkg: &PkgConfig, install: &Path, cc: &str, out: &Path) {
     let libdir = install.join("lib");
     let mut seen = Vec::new();
+    let lazy = lazy_libs(pkg, &libdir, cc, out);
     for w in &pkg.libs {
         if let Some(dir) = w.strip_prefix("-L") {
             println!("cargo:rustc-link-search=native={dir}");
@@ -553,6 +558,9 @@ fn link(pkg: &PkgConfig, install: &Path) {
                 continue;
             }
             seen.push(lib);
+            if lazy.iter().any(|l| l == lib) {
+                continue;
+            }
             // pjproject's own archives are linked statically; system libraries as usual.
             let kind = if libdir.join(format!("lib{lib}.a")).exists() {
                 "static"
@@ -562,6 +570,42 @@ fn link(pkg: &PkgConfig, install: &Path) {
             println!("cargo:rustc-link-lib={kind}={lib}");
         }
     }
+}
+
+/// Builds the stand-ins for the libraries loaded on first use (see lazy.rs) and says to link
+/// them; returns the `-l` names they replace.
+fn lazy_libs(pkg: &PkgConfig, libdir: &Path, cc: &str, out: &Path) -> Vec<String> {
+    if !lazy::supported() {
+        return Vec::new();
+    }
+    let archives: Vec<PathBuf> = pkg
+        .libs
+        .iter()
+        .filter_map(|w| w.strip_prefix("-l"))
+        .map(|l| libdir.join(format!("lib{l}.a")))
+        .filter(|a| a.exists())
+        .collect();
+    let wanted = lazy::undefined_in(&archives);
+    let linked: Vec<&str> = pkg
+        .libs
+        .iter()
+        .filter_map(|w| w.strip_prefix("-l"))
+        .collect();
+    let plans: Vec<lazy::Lazy> = lazy::LIBS
+        .iter()
+        .filter(|l| linked.contains(l))
+        .filter_map(|l| lazy::plan(l, &wanted, cc))
+        .collect();
+    if plans.is_empty() {
+        return Vec::new();
+    }
+    println!(
+        "cargo:rustc-link-search=native={}",
+        out.join("lazy").display()
+    );
+    println!("cargo:rustc-link-lib=static={}", lazy::build(&plans, out));
+    println!("cargo:rustc-link-lib=dylib=dl");
+    plans.into_iter().map(|p| p.lib).collect()
 }
 
 fn bindings(manifest: &Path, install: &Path, pkg: &PkgConfig, out: &Path) {

@@ -25,11 +25,16 @@ fn no_sound_card_is_said_once_at_start_and_a_port_retry_is_no_error() {
     // An empty ALSA configuration: 'default' exists and cannot be opened, as on a server.
     let alsa = alsa_config(&dir, "");
     let sip = support::free_udp_port();
-    let rtp = support::free_udp_port_block(8);
     // The first RTP port of the range is taken: PJSUA binds the next one. TCP 5060, which
     // MicroSIP's rule gives the local account, is taken too (by us, or by another phone of
-    // the suite): the phone falls back to a random port.
-    let _taken = UdpSocket::bind(("127.0.0.1", rtp)).unwrap();
+    // the suite): the phone falls back to a random port. (A block found free can be taken
+    // by another process before we bind it: then another block.)
+    let (rtp, _taken) = (0..50)
+        .find_map(|_| {
+            let rtp = support::free_udp_port_block(8);
+            UdpSocket::bind(("127.0.0.1", rtp)).ok().map(|s| (rtp, s))
+        })
+        .expect("a free block of RTP ports whose first port we can hold");
     let _tcp_5060 = std::net::TcpListener::bind(("127.0.0.1", 5060));
     let ini = format!(
         "[Settings]\naccountId=0\nsourcePort={sip}\nrtpPortMin={rtp}\nrtpPortMax={}\n\

@@ -222,3 +222,39 @@ fn an_expired_certificate_is_refused_with_the_reason() {
     assert!(line.contains("expired"), "{line}");
     phone.wait_line("registration failed: Account1: ", T);
 }
+
+/// The libraries mapped into the phone's process that are loaded on first use.
+fn lazy_libraries_mapped(phone: &Phone) -> Vec<&'static str> {
+    let maps = std::fs::read_to_string(format!("/proc/{}/maps", phone.pid())).expect("maps");
+    ["libssl.so", "libcrypto.so", "libsrtp2.so"]
+        .into_iter()
+        .filter(|l| maps.contains(l))
+        .collect()
+}
+
+#[test]
+fn openssl_and_srtp_load_when_first_used_not_at_start() {
+    // An account on TLS with no registrar: nothing uses TLS until a call does.
+    let ini = support::settings(1, "")
+        + &format!("[Account1]\ndomain=127.0.0.1\nusername={ALICE}\ntransport=tls\n");
+    let phone = Phone::start(&ini, &["--log-level", "debug"]);
+    let line = phone.wait_line(", tls on 127.0.0.1:", T);
+    let tls_port: u16 = line
+        .rsplit("tls on 127.0.0.1:")
+        .next()
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no TLS port in {line:?}"));
+    // Running and idle, with a TLS listener: none of them is in the process.
+    assert_eq!(lazy_libraries_mapped(&phone), Vec::<&str>::new());
+
+    // A call over TLS (to the phone's own listener, which has no certificate: the handshake
+    // fails and the call ends) loads OpenSSL for the connection.
+    phone.send(&format!("sips:echo@127.0.0.1:{tls_port}"));
+    phone.wait_line(": DISCONNECTED", T);
+    let mapped = lazy_libraries_mapped(&phone);
+    assert!(
+        mapped.contains(&"libssl.so") && mapped.contains(&"libcrypto.so"),
+        "after a TLS call: {mapped:?}\n{}",
+        phone.log()
+    );
+}

@@ -35,9 +35,9 @@ use crate::engine::{
 };
 use crate::policy::{self, Policy};
 
-/// How long after the last call ended the phone gives freed memory back to the system: by
-/// then PJSIP's transactions for the calls that ended are over (Timer J, 32 s on UDP) and
-/// their pools are freed. Once per quiet spell, so an idle phone never wakes for it.
+/// How long after a call ended the phone gives freed memory back to the system: by then
+/// PJSIP's transactions for the calls that ended are over (Timer J, 32 s on UDP) and their
+/// pools are freed. Once per batch of ended calls, so an idle phone never wakes for it.
 const TRIM_AFTER_LAST_CALL: Duration = Duration::from_secs(35);
 
 /// Writes `text` to stdout; a reader that has gone (`microsip --check | head -1`) ends the
@@ -658,7 +658,13 @@ fn run_stack(
                     live.commands.on_event(&engine, &ev);
                     sounds.on_event(&ev);
                     live.alerts_on_event(&ev);
-                    if matches!(&ev, Event::CallState { info } if info.state == CallState::Disconnected) {
+                    // Counted from the first call that ends after the last return, not
+                    // postponed by later ones: after a burst, memory goes back at most
+                    // TRIM_AFTER_LAST_CALL after its calls ended, even while stragglers end
+                    // one by one (each new end after a return starts the count again).
+                    if trim_at.is_none()
+                        && matches!(&ev, Event::CallState { info } if info.state == CallState::Disconnected)
+                    {
                         trim_at = Some(Instant::now() + TRIM_AFTER_LAST_CALL);
                     }
                 }
@@ -669,7 +675,7 @@ fn run_stack(
                 // Also with calls still up: after a burst, a few calls a caller abandoned
                 // may last until rtpTimeout, and the burst's memory should not wait for them.
                 engine.return_free_memory();
-                log::debug!("memory: no call ended for a while, free memory returned to the system");
+                log::debug!("memory: calls ended a while ago; free memory returned to the system");
             },
             recv(alert_timer) -> _ => live.alerts_on_timer(),
             recv(alerting.requests) -> request => {
