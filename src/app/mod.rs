@@ -602,7 +602,8 @@ fn run_stack(
         None => false,
     };
     let (no_requests, mut requests_open) = (never(), true);
-    let mut trim_at: Option<Instant> = None;
+    // When freed memory next goes back to the system, and when the last call ended.
+    let (mut trim_at, mut last_end): (Option<Instant>, Option<Instant>) = (None, None);
     while !exit_requested {
         if let Some(code) = live.report_alerts() {
             alert_code = Some(code);
@@ -659,19 +660,22 @@ fn run_stack(
                     sounds.on_event(&ev);
                     live.alerts_on_event(&ev);
                     // Counted from the first call that ends after the last return, not
-                    // postponed by later ones: after a burst, memory goes back at most
-                    // TRIM_AFTER_LAST_CALL after its calls ended, even while stragglers end
-                    // one by one (each new end after a return starts the count again).
-                    if trim_at.is_none()
-                        && matches!(&ev, Event::CallState { info } if info.state == CallState::Disconnected)
-                    {
-                        trim_at = Some(Instant::now() + TRIM_AFTER_LAST_CALL);
+                    // postponed by later ones, so that stragglers of a burst ending one by
+                    // one (up to rtpTimeout later) do not hold the burst's memory.
+                    if matches!(&ev, Event::CallState { info } if info.state == CallState::Disconnected) {
+                        let now = Instant::now();
+                        last_end = Some(now);
+                        trim_at.get_or_insert(now + TRIM_AFTER_LAST_CALL);
                     }
                 }
                 Err(_) => break,
             },
             recv(trim_timer) -> _ => {
-                trim_at = None;
+                // Calls that ended less than TRIM_AFTER_LAST_CALL ago still hold their
+                // transactions: once more when they are over.
+                trim_at = last_end
+                    .map(|end| end + TRIM_AFTER_LAST_CALL)
+                    .filter(|at| *at > Instant::now());
                 // Also with calls still up: after a burst, a few calls a caller abandoned
                 // may last until rtpTimeout, and the burst's memory should not wait for them.
                 engine.return_free_memory();
