@@ -251,7 +251,22 @@ const FIXES: &[(&str, &str, &str, &str)] = &[
          \x20   /* Clear pjsua_var */\n    pj_bzero(&pjsua_var, sizeof(pjsua_var));\n",
         "the call slots go with pjsua",
     ),
+    // A TLS listener whose port was taken (another phone on 5061) reported success: 2.17
+    // overwrote the accept's error with the next step's status, so the phone announced a
+    // port it did not hold, and TLS callers reached the other program. The error is
+    // returned (pjsip_tls_transport_start2 then destroys the listener) and the caller falls
+    // back to a free port as it does for TCP.
+    (
+        TLS_TRANSPORT,
+        "    if (status == PJ_SUCCESS || status == PJ_EPENDING) {\n        pj_ssl_sock_info info;  \n",
+        "    if (status != PJ_SUCCESS && status != PJ_EPENDING)\n\
+         \x20       return status; /* microsip: the port is not ours */\n\
+         \x20   {\n        pj_ssl_sock_info info;  \n",
+        "a TLS listener that cannot bind fails",
+    ),
 ];
+
+const TLS_TRANSPORT: &str = "pjsip/src/pjsip/sip_transport_tls.c";
 
 const PJSUA_CALL: &str = "pjsip/src/pjsua-lib/pjsua_call.c";
 const PJSUA_CORE: &str = "pjsip/src/pjsua-lib/pjsua_core.c";

@@ -31,6 +31,10 @@ ALONGSIDE = ("faults", "soak")
 
 TEST_LINE = re.compile(r"^test (\S+) \.\.\. (ok|FAILED|ignored)\b")
 STARTED = re.compile(r"^test (\S+) has been running for over")
+PANIC = re.compile(r"^thread '([^']+)' panicked at (.*)$")
+# Lines of a panic's message kept for the failure list (the whole output can be long, and
+# what CI shows of it may be cut: the list at the end says why each test failed).
+PANIC_LINES = 8
 
 
 def build(repo):
@@ -60,9 +64,13 @@ def build(repo):
     return binaries
 
 
-def run_one(name, cmd, cwd, timeout, tests, out=None):
-    """Runs one test binary; records each test's result in `tests`. Returns (status, seconds).
+def run_one(name, cmd, cwd, timeout, tests, out=None, panics=None):
+    """Runs one test binary; records each test's result in `tests` and the first lines of each
+    panic in `panics` ("binary::test" -> [lines]). Returns (status, seconds).
     Its output goes to stdout as it comes, or into `out` (a bytearray) when given."""
+    if panics is None:
+        panics = {}
+    panic_of = None
     def show(data):
         if out is None:
             sys.stdout.buffer.write(data)
@@ -97,6 +105,17 @@ def run_one(name, cmd, cwd, timeout, tests, out=None):
             *lines, pending = pending.split(b"\n")
             for raw in lines:
                 line = raw.decode(errors="replace")
+                m = PANIC.match(line)
+                if m:
+                    panic_of = f"{name}::{m.group(1)}"
+                    panics.setdefault(panic_of, []).append(f"panicked at {m.group(2)}")
+                    continue
+                if panic_of is not None:
+                    kept = panics[panic_of]
+                    if not line.strip() or line.startswith("note: ") or len(kept) > PANIC_LINES:
+                        panic_of = None
+                    else:
+                        kept.append(line[:300])
                 m = TEST_LINE.match(line)
                 if m:
                     tests[f"{name}::{m.group(1)}"] = m.group(2)
@@ -145,6 +164,7 @@ def main():
     suite_start = time.monotonic()
     binaries = build(repo)
     tests = {}
+    panics = {}
     report = {}
     beside = []
     for name, exe in [b for b in binaries if b[0] in ALONGSIDE]:
@@ -152,7 +172,7 @@ def main():
 
         def work(name=name, exe=exe, out=out):
             status, seconds = run_one(
-                name, [exe, "--test-threads=2", *extra], repo, timeout, tests, out
+                name, [exe, "--test-threads=2", *extra], repo, timeout, tests, out, panics
             )
             report[name] = {"seconds": round(seconds, 1), "status": status}
 
@@ -160,7 +180,9 @@ def main():
         thread.start()
         beside.append((thread, out))
     for name, exe in [b for b in binaries if b[0] not in ALONGSIDE]:
-        status, seconds = run_one(name, [exe, "--test-threads=2", *extra], repo, timeout, tests)
+        status, seconds = run_one(
+            name, [exe, "--test-threads=2", *extra], repo, timeout, tests, panics=panics
+        )
         report[name] = {"seconds": round(seconds, 1), "status": status}
     for thread, out in beside:
         thread.join()
@@ -190,6 +212,8 @@ def main():
         print("\n=== failures")
         for t in failed_tests:
             print(f"  {t}: {tests[t]}")
+            for line in panics.get(t, []):
+                print(f"      {line}")
         for n in failed_bins:
             print(f"  binary {n}: {report[n]['status']}")
         sys.exit(1)

@@ -28,9 +28,9 @@ fn single_mode_answering_a_second_call_ends_the_first() {
     let phone = Phone::start(&ini(""), &[]);
     let addr = phone.sip_addr();
     let mut first = caller(&addr, "100");
-    first.wait_message("SIP/2.0 200 OK", T);
+    first.wait_answered(T);
     let mut second = caller(&addr, "101");
-    second.wait_message("SIP/2.0 200 OK", T);
+    second.wait_answered(T);
     // The first caller gets a BYE (its scenario ends after answering it).
     first.wait(T).assert_success();
     phone.wait_line("(singleMode)", T);
@@ -44,9 +44,9 @@ fn a_second_call_puts_the_first_on_hold() {
     let addr = phone.sip_addr();
     // uac_hold.xml: answered, then held (a=sendonly), resumed (a=sendrecv), then BYE.
     let mut first = Sipp::uac("uac_hold.xml", &addr).service("intercom").spawn();
-    first.wait_message("SIP/2.0 200 OK", T);
+    first.wait_answered(T);
     let mut second = caller(&addr, "101");
-    second.wait_message("SIP/2.0 200 OK", T);
+    second.wait_answered(T);
     first.wait_message("a=sendonly", T);
     phone.wait_line("on hold: call", T);
     // The second call ends; the first is resumed by hand (as in MicroSIP), then hung up.
@@ -113,7 +113,7 @@ fn blind_transfer_by_feature_code_sends_the_digits_instead_of_refer() {
     );
     let addr = phone.sip_addr();
     let mut a = Sipp::caller_as(&addr, "100").args(&["-aa"]).spawn();
-    a.wait_message("SIP/2.0 200 OK", T);
+    a.wait_answered(T);
     phone.wait_line(": CONFIRMED", T);
     let reply = phone.send("/transfer:300");
     assert!(reply.contains("feature code sent as DTMF ##300"), "{reply}");
@@ -141,7 +141,7 @@ fn attended_transfer_refers_one_call_to_the_other_with_replaces_and_ends_it() {
         .service("intercom")
         .args(&["-aa"])
         .spawn();
-    a.wait_message("SIP/2.0 200 OK", T);
+    a.wait_answered(T);
     // Call B: the phone calls the transfer target.
     let mut b = Sipp::uas("uas_answer.xml").spawn();
     phone.send(&format!("sip:400@{}", b.addr()));

@@ -151,7 +151,7 @@ fn switching_accounts_keeps_the_call_of_the_local_account() {
     let mut caller = Sipp::uac("uac_ip.xml", &addr)
         .args(&["-key", "caller", "100", "-key", "from_host", "127.0.0.1"])
         .spawn();
-    caller.wait_message("SIP/2.0 200 OK", T);
+    caller.wait_answered(T);
     phone.wait_line(": CONFIRMED", T);
     let path = phone.ini_path().to_str().unwrap().to_string();
     let send = |command: &str| {

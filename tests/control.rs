@@ -243,7 +243,7 @@ fn switches_on_an_incoming_call_from_a_second_process() {
     // so a 603 from /hangupall would have come before it.
     let answer = client(&phone, &["/answer"]);
     assert_ok(&answer, "/answer");
-    sipp.wait_message("SIP/2.0 200 OK", T);
+    sipp.wait_answered(T);
     let messages = sipp.messages();
     assert!(
         !messages.contains("SIP/2.0 603"),
@@ -464,7 +464,7 @@ fn dw_data_1_waits_2_queues_and_others_are_ignored() {
     let frame = wire::encode_request(2, "/answer", Encoding::Utf8).unwrap();
     let reply = raw_request(&socket, &frame);
     assert_eq!(reply, Reply::done(0, "ok: queued"));
-    sipp.wait_message("SIP/2.0 200 OK", T);
+    sipp.wait_answered(T);
     phone.wait_line(": CONFIRMED", T);
 
     // dwData=1 runs the command and replies with its result (FALSE, and the text).

@@ -235,7 +235,7 @@ fn the_webhook_gets_every_event_and_a_failed_post_is_sent_again() {
     let phone = Phone::start(&ini, &[]);
     let addr = phone.sip_addr();
     let mut caller = Sipp::caller_as(&addr, "100").spawn();
-    caller.wait_message("SIP/2.0 200 OK", T);
+    caller.wait_answered(T);
     phone.send("/hangupall");
     caller.wait(T).assert_success();
     let mut got = Vec::new();

@@ -109,7 +109,7 @@ fn hooks_fire_in_order_with_the_caller_id_as_one_literal_argument() {
         .service("intercom")
         .args(&["-key", "caller", &user, "-key", "name", &name])
         .spawn();
-    caller.wait_message("SIP/2.0 200 OK", T);
+    caller.wait_answered(T);
     wait_hook_done(&phone, "cmdCallStart");
     phone.send("/hangupall");
     caller.wait(T).assert_success();
@@ -257,11 +257,11 @@ fn a_hook_that_hangs_is_killed_at_10_s_and_calls_are_still_answered_at_once() {
     };
     let started = Instant::now();
     let mut first = call("first");
-    first.wait_message("SIP/2.0 200 OK", T);
+    first.wait_answered(T);
     phone.send("/hangupall");
     first.wait(T).assert_success();
     let mut second = call("second");
-    second.wait_message("SIP/2.0 200 OK", T);
+    second.wait_answered(T);
     // Both answered while the first hook still runs: it is killed only later.
     let killed_line = |l: &str| l.contains("hook cmdIncomingCall (call") && l.contains("killed");
     assert!(

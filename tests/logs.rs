@@ -36,6 +36,8 @@ fn no_sound_card_is_said_once_at_start_and_a_port_retry_is_no_error() {
         })
         .expect("a free block of RTP ports whose first port we can hold");
     let _tcp_5060 = std::net::TcpListener::bind(("127.0.0.1", 5060));
+    // TLS 5061 likewise: the phone must not announce a port another program holds.
+    let _tls_5061 = std::net::TcpListener::bind(("127.0.0.1", 5061));
     let ini = format!(
         "[Settings]\naccountId=0\nsourcePort={sip}\nrtpPortMin={rtp}\nrtpPortMax={}\n\
          autoAnswer=all\nautoAnswerDelay=0\naudioCodecs=PCMA/8000/1\n",
@@ -67,6 +69,16 @@ fn no_sound_card_is_said_once_at_start_and_a_port_retry_is_no_error() {
     );
     assert_eq!(count("ERROR"), 0, "{log}");
     assert_eq!(count("port 5060 is not free"), 1, "{log}");
+    assert_eq!(count("port 5061 is not free"), 1, "{log}");
+    // The TLS port it announces is its own: another one, and it accepts connections.
+    let tls_port: u16 = log
+        .lines()
+        .find_map(|l| l.split_once(", tls on 127.0.0.1:").map(|(_, p)| p.trim()))
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no TLS port announced:\n{log}"));
+    assert_ne!(tls_port, 5061, "{log}");
+    std::net::TcpStream::connect(("127.0.0.1", tls_port))
+        .unwrap_or_else(|e| panic!("announced TLS port {tls_port} refuses: {e}\n{log}"));
 }
 
 #[test]

@@ -90,7 +90,7 @@ fn dnd_with_deny_incoming_button_refuses_with_486_do_not_disturb() {
     let phone = Phone::start(&local_ini("autoAnswer=all\nDND=0\n"), &[]);
     let addr = phone.sip_addr();
     let c = call_from(&addr, "100").spawn();
-    c.wait_message("SIP/2.0 200 OK", T);
+    c.wait_answered(T);
     hang_up(&phone, vec![c]);
 }
 
@@ -180,7 +180,7 @@ fn call_waiting_off_and_the_call_limit_refuse_with_486() {
     let phone = Phone::start(&local_ini("autoAnswer=all\ncallWaiting=0\n"), &[]);
     let addr = phone.sip_addr();
     let first = call_from(&addr, "100").spawn();
-    first.wait_message("SIP/2.0 200 OK", T);
+    first.wait_answered(T);
     assert_refused(
         &call_from(&addr, "101").run(T),
         486,
@@ -199,9 +199,9 @@ fn call_waiting_off_and_the_call_limit_refuse_with_486() {
     );
     let addr = phone.sip_addr();
     let first = call_from(&addr, "100").spawn();
-    first.wait_message("SIP/2.0 200 OK", T);
+    first.wait_answered(T);
     let second = call_from(&addr, "101").spawn();
-    second.wait_message("SIP/2.0 200 OK", T);
+    second.wait_answered(T);
     assert_refused(
         &call_from(&addr, "102").run(T),
         486,
@@ -215,7 +215,7 @@ fn a_second_call_from_the_same_caller_is_refused_with_486() {
     let phone = Phone::start(&local_ini("autoAnswer=all\nautoAnswerCalls=all\n"), &[]);
     let addr = phone.sip_addr();
     let first = call_from(&addr, "100").spawn();
-    first.wait_message("SIP/2.0 200 OK", T);
+    first.wait_answered(T);
     assert_refused(
         &call_from(&addr, "100").run(T),
         486,
@@ -223,7 +223,7 @@ fn a_second_call_from_the_same_caller_is_refused_with_486() {
     );
     // Someone else gets through.
     let other = call_from(&addr, "101").spawn();
-    other.wait_message("SIP/2.0 200 OK", T);
+    other.wait_answered(T);
     hang_up(&phone, vec![first, other]);
 }
 
@@ -248,7 +248,7 @@ fn auto_answer_number_answers_only_the_callers_it_lists() {
     let addr = phone.sip_addr();
     for listed in ["100", "205"] {
         let c = call_from(&addr, listed).spawn();
-        c.wait_message("SIP/2.0 200 OK", T);
+        c.wait_answered(T);
         hang_up(&phone, vec![c]);
     }
     // SIPp's own caller (sipp) is not listed: 180, and it rings until cancelled (a 200
@@ -267,7 +267,7 @@ fn a_call_during_another_is_not_auto_answered_unless_auto_answer_calls_allows() 
     let phone = Phone::start(&local_ini("autoAnswer=all\n"), &[]);
     let addr = phone.sip_addr();
     let first = call_from(&addr, "100").spawn();
-    first.wait_message("SIP/2.0 200 OK", T);
+    first.wait_answered(T);
     let mark = phone.mark();
     let second = Sipp::uac("uac_cancel.xml", &addr)
         .service("intercom")
@@ -281,9 +281,9 @@ fn a_call_during_another_is_not_auto_answered_unless_auto_answer_calls_allows() 
     let phone = Phone::start(&local_ini("autoAnswer=all\nautoAnswerCalls=all\n"), &[]);
     let addr = phone.sip_addr();
     let first = call_from(&addr, "100").spawn();
-    first.wait_message("SIP/2.0 200 OK", T);
+    first.wait_answered(T);
     let second = call_from(&addr, "101").spawn();
-    second.wait_message("SIP/2.0 200 OK", T);
+    second.wait_answered(T);
     hang_up(&phone, vec![first, second]);
 }
 
@@ -353,7 +353,7 @@ fn forwarding_button_follows_fwd_and_forwarding_delay_rings_first() {
     );
     let addr = phone.sip_addr();
     let c = call_from(&addr, "100").spawn();
-    c.wait_message("SIP/2.0 200 OK", T);
+    c.wait_answered(T);
     hang_up(&phone, vec![c]);
 }
 
@@ -368,7 +368,7 @@ fn a_shorter_auto_answer_delay_wins_over_forwarding() {
     );
     let addr = phone.sip_addr();
     let c = call_from(&addr, "100").spawn();
-    c.wait_message("SIP/2.0 200 OK", T);
+    c.wait_answered(T);
     phone.wait_line("auto-answer in 1 s", T);
     // The delay is honoured on the wire: the 200 never comes before it.
     let m = c.messages();
@@ -405,7 +405,7 @@ fn auto_hang_up_time_ends_the_call_with_a_warning_header() {
     let phone = Phone::start(&local_ini("autoAnswer=all\nautoHangUpTime=1\n"), &[]);
     let addr = phone.sip_addr();
     let mut c = call_from(&addr, "100").spawn();
-    c.wait_message("SIP/2.0 200 OK", T);
+    c.wait_answered(T);
     // The caller never hangs up: the phone's BYE ends the scenario.
     let out = c.wait(T);
     out.assert_success();
@@ -437,7 +437,7 @@ fn one_ringing_call_is_declined_with_486_and_another_answered_by_id() {
     let mut first = first;
     let out = first.wait(T);
     assert_refused(&out, 486, None);
-    second.wait_message("SIP/2.0 200 OK", T);
+    second.wait_answered(T);
     // A call that does not ring is not answered; a bad value says what to give.
     let ini = phone.ini_path().to_str().unwrap().to_string();
     let (status, out) = Phone::run_to_exit(
@@ -530,7 +530,7 @@ fn auto_answered_with(extra: &str, hdr: &str) -> bool {
         .spawn();
     let (_, line) = phone.wait_for(0, "the decision", T, |l| l.contains("incoming call "));
     if line.contains("answering (200)") {
-        c.wait_message("SIP/2.0 200 OK", T);
+        c.wait_answered(T);
         phone.send("/hangupall");
         c.wait(T).assert_success();
         true

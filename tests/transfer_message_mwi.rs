@@ -78,7 +78,7 @@ fn a_refer_to_a_party_already_in_a_call_is_refused_603() {
         .args(&["-key", "caller", "300", "-key", "from_host", LOCALHOST])
         .args(&["-key", "to_host", LOCALHOST])
         .spawn();
-    first.wait_message("SIP/2.0 200 OK", T);
+    first.wait_answered(T);
     // ...when another caller transfers the phone to it.
     let target = "sip:300@127.0.0.1";
     let out = referring_caller("uac_refer_in.xml", &addr, target).run(T);

@@ -960,6 +960,28 @@ impl Sipp {
         }
     }
 
+    /// Waits until this caller has its INVITE's 200 OK and has sent the ACK. Only then does
+    /// SIPp wait for a BYE: a BYE that comes between the 200 and SIPp's ACK (the phone hung up
+    /// while SIPp was slow to go on) is "unexpected" to it and fails the call.
+    pub fn wait_answered(&self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let messages = self.messages();
+            let acked = messages
+                .find("SIP/2.0 200 OK")
+                .is_some_and(|at| messages[at..].contains("\nACK sip:"));
+            if acked {
+                return;
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "SIPp had no 200 OK it acknowledged within {timeout:?}\n--- SIPp messages ---\n{messages}"
+                );
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Waits until the traced messages contain `needle` (`None`: SIPp goes on) or SIPp
     /// ends first (`Some`: its output); panics on timeout.
     pub fn wait_message_or_end(&mut self, needle: &str, timeout: Duration) -> Option<SippOutput> {
