@@ -4,6 +4,7 @@
 //! sends an event on a channel and returns: it never blocks, never waits for a reply and never
 //! lets a panic cross into C (every body runs inside `catch_unwind`).
 
+use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::ffi::{c_char, c_int, CStr};
 use std::io::Write;
@@ -125,9 +126,9 @@ fn answered_before(shared: &Shared, sip_call_id: &str) -> bool {
 
 /// The calls other than `call_id` that are alive, as the incoming-call decision sees them.
 fn other_calls(call_id: ffi::pjsua_call_id) -> Vec<OtherCall> {
-    super::pjsua::all_calls()
+    super::pjsua::calls_but(Some(call_id))
         .into_iter()
-        .filter(|info| info.call.0 != call_id && info.state != CallState::Disconnected)
+        .filter(|info| info.state != CallState::Disconnected)
         .map(|info| OtherCall {
             active: info.state == CallState::Confirmed && info.media == MediaState::Active,
             remote: info.remote,
@@ -149,11 +150,93 @@ fn shared() -> Option<Arc<Shared>> {
     SHARED.read().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
+/// What the callbacks raise on a thread that is answering an incoming call, held until the
+/// answer has left (see [`HeldUntilAnswered`]).
+#[derive(Default)]
+struct Held {
+    events: Vec<Event>,
+    media_changed: bool,
+}
+
+thread_local! {
+    /// `Some` while this thread runs `on_incoming_call`.
+    static HELD: RefCell<Option<Held>> = const { RefCell::new(None) };
+}
+
+/// Sends `event` to the application, or holds it while this thread is answering a call.
+fn send_event(shared: &Shared, event: Event) {
+    let event = HELD.with(|held| match held.borrow_mut().as_mut() {
+        Some(held) => {
+            held.events.push(event);
+            None
+        }
+        None => Some(event),
+    });
+    if let Some(event) = event {
+        let _ = shared.events.send(event);
+    }
+}
+
+/// Wakes the media supervisor, or holds the wake-up while this thread is answering a call.
+fn signal_media_changed(shared: &Shared) {
+    let now = HELD.with(|held| match held.borrow_mut().as_mut() {
+        Some(held) => {
+            held.media_changed = true;
+            false
+        }
+        None => true,
+    });
+    if now {
+        let _ = shared.media_changed.send(());
+    }
+}
+
+/// While alive, the events and media wake-ups this thread raises wait; they go out, in order,
+/// when it drops (also on a panic). The answer to an INVITE (its SDP, the call's media and
+/// state changes) is made inside `on_incoming_call`: woken at once, the application and the
+/// media supervisor ran beside it, took PJSUA's and the call's locks to read the call, and
+/// the 200 waited for them.
+struct HeldUntilAnswered {
+    shared: Arc<Shared>,
+    outer: bool,
+}
+
+impl HeldUntilAnswered {
+    fn start(shared: Arc<Shared>) -> HeldUntilAnswered {
+        let outer = HELD.with(|held| {
+            let mut held = held.borrow_mut();
+            let outer = held.is_none();
+            if outer {
+                *held = Some(Held::default());
+            }
+            outer
+        });
+        HeldUntilAnswered { shared, outer }
+    }
+}
+
+impl Drop for HeldUntilAnswered {
+    fn drop(&mut self) {
+        if !self.outer {
+            return;
+        }
+        let Some(held) = HELD.with(|held| held.borrow_mut().take()) else {
+            return;
+        };
+        for event in held.events {
+            let _ = self.shared.events.send(event);
+        }
+        if held.media_changed {
+            let _ = self.shared.media_changed.send(());
+        }
+    }
+}
+
 /// Sends `event` to the application from a media callback (no-op when the engine is gone).
 pub(super) fn emit(event: Event) {
     guarded("media event", || {
         if let Some(shared) = shared() {
-            let _ = shared.events.send(event);
+            send_event(&shared, event);
         }
     });
 }
@@ -220,6 +303,17 @@ unsafe fn prefer_local_codec_order(rdata: *mut ffi::pjsip_rx_data) {
     }
 }
 
+/// Sends 100 Trying to the INVITE of the new incoming `call_id`.
+fn send_trying(call_id: ffi::pjsua_call_id) {
+    // SAFETY: call_id is the call on_incoming_call is deciding; a provisional answer from the
+    // callback is allowed by PJSUA.
+    let status =
+        unsafe { ffi::pjsua_call_answer(call_id, 100, std::ptr::null(), std::ptr::null()) };
+    if status != ffi::PJ_SUCCESS as i32 {
+        log::debug!("call {call_id}: no 100 Trying (PJSIP status {status})");
+    }
+}
+
 unsafe extern "C" fn on_incoming_call(
     acc_id: ffi::pjsua_acc_id,
     call_id: ffi::pjsua_call_id,
@@ -227,6 +321,8 @@ unsafe extern "C" fn on_incoming_call(
 ) {
     guarded("on_incoming_call", || {
         let Some(shared) = shared() else { return };
+        // Everything this raises goes out after the response below has been sent.
+        let _held = HeldUntilAnswered::start(shared.clone());
         let info = call_info(call_id);
         let (x_autoanswer, call_info_hdr, asserted) = if rdata.is_null() {
             (None, None, None)
@@ -273,10 +369,13 @@ unsafe extern "C" fn on_incoming_call(
             remember_answered(&incoming.sip_call_id);
         }
         // Report the call before answering: answering runs the state and media callbacks.
-        let _ = shared.events.send(Event::Incoming {
-            info: incoming,
-            action: action.clone(),
-        });
+        send_event(
+            &shared,
+            Event::Incoming {
+                info: incoming,
+                action: action.clone(),
+            },
+        );
         let status = match &action {
             // SAFETY: call_id is the new call; answering from this callback is allowed by PJSUA.
             IncomingAction::Answer => unsafe {
@@ -286,10 +385,17 @@ unsafe extern "C" fn on_incoming_call(
             IncomingAction::Ring { .. } => unsafe {
                 ffi::pjsua_call_answer(call_id, 180, std::ptr::null(), std::ptr::null())
             },
+            // PJSUA sends no 100 of its own before asking us (our FIXES): a refusal or a
+            // redirection made while none was sent would be deferred by PJSUA and lose its
+            // headers (Reason, Contact, Diversion). The 100 goes first.
             IncomingAction::Reject { code, reason } => {
+                send_trying(call_id);
                 super::pjsua::hangup_with_reason(call_id, *code, reason.as_deref())
             }
-            IncomingAction::Forward { to } => super::pjsua::forward_call(call_id, to, &incoming_to),
+            IncomingAction::Forward { to } => {
+                send_trying(call_id);
+                super::pjsua::forward_call(call_id, to, &incoming_to)
+            }
         };
         if status != ffi::PJ_SUCCESS as i32 {
             log::warn!("call {call_id}: could not send the response for {action:?} (PJSIP status {status})");
@@ -310,9 +416,9 @@ unsafe extern "C" fn on_call_state(call_id: ffi::pjsua_call_id, _e: *mut ffi::pj
                     .on_call_end(call_id);
                 send_digits(&shared, last);
             }
-            let _ = shared.events.send(Event::CallState { info });
+            send_event(&shared, Event::CallState { info });
             if ended {
-                let _ = shared.media_changed.send(());
+                signal_media_changed(&shared);
             }
         }
     });
@@ -347,12 +453,15 @@ unsafe extern "C" fn on_call_media_state(call_id: ffi::pjsua_call_id) {
         } else {
             Default::default()
         };
-        let _ = shared.events.send(Event::Media {
-            call: CallId(call_id),
-            state,
-            security,
-        });
-        let _ = shared.media_changed.send(());
+        send_event(
+            &shared,
+            Event::Media {
+                call: CallId(call_id),
+                state,
+                security,
+            },
+        );
+        signal_media_changed(&shared);
     });
 }
 
@@ -377,13 +486,16 @@ unsafe extern "C" fn on_reg_state2(acc_id: ffi::pjsua_acc_id, info: *mut ffi::pj
         if (200..300).contains(&p.code) && p.expiration > 0 {
             super::netwatch::registered(acc_id);
         }
-        let _ = shared.events.send(Event::Registration {
-            account: AccountId(acc_id),
-            code: p.code as u16,
-            reason,
-            expires: p.expiration,
-            renew,
-        });
+        send_event(
+            &shared,
+            Event::Registration {
+                account: AccountId(acc_id),
+                code: p.code as u16,
+                reason,
+                expires: p.expiration,
+                renew,
+            },
+        );
     });
 }
 
@@ -410,11 +522,14 @@ unsafe extern "C" fn on_dtmf_event(
 
 fn send_digits(shared: &Shared, digits: impl IntoIterator<Item = DtmfDigit>) {
     for (call, digit, duration_ms) in digits {
-        let _ = shared.events.send(Event::Dtmf {
-            call: CallId(call),
-            digit,
-            duration_ms,
-        });
+        send_event(
+            shared,
+            Event::Dtmf {
+                call: CallId(call),
+                digit,
+                duration_ms,
+            },
+        );
     }
 }
 
@@ -465,11 +580,14 @@ unsafe extern "C" fn on_call_transfer_request2(
             // SAFETY: as above.
             accepted = unsafe { *code } / 100 == 2;
         }
-        let _ = shared.events.send(Event::TransferRequest {
-            call: CallId(call_id),
-            target,
-            accepted,
-        });
+        send_event(
+            &shared,
+            Event::TransferRequest {
+                call: CallId(call_id),
+                target,
+                accepted,
+            },
+        );
     });
 }
 
@@ -493,12 +611,15 @@ unsafe extern "C" fn on_call_transfer_status(
             // SAFETY: st_text is valid for the callback.
             pj_to_string(unsafe { &*st_text })
         };
-        let _ = shared.events.send(Event::TransferStatus {
-            call: CallId(call_id),
-            code: st_code.clamp(0, 999) as u16,
-            text,
-            last: final_ != 0,
-        });
+        send_event(
+            &shared,
+            Event::TransferStatus {
+                call: CallId(call_id),
+                code: st_code.clamp(0, 999) as u16,
+                text,
+                last: final_ != 0,
+            },
+        );
     });
 }
 
@@ -540,10 +661,13 @@ unsafe extern "C" fn on_call_redirected(
         let Some(shared) = shared() else { return };
         // SAFETY: target is the redirection target PJSUA passes, valid for the callback.
         let target = unsafe { uri_text(target) };
-        let _ = shared.events.send(Event::Redirected {
-            call: CallId(call_id),
-            target,
-        });
+        send_event(
+            &shared,
+            Event::Redirected {
+                call: CallId(call_id),
+                target,
+            },
+        );
     });
     // MicroSIP follows every 3xx, replacing the To header with the new target.
     ffi::PJSIP_REDIRECT_ACCEPT_REPLACE
@@ -574,14 +698,17 @@ unsafe extern "C" fn on_pager2(
             log::debug!("a MESSAGE from {from:?} with content type {content_type:?} is not shown (only text/plain)");
             return;
         }
-        let _ = shared.events.send(Event::Message {
-            account: AccountId(acc_id),
-            call: (call_id >= 0).then_some(CallId(call_id)),
-            from,
-            to: text(to).unwrap_or_default(),
-            content_type,
-            body: text(body).unwrap_or_default(),
-        });
+        send_event(
+            &shared,
+            Event::Message {
+                account: AccountId(acc_id),
+                call: (call_id >= 0).then_some(CallId(call_id)),
+                from,
+                to: text(to).unwrap_or_default(),
+                content_type,
+                body: text(body).unwrap_or_default(),
+            },
+        );
     });
 }
 
@@ -640,12 +767,15 @@ unsafe extern "C" fn on_mwi_info(acc_id: ffi::pjsua_acc_id, mwi_info: *mut ffi::
             return;
         };
         let (waiting, new, old) = parse_message_summary(&body);
-        let _ = shared.events.send(Event::Mwi {
-            account: AccountId(acc_id),
-            waiting,
-            new,
-            old,
-        });
+        send_event(
+            &shared,
+            Event::Mwi {
+                account: AccountId(acc_id),
+                waiting,
+                new,
+                old,
+            },
+        );
     });
 }
 

@@ -131,6 +131,11 @@ pub(super) fn call_info(call: ffi::pjsua_call_id) -> Option<CallInfo> {
 
 /// Snapshots of every call in PJSUA's table.
 pub(super) fn all_calls() -> Vec<CallInfo> {
+    calls_but(None)
+}
+
+/// Snapshots of every call in PJSUA's table but `skip` (not read at all).
+pub(super) fn calls_but(skip: Option<ffi::pjsua_call_id>) -> Vec<CallInfo> {
     let mut ids = vec![0 as ffi::pjsua_call_id; ffi::PJSUA_MAX_CALLS as usize];
     let mut count = ids.len() as u32;
     // SAFETY: ids has room for `count` entries.
@@ -138,7 +143,10 @@ pub(super) fn all_calls() -> Vec<CallInfo> {
         return Vec::new();
     }
     ids.truncate(count as usize);
-    ids.into_iter().filter_map(call_info).collect()
+    ids.into_iter()
+        .filter(|id| Some(*id) != skip)
+        .filter_map(call_info)
+        .collect()
 }
 
 /// Ends `call` with `code`, with MicroSIP 3.22.16's `Reason: SIP ;cause=<code> ;text="…"`
