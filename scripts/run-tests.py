@@ -31,7 +31,7 @@ ALONGSIDE = ("faults", "soak")
 
 TEST_LINE = re.compile(r"^test (\S+) \.\.\. (ok|FAILED|ignored)\b")
 STARTED = re.compile(r"^test (\S+) has been running for over")
-PANIC = re.compile(r"^thread '([^']+)' panicked at (.*)$")
+PANIC = re.compile(r"^thread '([^']+)'(?: \(\d+\))? panicked at (.*)$")
 # Lines of a panic's message kept for the failure list (the whole output can be long, and
 # what CI shows of it may be cut: the list at the end says why each test failed).
 PANIC_LINES = 8

@@ -227,9 +227,8 @@ fn a_caller_that_vanishes_mid_call_is_hung_up_by_rtp_timeout() {
     peer.set_read_timeout(Some(T)).unwrap();
     let mut buf = [0u8; 4096];
     let bye = loop {
-        let (n, _) = peer
-            .recv_from(&mut buf)
-            .expect("a BYE at the vanished caller's address");
+        let (n, _) =
+            support::recv_from(&peer, &mut buf).expect("a BYE at the vanished caller's address");
         let text = String::from_utf8_lossy(&buf[..n]).into_owned();
         if text.starts_with("BYE ") {
             break text;

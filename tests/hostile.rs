@@ -131,7 +131,7 @@ impl Wire {
                 sock.send_to(probe.as_bytes(), to).unwrap();
                 let mut buf = vec![0u8; 70000];
                 loop {
-                    let len = sock.recv(&mut buf).unwrap_or_else(|e| {
+                    let (len, _) = support::recv_from(sock, &mut buf).unwrap_or_else(|e| {
                         panic!(
                             "no answer to the probe after {:?}: {e}",
                             String::from_utf8_lossy(msg)

@@ -63,8 +63,7 @@ fn exchange(sock: &UdpSocket, to: &str, msg: &str, n: u32) -> Vec<(String, Strin
     let mut seen = Vec::new();
     let mut buf = [0u8; 8192];
     loop {
-        let len = sock
-            .recv(&mut buf)
+        let (len, _) = support::recv_from(sock, &mut buf)
             .unwrap_or_else(|e| panic!("no answer to the probe after {msg:?}: {e}"));
         let text = String::from_utf8_lossy(&buf[..len]).into_owned();
         let status = text.lines().next().unwrap_or_default().to_string();

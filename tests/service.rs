@@ -120,7 +120,7 @@ fn no_ready_while_the_registrar_does_not_answer() {
     // The first REGISTER and its retransmission: the phone has long been up.
     let mut buf = [0u8; 4096];
     for _ in 0..2 {
-        let (n, _) = silent.recv_from(&mut buf).expect("a REGISTER");
+        let (n, _) = support::recv_from(&silent, &mut buf).expect("a REGISTER");
         assert!(buf[..n].starts_with(b"REGISTER "));
     }
     let queued = notify.queued();

@@ -104,6 +104,20 @@ pub fn tests_dir() -> PathBuf {
 /// port again, a test running in parallel must not get it.
 static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
 
+/// `sock.recv_from`, waiting again when a signal interrupts it: a test process stopped and
+/// resumed (a loaded machine, a debugger) gets EINTR from a socket with a read timeout.
+pub fn recv_from(
+    sock: &UdpSocket,
+    buf: &mut [u8],
+) -> std::io::Result<(usize, std::net::SocketAddr)> {
+    loop {
+        match sock.recv_from(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
 /// A UDP port on 127.0.0.1 that is free now (for TCP too) and that no other
 /// test in this process has been given.
 pub fn free_udp_port() -> u16 {
