@@ -264,6 +264,25 @@ const FIXES: &[(&str, &str, &str, &str)] = &[
          \x20   {\n        pj_ssl_sock_info info;  \n",
         "a TLS listener that cannot bind fails",
     ),
+    // PJSUA sent 100 Trying to every INVITE before asking the application. Ours answers
+    // on_incoming_call at once, always (200, 180, a refusal or 302), so the 100 only
+    // delayed that answer by a send. It is still sent while the call's media is being set up
+    // in the background (ICE): then the answer may take a while. The unsent 100 is released
+    // (the session holds its own reference for the answer it becomes; kept, it leaked a call).
+    (
+        PJSUA_CALL,
+        "#if !PJSUA_DISABLE_AUTO_SEND_100\n        status = pjsip_inv_send_msg(inv, response);\n",
+        "#if !PJSUA_DISABLE_AUTO_SEND_100\n\
+         \x20       /* microsip: no 100 when the application answers now */\n\
+         \x20       if (call->med_ch_cb) {\n\
+         \x20           status = pjsip_inv_send_msg(inv, response);\n\
+         \x20       } else {\n\
+         \x20           /* the session keeps its own reference (last_answer) */\n\
+         \x20           pjsip_tx_data_dec_ref(response);\n\
+         \x20           status = PJ_SUCCESS;\n\
+         \x20       }\n",
+        "no 100 Trying before an answer made at once",
+    ),
 ];
 
 const TLS_TRANSPORT: &str = "pjsip/src/pjsip/sip_transport_tls.c";

@@ -532,7 +532,10 @@ fn auto_answered_with(extra: &str, hdr: &str) -> bool {
     if line.contains("answering (200)") {
         c.wait_answered(T);
         phone.send("/hangupall");
-        c.wait(T).assert_success();
+        let out = c.wait(T);
+        out.assert_success();
+        // Answered at once: the 200 is the first response (no 100 Trying before it).
+        assert!(!out.messages.contains("SIP/2.0 100 "), "{}", out.messages);
         true
     } else {
         assert!(line.contains("ringing (180)"), "{line}");

@@ -303,6 +303,17 @@ unsafe fn prefer_local_codec_order(rdata: *mut ffi::pjsip_rx_data) {
     }
 }
 
+/// Sends 100 Trying to the INVITE of the new incoming `call_id`.
+fn send_trying(call_id: ffi::pjsua_call_id) {
+    // SAFETY: call_id is the call on_incoming_call is deciding; a provisional answer from the
+    // callback is allowed by PJSUA.
+    let status =
+        unsafe { ffi::pjsua_call_answer(call_id, 100, std::ptr::null(), std::ptr::null()) };
+    if status != ffi::PJ_SUCCESS as i32 {
+        log::debug!("call {call_id}: no 100 Trying (PJSIP status {status})");
+    }
+}
+
 unsafe extern "C" fn on_incoming_call(
     acc_id: ffi::pjsua_acc_id,
     call_id: ffi::pjsua_call_id,
@@ -374,10 +385,17 @@ unsafe extern "C" fn on_incoming_call(
             IncomingAction::Ring { .. } => unsafe {
                 ffi::pjsua_call_answer(call_id, 180, std::ptr::null(), std::ptr::null())
             },
+            // PJSUA sends no 100 of its own before asking us (our FIXES): a refusal or a
+            // redirection made while none was sent would be deferred by PJSUA and lose its
+            // headers (Reason, Contact, Diversion). The 100 goes first.
             IncomingAction::Reject { code, reason } => {
+                send_trying(call_id);
                 super::pjsua::hangup_with_reason(call_id, *code, reason.as_deref())
             }
-            IncomingAction::Forward { to } => super::pjsua::forward_call(call_id, to, &incoming_to),
+            IncomingAction::Forward { to } => {
+                send_trying(call_id);
+                super::pjsua::forward_call(call_id, to, &incoming_to)
+            }
         };
         if status != ffi::PJ_SUCCESS as i32 {
             log::warn!("call {call_id}: could not send the response for {action:?} (PJSIP status {status})");
