@@ -523,6 +523,30 @@ fn an_alert_goes_through_the_running_phone() {
     acker.wait(T).assert_success();
 }
 
+#[test]
+fn an_alert_leaves_the_phones_own_call_connected() {
+    // MicroSIP holds a connected call when the user starts another one; an alert's calls
+    // are not the user's and must not (nor may the legs of a parallel alert hold each other).
+    let phone = Phone::start(&support::settings(0, ""), &[]);
+    phone.sip_addr();
+    let mut own = Sipp::uas("uas_answer.xml").spawn();
+    phone.send(&format!("sip:own@{}", own.addr()));
+    phone.wait_for(0, "own call confirmed", T, |l| {
+        l.contains("sip:own@") && l.contains(": CONFIRMED")
+    });
+    let mut acker = Sipp::uas("uas_ack_info.xml").spawn();
+    let target = format!("sip:oncall@{}", acker.addr());
+    let ini = phone.ini_path().to_str().unwrap().to_string();
+    let (status, out) = Phone::run_to_exit(&["--ini", &ini, "--alert", &target, "--json"], T);
+    assert_eq!(status.code(), Some(0), "{out}");
+    acker.wait(T).assert_success();
+    phone.assert_no_line("on hold");
+    // The own call is still connected and not held: its callee saw no re-INVITE (its
+    // scenario fails on one) and gets the BYE.
+    phone.send("/hangupall");
+    own.wait(T).assert_success();
+}
+
 /// A phone with an `[Alerting]` receiver on a free port: (phone, base URL).
 fn receiver(alerting: &str) -> (Phone, String) {
     let port = {

@@ -501,6 +501,11 @@ impl Alert {
             .find(|a| matches!(a.outcome, Outcome::Acknowledged { .. }))
     }
 
+    /// The calls this alert placed.
+    pub fn calls(&self) -> impl Iterator<Item = CallId> + '_ {
+        self.legs.iter().map(|l| l.call)
+    }
+
     /// When the next timer (a ring timeout, the next round) is due.
     pub fn next_timer(&self) -> Option<Instant> {
         if self.finished || self.wait_registration {

@@ -425,6 +425,11 @@ impl Live<'_, '_> {
             .collect()
     }
 
+    /// The calls the alerts in progress placed.
+    fn alert_calls(&self) -> std::collections::HashSet<CallId> {
+        self.alerts.iter().flat_map(|a| a.alert.calls()).collect()
+    }
+
     /// When the next alert timer is due.
     fn alert_timer(&self) -> Option<Instant> {
         self.alerts
@@ -654,6 +659,7 @@ fn run_stack(
                 Ok(ev) => {
                     fire_hooks(&mut hook_tracker, live.hooks, &ev);
                     stream(&sink, &live.phone.account_names, ev.clone().into());
+                    live.phone.alert_calls = live.alert_calls();
                     live.phone.on_event(ev.clone());
                     live.tell_service(service, &ev);
                     live.commands.on_event(&engine, &ev);
@@ -1013,6 +1019,9 @@ struct Phone<'e> {
     multi_call: policy::MultiCall,
     /// The calls in the local conference.
     conference: std::collections::HashSet<CallId>,
+    /// The calls that alerts placed: their own business, neither held for a new call nor
+    /// holding the others (the main loop keeps it current).
+    alert_calls: std::collections::HashSet<CallId>,
     /// What the phone did on its own, for the main loop to publish.
     outbox: events::Outbox,
     /// Each account's last registration answer (for `--status`).
@@ -1053,6 +1062,7 @@ impl<'e> Phone<'e> {
                 auto_conference: setup.config.settings.ac,
             },
             conference: Default::default(),
+            alert_calls: Default::default(),
             outbox: Default::default(),
             registered: HashMap::new(),
             register_retry: register_retry(setup),
@@ -1091,6 +1101,7 @@ impl<'e> Phone<'e> {
             rtp_watch: HashMap::new(),
             multi_call: policy::MultiCall::default(),
             conference: Default::default(),
+            alert_calls: Default::default(),
             outbox: Default::default(),
             registered: HashMap::new(),
             register_retry: 0,
@@ -1206,8 +1217,12 @@ impl<'e> Phone<'e> {
     /// starts, is answered or connects (MicroSIP's `msip_call_unhold`, `OnMergeAll`).
     /// `new_port`: the call's audio has just (re)started on a new conference port, so its
     /// earlier connections are gone.
+    /// An alert's calls take no part (an alert calls several people at once).
     fn arrange_calls(&mut self, info: &crate::engine::CallInfo, new_port: bool) {
         let Some(engine) = self.engine else { return };
+        if self.alert_calls.contains(&info.call) {
+            return;
+        }
         let snapshot = |c: &crate::engine::CallInfo| policy::CallSnapshot {
             call: c.call,
             state: c.state,
@@ -1218,7 +1233,7 @@ impl<'e> Phone<'e> {
         let others: Vec<_> = engine
             .calls()
             .iter()
-            .filter(|c| c.call != info.call)
+            .filter(|c| c.call != info.call && !self.alert_calls.contains(&c.call))
             .map(snapshot)
             .collect();
         for step in policy::arrange(self.multi_call, &snapshot(info), &others) {
