@@ -52,9 +52,13 @@ impl Notify {
     fn next(&self, timeout: Duration) -> Option<String> {
         self.socket.set_read_timeout(Some(timeout)).unwrap();
         let mut buf = [0u8; 4096];
-        match self.socket.recv(&mut buf) {
-            Ok(n) => Some(String::from_utf8_lossy(&buf[..n]).into_owned()),
-            Err(_) => None,
+        loop {
+            match self.socket.recv(&mut buf) {
+                Ok(n) => return Some(String::from_utf8_lossy(&buf[..n]).into_owned()),
+                // A signal (the test process stopped and resumed under load): wait again.
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => return None,
+            }
         }
     }
 

@@ -960,40 +960,35 @@ impl Sipp {
         read_lossy(&self.messages_path())
     }
 
-    /// Waits until the traced messages contain `needle`; panics on timeout.
-    pub fn wait_message(&self, needle: &str, timeout: Duration) {
+    /// Waits until the traced messages satisfy `done`; panics on timeout, saying it waited
+    /// for `what`.
+    fn wait_trace(&self, what: &str, timeout: Duration, done: impl Fn(&str) -> bool) {
         let deadline = Instant::now() + timeout;
-        while !self.messages().contains(needle) {
+        loop {
+            let messages = self.messages();
+            if done(&messages) {
+                return;
+            }
             if Instant::now() >= deadline {
-                panic!(
-                    "SIPp saw no {needle:?} within {timeout:?}\n--- SIPp messages ---\n{}",
-                    self.messages()
-                );
+                panic!("SIPp saw no {what} within {timeout:?}\n--- SIPp messages ---\n{messages}");
             }
             thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Waits until the traced messages contain `needle`; panics on timeout.
+    pub fn wait_message(&self, needle: &str, timeout: Duration) {
+        self.wait_trace(&format!("{needle:?}"), timeout, |m| m.contains(needle));
     }
 
     /// Waits until this caller has its INVITE's 200 OK and has sent the ACK. Only then does
     /// SIPp wait for a BYE: a BYE that comes between the 200 and SIPp's ACK (the phone hung up
     /// while SIPp was slow to go on) is "unexpected" to it and fails the call.
     pub fn wait_answered(&self, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let messages = self.messages();
-            let acked = messages
-                .find("SIP/2.0 200 OK")
-                .is_some_and(|at| messages[at..].contains("\nACK sip:"));
-            if acked {
-                return;
-            }
-            if Instant::now() >= deadline {
-                panic!(
-                    "SIPp had no 200 OK it acknowledged within {timeout:?}\n--- SIPp messages ---\n{messages}"
-                );
-            }
-            thread::sleep(Duration::from_millis(50));
-        }
+        self.wait_trace("200 OK it acknowledged", timeout, |m| {
+            m.find("SIP/2.0 200 OK")
+                .is_some_and(|at| m[at..].contains("\nACK sip:"))
+        });
     }
 
     /// Waits until the traced messages contain `needle` (`None`: SIPp goes on) or SIPp
