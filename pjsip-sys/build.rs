@@ -283,6 +283,23 @@ const FIXES: &[(&str, &str, &str, &str)] = &[
          \x20       }\n",
         "no 100 Trying before an answer made at once",
     ),
+    // PJSUA checked an INVITE's offer twice: against a temporary answer made for the
+    // purpose, then, once the call's media was set up, against the real one, with the same
+    // refusals (488, 420). Without ICE the media is set up at once and the second check
+    // follows right away, so the first only made the SDP twice on the way to the 200. It
+    // stays when ICE (gathering in the background) or a Replaces would delay the second.
+    (
+        PJSUA_CALL,
+        "        status = verify_request(call, rdata, PJ_TRUE, &sip_err_code, \n\
+         \x20                               &response);\n",
+        "        /* microsip: the real answer is checked right after when media is set up now */\n\
+         \x20       if (pjsua_var.acc[acc_id].cfg.ice_cfg.enable_ice || replaced_dlg)\n\
+         \x20           status = verify_request(call, rdata, PJ_TRUE, &sip_err_code,\n\
+         \x20                                   &response);\n\
+         \x20       else\n\
+         \x20           status = PJ_SUCCESS;\n",
+        "an INVITE's offer checked once",
+    ),
 ];
 
 const TLS_TRANSPORT: &str = "pjsip/src/pjsip/sip_transport_tls.c";
