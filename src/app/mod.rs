@@ -40,6 +40,21 @@ use crate::policy::{self, Policy};
 /// pools are freed. Once per batch of ended calls, so an idle phone never wakes for it.
 const TRIM_AFTER_LAST_CALL: Duration = Duration::from_secs(35);
 
+/// Memory given back that the log reports at info level (a burst's), in kB.
+const RETURN_WORTH_SAYING_KB: u64 = 1024;
+
+/// This process's resident memory (VmRSS), in kB; None where /proc does not say.
+fn resident_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 /// Writes `text` to stdout; a reader that has gone (`microsip --check | head -1`) ends the
 /// output quietly instead of a panic. Returns whether all of it was written.
 pub fn print_out(text: &str) -> bool {
@@ -609,6 +624,8 @@ fn run_stack(
     let (no_requests, mut requests_open) = (never(), true);
     // When freed memory next goes back to the system, and when the last call ended.
     let (mut trim_at, mut last_end): (Option<Instant>, Option<Instant>) = (None, None);
+    // Whether the last return of memory was said at info level (see the trim below).
+    let mut return_said = false;
     while !exit_requested {
         if let Some(code) = live.report_alerts() {
             alert_code = Some(code);
@@ -684,8 +701,27 @@ fn run_stack(
                     .filter(|at| *at > Instant::now());
                 // Also with calls still up: after a burst, a few calls a caller abandoned
                 // may last until rtpTimeout, and the burst's memory should not wait for them.
+                let before = resident_kb();
                 engine.return_free_memory();
-                log::debug!("memory: calls ended a while ago; free memory returned to the system");
+                let after = resident_kb();
+                // Said at info level when a burst's memory went back, and once more at the
+                // next return, which ends the burst's story (an intercom's single calls
+                // return next to nothing, and get a debug line).
+                let worth = matches!((before, after),
+                    (Some(b), Some(a)) if b.saturating_sub(a) >= RETURN_WORTH_SAYING_KB);
+                let level = if worth || return_said {
+                    log::Level::Info
+                } else {
+                    log::Level::Debug
+                };
+                return_said = worth;
+                log::log!(
+                    level,
+                    "memory: calls ended a while ago; free memory returned to the system \
+                     (resident {} kB, was {} kB)",
+                    after.map_or("?".into(), |v| v.to_string()),
+                    before.map_or("?".into(), |v| v.to_string())
+                );
             },
             recv(alert_timer) -> _ => live.alerts_on_timer(),
             recv(alerting.requests) -> request => {
