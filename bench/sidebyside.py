@@ -28,7 +28,7 @@ each peer (below 1: microsip is smaller or faster). Measures:
   binary_kb                           the executable (stripped copies for microsip)
 
 Usage: bench/sidebyside.py --microsip BIN --pjsua BIN [--baresip BIN] [--runs 3] [--idle 60]
-       [--calls 30] [--settle 60] [--out bench/results] [--skip MEASURE,...]
+       [--calls 200] [--settle 60] [--out bench/results] [--skip MEASURE,...]
 Writes OUT.md (the table) and OUT.json (every run's figures).
 """
 import argparse
@@ -478,7 +478,7 @@ def main():
     ap.add_argument("--baresip", default=shutil.which("baresip"))
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--idle", type=float, default=60)
-    ap.add_argument("--calls", type=int, default=30)
+    ap.add_argument("--calls", type=int, default=200)
     ap.add_argument("--settle", type=float, default=60,
                     help="seconds after the last call-rate step before the settled RSS")
     ap.add_argument("--rates", default="100,200,400,800,1000,1200,1600")
