@@ -13,7 +13,7 @@ use std::net::{TcpStream, UdpSocket};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use support::{Kamailio, Phone, Sipp, TempDir};
+use support::{Flood, Kamailio, Phone, Sipp, TempDir};
 
 const T: Duration = Duration::from_secs(20);
 
@@ -805,15 +805,6 @@ fn callers_text_reaches_the_log_escaped_and_cannot_forge_lines() {
     }
 }
 
-/// Lines of a SIPp `-trace_logs` file that start with `word`.
-fn count_logged(path: &std::path::Path, word: &str) -> usize {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| l.starts_with(word))
-        .count()
-}
-
 #[test]
 fn an_invite_flood_is_shed_with_503_and_a_normal_call_gets_through_right_after() {
     // Calls the phone answers stay as they are when the next one is answered (singleMode=1
@@ -822,25 +813,14 @@ fn an_invite_flood_is_shed_with_503_and_a_normal_call_gets_through_right_after()
     let mut phone = phone("autoAnswer=all\nautoAnswerCalls=all\nsingleMode=0\nAC=1\n");
     let addr = phone.sip_addr();
     let before = rss_kib(phone.pid());
-    let logs = TempDir::new("flood");
-    let log = logs.path().join("flood.log");
     let calls = 20_000;
     // 2,000 new INVITEs a second for 10 s, all from 127.0.0.1.
-    let out = Sipp::uac("uac_flood.xml", &addr)
-        .service("intercom")
-        .untraced()
-        .calls(calls)
-        .args(&[
-            "-r",
-            "2000",
-            "-trace_logs",
-            "-log_file",
-            log.to_str().unwrap(),
-        ])
-        .run(Duration::from_secs(300));
+    let Flood {
+        out,
+        answered,
+        shed,
+    } = Flood::run(&addr, calls, 2000);
     let during = rss_kib(phone.pid());
-    let answered = count_logged(&log, "answered");
-    let shed = count_logged(&log, "shed");
     eprintln!(
         "flood: {calls} INVITEs, {answered} answered (200), {shed} shed (503); RSS {before} KiB \
          before, {during} KiB after"

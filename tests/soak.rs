@@ -11,7 +11,7 @@ use std::fs;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::{Kamailio, Phone, Sipp, ALICE, ALICE_PASSWORD, DOMAIN};
+use support::{Flood, Kamailio, Phone, Sipp, ALICE, ALICE_PASSWORD, DOMAIN};
 
 const T: Duration = Duration::from_secs(20);
 /// Calls before the baseline is taken: pools, codecs and caches fill up.
@@ -192,28 +192,10 @@ fn a_burst_of_calls_gives_its_memory_back_once_they_are_over() {
     );
     let addr = phone.sip_addr();
     let before = sample(phone.pid()).rss_kb;
-    let logs = support::TempDir::new("burst");
-    let log = logs.path().join("burst.log");
     let calls = 3_000;
-    let out = Sipp::uac("uac_flood.xml", &addr)
-        .service("intercom")
-        .untraced()
-        .calls(calls)
-        .args(&[
-            "-r",
-            "300",
-            "-trace_logs",
-            "-log_file",
-            log.to_str().unwrap(),
-        ])
-        .run(Duration::from_secs(300));
+    let Flood { out, answered, .. } = Flood::run(&addr, calls, 300);
     out.assert_success();
     let during = sample(phone.pid()).rss_kb;
-    let answered = fs::read_to_string(&log)
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| l.starts_with("answered"))
-        .count();
     let (_, settled) = phone.wait_for(
         0,
         "memory returned to near the start's",

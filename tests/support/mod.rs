@@ -739,6 +739,44 @@ pub struct SippOutput {
     pub screen: String,
 }
 
+/// A flood of `uac_flood.xml` calls, as it went: SIPp's output, and how many calls the phone
+/// answered (200) and shed (503).
+pub struct Flood {
+    pub out: SippOutput,
+    pub answered: usize,
+    pub shed: usize,
+}
+
+impl Flood {
+    /// `calls` calls of `uac_flood.xml` to `addr` (user "intercom"), `rate` new ones a second,
+    /// all from 127.0.0.1; an answered call is hung up at once. Counts answered and shed
+    /// calls from SIPp's `-trace_logs`, one line each. Waits up to 300 s.
+    pub fn run(addr: &str, calls: u32, rate: u32) -> Flood {
+        let logs = TempDir::new("flood");
+        let log = logs.path().join("flood.log");
+        let rate = rate.to_string();
+        let out = Sipp::uac("uac_flood.xml", addr)
+            .service("intercom")
+            .untraced()
+            .calls(calls)
+            .args(&[
+                "-r",
+                &rate,
+                "-trace_logs",
+                "-log_file",
+                log.to_str().unwrap(),
+            ])
+            .run(Duration::from_secs(300));
+        let text = fs::read_to_string(&log).unwrap_or_default();
+        let count = |word: &str| text.lines().filter(|l| l.starts_with(word)).count();
+        Flood {
+            answered: count("answered"),
+            shed: count("shed"),
+            out,
+        }
+    }
+}
+
 impl SippOutput {
     /// Panics with everything SIPp logged unless all calls succeeded.
     pub fn assert_success(&self) {
