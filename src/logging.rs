@@ -181,6 +181,16 @@ pub fn pjsip_record(pj_level: i32, text: &str) -> (Level, String) {
         }
         _ => rest.to_string(),
     };
+    // PJSUA's words for a full RTP port range, with what the user can do about it.
+    let text = if text.ends_with("Unable to find appropriate RTP/RTCP ports combination") {
+        format!(
+            "{text}: every RTP/RTCP port pair is taken, so this call fails (an incoming one \
+             is refused with 500); widen rtpPortMin..rtpPortMax (a call takes 2 ports) or set \
+             rtpPortMin=0 for any free port"
+        )
+    } else {
+        text
+    };
     let retry = text.contains("Address already in use");
     // A packet PJSIP could not parse or use is what someone else sent: news for debugging,
     // not a problem of the phone's, and a flood of garbage must not flood the log (or make
@@ -233,6 +243,18 @@ mod tests {
              [status=120098]",
         );
         assert_eq!(level, Level::Debug, "the engine falls back to another port");
+        let (level, text) = pjsip_record(
+            1,
+            "07:02:58.164 pjsua_media.c ..Unable to find appropriate RTP/RTCP ports combination",
+        );
+        assert_eq!(level, Level::Error);
+        assert!(
+            text.starts_with(
+                "pjsua_media.c Unable to find appropriate RTP/RTCP ports combination: "
+            ) && text.contains("refused with 500")
+                && text.contains("widen rtpPortMin..rtpPortMax"),
+            "{text}"
+        );
         let (level, text) = pjsip_record(1, "12:00:01.002 sip_transport.c Bad thing");
         assert_eq!(level, Level::Error);
         assert_eq!(text, "sip_transport.c Bad thing");

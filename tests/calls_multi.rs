@@ -178,3 +178,52 @@ fn call_pickup_dials_the_feature_code_and_the_extension() {
     phone.send("/hangupall");
     callee.wait(T).assert_success();
 }
+
+#[test]
+fn the_rtp_port_range_bounds_the_calls_at_once_and_the_next_is_refused_with_500() {
+    // rtpPortMin..rtpPortMax of 4 ports: two RTP/RTCP pairs, so two calls with audio. AC=1:
+    // the calls join a conference (no hold re-INVITE, which uac_as.xml does not expect).
+    let rtp = support::free_udp_port_block(4);
+    let phone = Phone::start(
+        &format!(
+            "[Settings]\naccountId=0\nsourcePort={}\nrtpPortMin={rtp}\nrtpPortMax={}\n\
+             localDTMF=0\nautoAnswer=all\nautoAnswerCalls=all\nsingleMode=0\nAC=1\n",
+            support::free_udp_port(),
+            rtp + 3
+        ),
+        &[],
+    );
+    let addr = phone.sip_addr();
+    let mut first = caller(&addr, "100");
+    first.wait_answered(T);
+    let mut second = caller(&addr, "101");
+    second.wait_answered(T);
+    let third = Sipp::caller_as(&addr, "102").run(T);
+    assert!(
+        third.messages.contains("SIP/2.0 500 "),
+        "a third call is refused with 500:\n{}",
+        third.report()
+    );
+    assert!(
+        !third.messages.contains("SIP/2.0 200 "),
+        "{}",
+        third.report()
+    );
+    let why = phone.wait_line("Unable to find appropriate RTP/RTCP ports combination", T);
+    assert!(
+        why.contains(" ERROR ") && why.contains("widen rtpPortMin..rtpPortMax"),
+        "{why}"
+    );
+    // A call that ends gives its ports back: the next caller is answered.
+    phone.send(&format!(
+        "msip:callhangup:{}",
+        phone.incoming_call_id("100")
+    ));
+    first.wait(T).assert_success();
+    phone.wait_line("\"Caller 100\" <sip:100@127.0.0.1>: DISCONNECTED", T);
+    let mut fourth = caller(&addr, "103");
+    fourth.wait_answered(T);
+    phone.send("/hangupall");
+    second.wait(T).assert_success();
+    fourth.wait(T).assert_success();
+}
