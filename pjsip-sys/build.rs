@@ -644,8 +644,9 @@ fn lazy_libs(pkg: &PkgConfig, libdir: &Path, cc: &str, out: &Path) -> Vec<String
         .collect();
     let plans: Vec<lazy::Lazy> = lazy::LIBS
         .iter()
-        .filter(|l| linked.contains(l))
-        .filter_map(|l| lazy::plan(l, &wanted, cc))
+        .filter(|(l, _)| linked.contains(l))
+        .filter_map(|&l| lazy::plan(l, Some(&wanted), cc))
+        .chain(lazy::OTHERS.iter().filter_map(|&l| lazy::plan(l, None, cc)))
         .collect();
     if plans.is_empty() {
         return Vec::new();
@@ -654,7 +655,12 @@ fn lazy_libs(pkg: &PkgConfig, libdir: &Path, cc: &str, out: &Path) -> Vec<String
         "cargo:rustc-link-search=native={}",
         out.join("lazy").display()
     );
-    println!("cargo:rustc-link-lib=static={}", lazy::build(&plans, out));
+    // Whole: the other crates' stand-ins are what their calls resolve to, wherever the
+    // linker meets this archive.
+    println!(
+        "cargo:rustc-link-lib=static:+whole-archive={}",
+        lazy::build(&plans, out)
+    );
     println!("cargo:rustc-link-lib=dylib=dl");
     plans.into_iter().map(|p| p.lib).collect()
 }

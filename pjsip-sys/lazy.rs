@@ -1,7 +1,11 @@
 //! Libraries loaded when first called, not at start: OpenSSL (TLS, DTLS, SHA-256 digests)
 //! and libsrtp2 (which brings NSS). An idle phone that uses none of them kept them mapped and
 //! relocated from exec on: 2.3 MB of its memory (libcrypto alone 1.45 MB) and their loading
-//! time before the first REGISTER.
+//! time before the first REGISTER. Likewise alsa-lib (libasound), which the program's sound
+//! device crates use: it loads when a call or a sound first opens a device. Its link is taken
+//! from alsa-sys by the `[target.x86_64-unknown-linux-gnu.alsa]` override in
+//! `.cargo/config.toml`, and its stand-ins are linked whole, since no pjproject archive asks
+//! for them.
 //!
 //! For each such library, every function pjproject calls in it gets a stand-in of the same
 //! name in our link: a jump through a table entry that starts empty. The first call of any
@@ -14,8 +18,17 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The libraries (as `-l` names) loaded on first use.
-pub const LIBS: &[&str] = &["ssl", "crypto", "srtp2"];
+/// The libraries of pjproject's link (as `-l` names) loaded on first use, each with what
+/// needs it (for the message when it cannot be loaded).
+pub const LIBS: &[(&str, &str)] = &[
+    ("ssl", "TLS, DTLS, SRTP and SHA-256 digests need it"),
+    ("crypto", "TLS, DTLS, SRTP and SHA-256 digests need it"),
+    ("srtp2", "SRTP needs it"),
+];
+
+/// Libraries of other crates of the program loaded on first use: every function they export
+/// gets a stand-in. Their own link must be taken away (see the module's comment).
+pub const OTHERS: &[(&str, &str)] = &[("asound", "sound devices need it")];
 
 /// Functions that only read or clear OpenSSL's error queue: before the library is loaded
 /// there is nothing in it, so they answer 0 without loading it. (PJSIP clears the queue when
@@ -25,6 +38,7 @@ const QUIET: &[&str] = &["ERR_clear_error", "ERR_get_error", "ERR_peek_error"];
 /// One library to load on first use: its `-l` name, its soname and the functions to stand in for.
 pub struct Lazy {
     pub lib: String,
+    need: &'static str,
     soname: String,
     functions: Vec<String>,
 }
@@ -58,9 +72,14 @@ pub fn undefined_in(archives: &[PathBuf]) -> Vec<String> {
         .collect()
 }
 
-/// What `lib` defines of `wanted`, or None (link it as usual) when the shared library is not
-/// found or one of the symbols is data, which a jump cannot stand in for.
-pub fn plan(lib: &str, wanted: &[String], cc: &str) -> Option<Lazy> {
+/// What `lib` defines of `wanted` (all its functions when None), or None (link it as usual)
+/// when the shared library is not found or one of the wanted symbols is data, which a jump
+/// cannot stand in for.
+pub fn plan(
+    (lib, need): (&str, &'static str),
+    wanted: Option<&[String]>,
+    cc: &str,
+) -> Option<Lazy> {
     let so = Command::new(cc)
         .arg(format!("-print-file-name=lib{lib}.so"))
         .output()
@@ -79,18 +98,19 @@ pub fn plan(lib: &str, wanted: &[String], cc: &str) -> Option<Lazy> {
             continue;
         };
         let name = name.split('@').next().unwrap_or(name);
-        if wanted.binary_search_by(|w| w.as_str().cmp(name)).is_err() {
-            continue;
-        }
-        match kind {
-            "T" | "W" | "i" => functions.push(name.to_string()),
-            _ => return None,
+        let function = matches!(kind, "T" | "W" | "i");
+        match wanted {
+            Some(w) if w.binary_search_by(|w| w.as_str().cmp(name)).is_err() => continue,
+            Some(_) if !function => return None,
+            _ if function => functions.push(name.to_string()),
+            _ => {}
         }
     }
     functions.sort();
     functions.dedup();
     Some(Lazy {
         lib: lib.to_string(),
+        need,
         soname,
         functions,
     })
@@ -108,7 +128,7 @@ pub fn build(libs: &[Lazy], out: &Path) -> &'static str {
         let asm = dir.join(format!("lazy_{id}.S"));
         let c = dir.join(format!("lazy_{id}.c"));
         fs::write(&asm, assembly(&id, &l.functions)).expect("write the stand-ins' assembly");
-        fs::write(&c, loader(&id, &l.soname, &l.functions)).expect("write the loader");
+        fs::write(&c, loader(&id, l)).expect("write the loader");
         build.file(&asm).file(&c);
     }
     build.out_dir(&dir).compile("microsip_lazy");
@@ -178,7 +198,8 @@ fn assembly(id: &str, functions: &[String]) -> String {
 
 /// The table, the names, and the resolver: loads the library once (any thread), finds the
 /// function, and stops the program with a message naming the library if it cannot.
-fn loader(id: &str, soname: &str, functions: &[String]) -> String {
+fn loader(id: &str, l: &Lazy) -> String {
+    let (soname, functions, need) = (&l.soname, &l.functions, l.need);
     let names: String = functions
         .iter()
         .map(|f| format!("    \"{f}\",\n"))
@@ -206,8 +227,8 @@ fn loader(id: &str, soname: &str, functions: &[String]) -> String {
          \x20       return (void *)nothing;\n\
          \x20   pthread_once(&once, load);\n\
          \x20   if (!handle) {{\n\
-         \x20       fprintf(stderr, \"microsip: cannot load {soname} (%s); install it (TLS, DTLS, SRTP and \"\n\
-         \x20               \"SHA-256 digests need it)\\n\", dlerror());\n\
+         \x20       fprintf(stderr, \"microsip: cannot load {soname} (%s); install it ({need})\\n\",\n\
+         \x20               dlerror());\n\
          \x20       abort();\n\
          \x20   }}\n\
          \x20   f = dlsym(handle, names[idx]);\n\

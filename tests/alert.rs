@@ -435,6 +435,8 @@ fn speech_is_loaded_only_when_an_alert_says_something() {
         "libpulse.so",
         "libX11.so",
         "libsndfile.so",
+        // Loaded when a call or a sound opens a device (audio_file.rs checks it then is).
+        "libasound.so",
         // Loaded by the first TLS, DTLS or SRTP use (transport_tls.rs checks they then are).
         "libssl.so",
         "libcrypto.so",

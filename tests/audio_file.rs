@@ -78,6 +78,13 @@ fn phone_on_files(ini_text: &str, speaker: &Path, mic: Option<&Path>) -> Phone {
     )
 }
 
+/// Whether alsa-lib (libasound) is mapped into the phone's process.
+fn maps_alsa_lib(phone: &Phone) -> bool {
+    std::fs::read_to_string(format!("/proc/{}/maps", phone.pid()))
+        .expect("the phone's maps")
+        .contains("/libasound.so")
+}
+
 fn phone_uri(phone: &Phone) -> String {
     let line = phone.wait_line("started: SIP on udp ", T);
     let addr = line.rsplit(' ').next().unwrap().trim();
@@ -160,12 +167,16 @@ fn caller_is_heard_on_the_speaker_and_the_microphone_reaches_the_caller() {
     let mic = PacedMic::start(&dir.path().join("mic"), 8000, 440.0, AMP);
     let phone = phone_on_files(&ini(""), speaker.path(), Some(mic.path()));
     let play = tone_wav(dir.path(), 1000.0);
-    let mut caller = PjsuaCaller::call(&phone_uri(&phone), &play, 5);
+    let uri = phone_uri(&phone);
+    // alsa-lib loads when a call opens the devices, not at start.
+    assert!(!maps_alsa_lib(&phone), "an idle phone maps libasound");
+    let mut caller = PjsuaCaller::call(&uri, &play, 5);
     let line = phone.wait_line("audio: speaker ", T);
     assert!(
         line.contains("8000 Hz i16 1 ch") && line.contains("microphone"),
         "the bridge's format opens directly, both ways: {line}"
     );
+    assert!(maps_alsa_lib(&phone), "a call's audio runs on alsa-lib");
     phone.wait_line(": DISCONNECTED", T);
     // Streams and media clock stop with the call: the device is closed (the speaker hears
     // nothing more) and an idle phone uses no CPU (the file plugin's streams, were they left
