@@ -1178,8 +1178,14 @@ impl Engine {
     /// Gives the memory the C allocator holds free back to the system. PJSIP frees a call's
     /// pools when its transactions end, but glibc keeps the freed pages in its arenas: after
     /// a burst of calls the phone would stay as large as at the peak. The caller chooses a
-    /// quiet moment (no call, transactions over); it costs a walk over the free lists.
+    /// quiet moment (no call, transactions over); it costs a walk over the free lists. The
+    /// pages of PJSUA's idle call slots go back too (a burst had written all 256).
     pub fn return_free_memory(&self) {
+        // SAFETY: our addition to pjsua_call.c (pjsip-sys FIXES): takes PJSUA's lock and
+        // gives back only pages whose call slots are free and hold nothing in use; PJSUA
+        // is running (self exists).
+        let pages = unsafe { ffi::pjsua_microsip_release_idle_call_slots() };
+        log::debug!("memory: {pages} pages of idle call slots given back");
         #[cfg(all(target_os = "linux", target_env = "gnu"))]
         // SAFETY: malloc_trim only releases pages glibc's own free lists hold; it takes the
         // arenas' locks itself and may run on any thread.
