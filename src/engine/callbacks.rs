@@ -241,13 +241,15 @@ pub(super) fn emit(event: Event) {
     });
 }
 
-/// Runs a callback body, keeping panics on the Rust side.
-fn guarded(name: &str, body: impl FnOnce()) {
-    if catch_unwind(AssertUnwindSafe(body)).is_err() {
+/// Runs a callback body, keeping panics on the Rust side; false when it panicked.
+fn guarded(name: &str, body: impl FnOnce()) -> bool {
+    let done = catch_unwind(AssertUnwindSafe(body)).is_ok();
+    if !done {
         log::error!(
             "internal error: a panic in the {name} callback was caught; the phone keeps running"
         );
     }
+    done
 }
 
 /// Fills the callback table of a `pjsua_config`.
@@ -319,7 +321,10 @@ unsafe extern "C" fn on_incoming_call(
     call_id: ffi::pjsua_call_id,
     rdata: *mut ffi::pjsip_rx_data,
 ) {
-    guarded("on_incoming_call", || {
+    // Whether the INVITE got its answer: a panic before it would leave the caller ringing
+    // until it gives up, so the call is refused at once instead.
+    let answered = std::cell::Cell::new(false);
+    let done = guarded("on_incoming_call", || {
         let Some(shared) = shared() else { return };
         // Everything this raises goes out after the response below has been sent.
         let _held = HeldUntilAnswered::start(shared.clone());
@@ -397,10 +402,20 @@ unsafe extern "C" fn on_incoming_call(
                 super::pjsua::forward_call(call_id, to, &incoming_to)
             }
         };
+        answered.set(true);
         if status != ffi::PJ_SUCCESS as i32 {
             log::warn!("call {call_id}: could not send the response for {action:?} (PJSIP status {status})");
         }
     });
+    if !done && !answered.get() {
+        // SAFETY: call_id is the call of this callback, still unanswered; answering from
+        // the callback is allowed by PJSUA.
+        let status =
+            unsafe { ffi::pjsua_call_answer(call_id, 500, std::ptr::null(), std::ptr::null()) };
+        log::error!(
+            "call {call_id}: refused with 500 after the internal error (PJSIP status {status})"
+        );
+    }
 }
 
 unsafe extern "C" fn on_call_state(call_id: ffi::pjsua_call_id, _e: *mut ffi::pjsip_event) {
