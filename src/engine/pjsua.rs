@@ -1185,7 +1185,17 @@ impl Engine {
         // gives back only pages whose call slots are free and hold nothing in use; PJSUA
         // is running (self exists).
         let pages = unsafe { ffi::pjsua_microsip_release_idle_call_slots() };
-        log::debug!("memory: {pages} pages of idle call slots given back");
+        // SAFETY: our addition to timer.c (pjsip-sys FIXES): under the heap's lock, gives back
+        // only pages of timer copies no scheduled timer uses; the endpoint and its heap live
+        // as long as PJSUA (self exists).
+        let kept = unsafe {
+            ffi::pj_timer_heap_microsip_release_idle(ffi::pjsip_endpt_get_timer_heap(
+                ffi::pjsua_get_pjsip_endpt(),
+            ))
+        };
+        log::debug!(
+            "memory: {pages} pages of idle call slots given back; {kept} pages of timers in use"
+        );
         #[cfg(all(target_os = "linux", target_env = "gnu"))]
         // SAFETY: malloc_trim only releases pages glibc's own free lists hold; it takes the
         // arenas' locks itself and may run on any thread.
