@@ -785,6 +785,20 @@ impl SippOutput {
         }
     }
 
+    /// Panics unless the phone refused the call with `code` and never answered it.
+    pub fn assert_refused_with(&self, code: u16, what: &str) {
+        assert!(
+            self.messages.contains(&format!("SIP/2.0 {code} ")),
+            "{what} is refused with {code}:\n{}",
+            self.report()
+        );
+        assert!(
+            !self.messages.contains("SIP/2.0 200 "),
+            "{what} was answered:\n{}",
+            self.report()
+        );
+    }
+
     /// A readable account of the run, for panic messages.
     pub fn report(&self) -> String {
         format!(
