@@ -298,8 +298,9 @@ def start_registered(phone, work):
     the time from the start to that 200, in ms (the phone keeps running)."""
     cap = Capture(work, [phone.kam.port])
     t0 = time.time()
-    phone.start()
     try:
+        phone.start()
+
         def registered():
             for ts, sport, msg in messages(list(packets(cap.path))):
                 if (sport == phone.kam.port and msg.startswith("SIP/2.0 200")
