@@ -1179,7 +1179,8 @@ impl Engine {
     /// pools when its transactions end, but glibc keeps the freed pages in its arenas: after
     /// a burst of calls the phone would stay as large as at the peak. The caller chooses a
     /// quiet moment (no call, transactions over); it costs a walk over the free lists. The
-    /// pages of PJSUA's idle call slots go back too (a burst had written all 256).
+    /// pages of PJSUA's idle call slots (a burst writes all 256) and of the timer heap's idle
+    /// timer copies (a burst leaves thousands written) go back too.
     pub fn return_free_memory(&self) {
         // SAFETY: our addition to pjsua_call.c (pjsip-sys FIXES): takes PJSUA's lock and
         // gives back only pages whose call slots are free and hold nothing in use; PJSUA
