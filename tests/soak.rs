@@ -171,9 +171,10 @@ fn returned_to(line: &str) -> Option<u64> {
 }
 
 /// How far above its RSS before a burst the phone may stay once the burst's calls are over,
-/// in kB: PJSIP's lists that keep their nodes (timers, dialog sets, sockets' keys), and the
-/// code the calls ran (the call slots' pages go back). Measured (debug build, quiet machine): 14.4 MB before,
-/// 176 MB at the end of the burst, 18.7 MB after (5,000 calls at 1,000/s: 14.9, 294, 21.3).
+/// in kB: PJSIP's lists that keep their nodes (dialog sets, sockets' keys, the timer heap's
+/// index), and the code the calls ran (the call slots' and idle timer copies' pages go back).
+/// Measured (debug build, quiet machine): 14.4 MB before, 176 MB at the end of the burst,
+/// 17.4 MB after (18.7 MB before those pages went back).
 const BURST_RSS_SLACK_KB: u64 = 16 * 1024;
 
 /// A burst of answered calls (3,000 at 300/s, each hung up at once) grows the phone by tens
@@ -222,8 +223,9 @@ fn a_burst_of_calls_gives_its_memory_back_once_they_are_over() {
         "every call answered\n{}",
         out.report()
     );
-    // The call slots the burst used went back with the rest (they read as never used):
-    // calls that take them again (PJSUA hands all 256 out in turn) are answered as before.
+    // The call slots and timer copies the burst used went back with the rest (they read as
+    // never used): calls that take them again (PJSUA hands all 256 slots out in turn) are
+    // answered as before.
     let again = Flood::run(&addr, 300, 100);
     again.out.assert_success();
     assert_eq!(again.answered, 300, "every call after the return answered");
